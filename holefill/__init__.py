@@ -1,0 +1,14 @@
+"""Holefill: photo inpainting with partial convolutions.
+
+Conventions shared by every module:
+
+- Images are float32 arrays in [0, 1], channels last (``(H, W, 3)`` or ``(N, H, W, 3)``).
+- Masks inside the library are float32 with **1 = known pixel, 0 = hole**, shape
+  ``(H, W, 1)`` or ``(N, H, W, 1)`` (the partial-convolution convention). Mask *files*
+  use white = hole, as the NVIDIA test masks do; they are converted once, on loading.
+
+Importing this package imports neither TensorFlow nor Keras: the training modules
+(``layers``, ``models``, ``losses``, ``training``) import Keras themselves.
+"""
+
+__version__ = "0.1.0"
