@@ -1,0 +1,157 @@
+"""The loss of Liu et al. 2018: valid, hole, perceptual, style (out and comp), total variation.
+
+    L = 1 L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv
+
+on VGG16 pool1, pool2 and pool3 features of ImageNet-trained torchvision weights, fed the
+way those weights were trained (RGB in [0, 1], then ImageNet mean and std): another
+framework's preprocessing changes the size of the perceptual and style terms.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+VGG16_BLOCKS = {1: (64, 2), 2: (128, 2), 3: (256, 3)}  # block -> (channels, convolutions)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms; the defaults are the paper's."""
+
+    valid: float = 1.0
+    hole: float = 6.0
+    perceptual: float = 0.05
+    style_out: float = 120.0
+    style_comp: float = 120.0
+    tv: float = 0.1
+
+
+LOSS_TERMS = tuple(field.name for field in dataclasses.fields(LossWeights))
+
+
+def build_vgg16_feature_extractor(weights_path=None):
+    """VGG16 blocks 1-3 returning `[pool1, pool2, pool3]` for RGB images in [0, 1].
+
+    Always float32, also under a mixed-precision policy: Gram matrices of float16 features
+    overflow. `weights_path` is an `.npz` with Keras VGG16 layer names (`block1_conv1/kernel`,
+    HWIO), as `holefill fetch-vgg` writes; `None` leaves random weights (for tests).
+    """
+    images = keras.Input((None, None, 3), name="images", dtype="float32")
+    features = keras.layers.Normalization(
+        mean=IMAGENET_MEAN,
+        variance=[std**2 for std in IMAGENET_STD],
+        name="imagenet_normalization",
+        dtype="float32",
+    )(images)
+    pools = []
+    for block, (channels, convolutions) in VGG16_BLOCKS.items():
+        for index in range(1, convolutions + 1):
+            features = keras.layers.Conv2D(
+                channels,
+                3,
+                padding="same",
+                activation="relu",
+                name=f"block{block}_conv{index}",
+                dtype="float32",
+            )(features)
+        features = keras.layers.MaxPooling2D(2, name=f"block{block}_pool", dtype="float32")(
+            features
+        )
+        pools.append(features)
+    extractor = keras.Model(images, pools, name="vgg16_pool1_to_pool3")
+    extractor.trainable = False
+    if weights_path is not None:
+        load_vgg16_weights(extractor, weights_path)
+    return extractor
+
+
+def load_vgg16_weights(extractor, weights_path):
+    weights_path = Path(weights_path)
+    if not weights_path.is_file():
+        raise ValueError(
+            f"VGG16 weights not found at {weights_path}. Run `holefill fetch-vgg` to download "
+            "them, or pass --vgg-weights with the path of an .npz of blocks 1-3."
+        )
+    with np.load(weights_path) as arrays:
+        for layer in extractor.layers:
+            if not isinstance(layer, keras.layers.Conv2D):
+                continue
+            keys = (f"{layer.name}/kernel", f"{layer.name}/bias")
+            missing = [key for key in keys if key not in arrays]
+            if missing:
+                raise ValueError(f"{weights_path} lacks the VGG16 arrays {missing}.")
+            layer.set_weights([arrays[key] for key in keys])
+
+
+def gram_matrix(features):
+    """Gram matrix divided by C * H * W (the paper misprints the divisor; see naoto#3)."""
+    batch, height, width, channels = ops.shape(features)
+    flat = ops.reshape(features, (batch, height * width, channels))
+    gram = ops.matmul(ops.transpose(flat, (0, 2, 1)), flat)
+    return gram / ops.cast(channels * height * width, gram.dtype)
+
+
+def total_variation_in_dilated_hole(composite, mask):
+    """Mean absolute neighbour differences of pairs that both lie in the hole dilated by 1 px.
+
+    Normalised by the number of elements of `composite`, as the paper's other L1 terms.
+    """
+    dilated_hole = ops.max_pool(1.0 - mask, pool_size=3, strides=1, padding="same")
+    horizontal_pairs = dilated_hole[:, :, 1:, :] * dilated_hole[:, :, :-1, :]
+    vertical_pairs = dilated_hole[:, 1:, :, :] * dilated_hole[:, :-1, :, :]
+    horizontal = ops.abs(composite[:, :, 1:, :] - composite[:, :, :-1, :]) * horizontal_pairs
+    vertical = ops.abs(composite[:, 1:, :, :] - composite[:, :-1, :, :]) * vertical_pairs
+    count = ops.cast(ops.size(composite), composite.dtype)
+    return (ops.sum(horizontal) + ops.sum(vertical)) / count
+
+
+class PConvLoss:
+    """Computes every term of the paper's loss; `__call__` returns them with their total.
+
+    Args:
+        feature_extractor: maps images `(N, H, W, 3)` in [0, 1] to a list of feature maps
+            (VGG16 pool1-3 from `build_vgg16_feature_extractor`).
+        weights: a `LossWeights`.
+    """
+
+    def __init__(self, feature_extractor, weights=None):
+        self.feature_extractor = feature_extractor
+        self.weights = weights or LossWeights()
+
+    def __call__(self, ground_truth, output, mask):
+        """Loss terms for `mask` 1 = known, 0 = hole; returns a dict with a "total" entry."""
+        ground_truth = ops.cast(ground_truth, "float32")
+        output = ops.cast(output, "float32")
+        mask = ops.cast(mask, "float32")
+        hole = 1.0 - mask
+        composite = mask * ground_truth + hole * output
+
+        batch = ops.shape(output)[0]
+        # One pass over the three image sets instead of three.
+        features = self.feature_extractor(ops.concatenate([output, composite, ground_truth], 0))
+        perceptual = style_out = style_comp = 0.0
+        for level in features:
+            out_features = level[:batch]
+            comp_features = level[batch : 2 * batch]
+            truth_features = level[2 * batch :]
+            perceptual += ops.mean(ops.abs(out_features - truth_features))
+            perceptual += ops.mean(ops.abs(comp_features - truth_features))
+            truth_gram = gram_matrix(truth_features)
+            style_out += ops.mean(ops.abs(gram_matrix(out_features) - truth_gram))
+            style_comp += ops.mean(ops.abs(gram_matrix(comp_features) - truth_gram))
+
+        terms = {
+            "valid": ops.mean(ops.abs(mask * (output - ground_truth))),
+            "hole": ops.mean(ops.abs(hole * (output - ground_truth))),
+            "perceptual": perceptual,
+            "style_out": style_out,
+            "style_comp": style_comp,
+            "tv": total_variation_in_dilated_hole(composite, mask),
+        }
+        terms["total"] = sum(getattr(self.weights, name) * terms[name] for name in LOSS_TERMS)
+        return terms
