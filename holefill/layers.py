@@ -123,7 +123,7 @@ class PartialConv2D(keras.layers.Layer):
         spatial = [
             _output_length(length, kernel, stride, dilation, self.padding)
             for length, kernel, stride, dilation in zip(
-                features_shape[1:3], self.kernel_size, self.strides, self.dilation_rate
+                features_shape[1:3], self.kernel_size, self.strides, self.dilation_rate, strict=True
             )
         ]
         return (features_shape[0], *spatial, self.filters), (features_shape[0], *spatial, 1)
@@ -156,8 +156,10 @@ class ConcatenateWithMasks(keras.layers.Layer):
     """
 
     def call(self, inputs):
+        # Broadcasting (rather than repeating) keeps the channel count static, which the
+        # LiteRT converter needs to lower the mask convolution to a builtin op.
         masks = [
-            ops.repeat(ops.cast(mask, "float32"), features.shape[-1] // mask.shape[-1], axis=-1)
+            ops.cast(mask, "float32") * ops.ones((features.shape[-1],), "float32")
             for features, mask in inputs
         ]
         features = [features for features, _ in inputs]
@@ -167,6 +169,19 @@ class ConcatenateWithMasks(keras.layers.Layer):
         channels = sum(pair[0][-1] for pair in input_shape)
         spatial = tuple(input_shape[0][0][:-1])
         return (*spatial, channels), (*spatial, channels)
+
+
+@keras.saving.register_keras_serializable(package="holefill")
+class MonteCarloDropout(keras.layers.Dropout):
+    """Dropout that stays active at inference: each call is one Monte-Carlo sample.
+
+    A functional model passes its own `training` flag down to every layer, so a plain
+    `Dropout` called with `training=True` at construction is still switched off by
+    `model(inputs, training=False)`.
+    """
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True)
 
 
 def _split_inputs(inputs):

@@ -12,7 +12,7 @@ import math
 
 import keras
 
-from holefill.layers import ConcatenateWithMasks, PartialConv2D
+from holefill.layers import ConcatenateWithMasks, MonteCarloDropout, PartialConv2D
 
 PAPER_ENCODER_CHANNELS = (64, 128, 256, 512, 512, 512, 512, 512)
 PAPER_ENCODER_KERNELS = (7, 5, 5, 3, 3, 3, 3, 3)
@@ -100,7 +100,7 @@ def build_pconv_unet(config, *, monte_carlo=False, input_size=None, name="pconv_
     skips = [(image, mask)]
     features, feature_mask = image, mask
     for level, (channels, kernel) in enumerate(
-        zip(config.encoder_channels, config.encoder_kernels), start=1
+        zip(config.encoder_channels, config.encoder_kernels, strict=True), start=1
     ):
         features, feature_mask = PartialConv2D(
             channels, kernel, strides=2, name=f"encoder_pconv_{level}"
@@ -114,7 +114,9 @@ def build_pconv_unet(config, *, monte_carlo=False, input_size=None, name="pconv_
 
     skips.pop()  # the bottleneck is where the decoder starts, not a skip
     output_channels = [*config.encoder_channels[-2::-1], 3]
-    for index, ((skip, skip_mask), channels) in enumerate(zip(skips[::-1], output_channels)):
+    for index, ((skip, skip_mask), channels) in enumerate(
+        zip(skips[::-1], output_channels, strict=True)
+    ):
         level = config.depth - index
         is_last = level == 1
         features = keras.layers.UpSampling2D(name=f"decoder_upsample_{level}")(features)
@@ -125,9 +127,8 @@ def build_pconv_unet(config, *, monte_carlo=False, input_size=None, name="pconv_
             [(features, feature_mask), (skip, skip_mask)]
         )
         if config.dropout_rate and level <= config.dropout_layers:
-            features = keras.layers.Dropout(config.dropout_rate, name=f"decoder_dropout_{level}")(
-                features, training=True if monte_carlo else None
-            )
+            dropout = MonteCarloDropout if monte_carlo else keras.layers.Dropout
+            features = dropout(config.dropout_rate, name=f"decoder_dropout_{level}")(features)
         features, feature_mask = PartialConv2D(channels, 3, name=f"decoder_pconv_{level}")(
             [features, feature_mask]
         )

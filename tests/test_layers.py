@@ -214,7 +214,9 @@ def test_save_and_load_round_trip(tmp_path):
     model.save(path)
     restored = keras.saving.load_model(path)
     for before, after in zip(
-        model.predict([features, mask], verbose=0), restored.predict([features, mask], verbose=0)
+        model.predict([features, mask], verbose=0),
+        restored.predict([features, mask], verbose=0),
+        strict=True,
     ):
         np.testing.assert_array_equal(before, after)
     assert restored.get_layer("pconv").get_config() == model.get_layer("pconv").get_config()

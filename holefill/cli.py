@@ -1,0 +1,303 @@
+"""The `holefill` command: info, train, finetune, evaluate, export, fetch-vgg.
+
+Each command imports what it needs when it runs, so `holefill --help` stays instant and
+commands that need no Keras never import it. The Keras backend is Keras's own choice
+(`KERAS_BACKEND`, default TensorFlow); training runs on any backend.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+DEFAULT_OUTPUT = Path("runs")
+
+
+def main(argv=None):
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        return arguments.handler(arguments) or 0
+    except ValueError as error:
+        print(f"holefill {arguments.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="holefill", description="Photo inpainting with partial convolutions."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = commands.add_parser("info", help="parameters and GFLOP per image of a configuration")
+    add_model_arguments(info, image_size=512, depth=8)
+    info.set_defaults(handler=run_info)
+
+    train = commands.add_parser("train", help="train a PConv U-Net (first stage)")
+    add_model_arguments(train, image_size=256, depth=7)
+    add_training_arguments(train, steps=10000)
+    train.set_defaults(handler=run_training, stage="train")
+
+    finetune = commands.add_parser(
+        "finetune", help="fine-tune a trained model with the encoder batch norm frozen"
+    )
+    finetune.add_argument(
+        "--from",
+        dest="initial_checkpoint",
+        required=True,
+        type=Path,
+        help="run folder or checkpoint of the first stage",
+    )
+    add_training_arguments(finetune, steps=2000)
+    finetune.set_defaults(handler=run_training, stage="finetune")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="PSNR, SSIM and L1 per hole-ratio bucket, with classical baselines"
+    )
+    evaluate.add_argument(
+        "--model",
+        type=Path,
+        help="run folder, checkpoint or exported model (omit for baselines only)",
+    )
+    evaluate.add_argument("--images", type=Path, required=True, help="folder of photos")
+    evaluate.add_argument(
+        "--masks", type=Path, help="folder of NVIDIA-style mask files (white = hole)"
+    )
+    evaluate.add_argument(
+        "--generated-masks",
+        type=int,
+        metavar="N",
+        help="without --masks: N generated irregular masks per bucket and photo",
+    )
+    evaluate.add_argument("--size", type=int, default=256, help="centre-crop size in pixels")
+    evaluate.add_argument(
+        "--baselines",
+        default="telea,ns,biharmonic",
+        help="comma-separated classical methods to compare with ('' for none)",
+    )
+    evaluate.add_argument("--limit", type=int, help="evaluate only the first N samples")
+    evaluate.add_argument("--batch-size", type=int, default=8)
+    evaluate.add_argument("--output", type=Path, default=DEFAULT_OUTPUT / "evaluation")
+    evaluate.set_defaults(handler=run_evaluation)
+
+    export = commands.add_parser("export", help="write model.keras, model.tflite and model.json")
+    export.add_argument(
+        "--from", dest="source", type=Path, required=True, help="run folder or checkpoint"
+    )
+    export.add_argument("--output", type=Path, required=True, help="folder to write")
+    export.add_argument("--tile-size", type=int, help="LiteRT input size (default: training size)")
+    export.set_defaults(handler=run_export)
+
+    fetch = commands.add_parser(
+        "fetch-vgg", help="download the VGG16 weights the perceptual and style losses use"
+    )
+    fetch.add_argument("--output", type=Path, help="folder (default: ~/.cache/holefill)")
+    fetch.set_defaults(handler=run_fetch_vgg)
+    return parser
+
+
+def add_model_arguments(parser, *, image_size, depth):
+    group = parser.add_argument_group("model")
+    group.add_argument("--image-size", type=int, default=image_size)
+    group.add_argument("--depth", type=int, default=depth, help="stride-2 encoder layers")
+    group.add_argument("--width", type=float, default=1.0, help="channel multiplier")
+    group.add_argument("--dropout", type=float, default=0.0, help="decoder dropout rate")
+    group.add_argument(
+        "--dropout-layers", type=int, default=2, help="decoder layers with dropout, from the output"
+    )
+
+
+def add_training_arguments(parser, *, steps):
+    parser.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="folder of training photos (repeatable)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        required=True,
+        help="run folder: checkpoints, logs, samples; an existing run resumes",
+    )
+    parser.add_argument(
+        "--vgg-weights",
+        type=Path,
+        help="VGG16 blocks 1-3 .npz (default: the one `fetch-vgg` writes)",
+    )
+    parser.add_argument("--batch-size", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=steps, help="total optimizer steps")
+    parser.add_argument("--checkpoint-every", type=int, default=100)
+    parser.add_argument("--sample-every", type=int, default=500)
+    parser.add_argument(
+        "--learning-rate", type=float, help="default: 2e-4 for train, 5e-5 for finetune"
+    )
+    parser.add_argument(
+        "--loss-weight",
+        action="append",
+        default=[],
+        metavar="TERM=VALUE",
+        help="override one loss weight, e.g. hole=6 (repeatable)",
+    )
+    parser.add_argument(
+        "--hole-ratio", type=float, nargs=2, default=(0.01, 0.6), metavar=("LOW", "HIGH")
+    )
+    parser.add_argument(
+        "--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16")
+    )
+    parser.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))
+    parser.add_argument(
+        "--data-parallel", action="store_true", help="split each batch over every accelerator (JAX)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="data-loading processes")
+    parser.add_argument(
+        "--in-memory", action="store_true", help="decode every photo once and keep it in memory"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def model_config_from(arguments):
+    from holefill.models import PConvUNetConfig
+
+    return PConvUNetConfig(
+        image_size=arguments.image_size,
+        depth=arguments.depth,
+        width=arguments.width,
+        dropout_rate=arguments.dropout,
+        dropout_layers=arguments.dropout_layers,
+    )
+
+
+def run_info(arguments):
+    from holefill.models import describe
+
+    description = describe(model_config_from(arguments))
+    print(json.dumps(description, indent=2))
+    print(
+        f"{description['parameters'] / 1e6:.2f} M parameters, "
+        f"{description['gflop_per_image']:.2f} GFLOP per {arguments.image_size} px image"
+    )
+
+
+def run_training(arguments):
+    from holefill.losses import LossWeights
+    from holefill.models import PConvUNetConfig
+    from holefill.training import TrainingConfig, train
+
+    config = TrainingConfig(
+        data_dirs=tuple(str(folder) for folder in arguments.data),
+        output_dir=str(arguments.output),
+        vgg_weights=str(arguments.vgg_weights or default_vgg_weights()),
+        model=model_config_from(arguments) if arguments.stage == "train" else PConvUNetConfig(),
+        stage=arguments.stage,
+        initial_checkpoint=str(getattr(arguments, "initial_checkpoint", "") or "") or None,
+        batch_size=arguments.batch_size,
+        steps=arguments.steps,
+        checkpoint_every=arguments.checkpoint_every,
+        sample_every=arguments.sample_every,
+        learning_rate=arguments.learning_rate,
+        loss_weights=LossWeights(**parse_loss_weights(arguments.loss_weight)),
+        hole_ratio=tuple(arguments.hole_ratio),
+        precision=arguments.precision,
+        jit_compile={"auto": "auto", "on": True, "off": False}[arguments.jit_compile],
+        data_parallel=arguments.data_parallel,
+        workers=arguments.workers,
+        in_memory=arguments.in_memory,
+        seed=arguments.seed,
+    )
+    final = train(config)
+    print(f"Latest checkpoint: {final}")
+
+
+def parse_loss_weights(pairs):
+    from holefill.losses import LOSS_TERMS
+
+    weights = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or name not in LOSS_TERMS:
+            raise ValueError(
+                f"--loss-weight takes TERM=VALUE with TERM in {LOSS_TERMS}, got {pair!r}."
+            )
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--loss-weight {pair!r}: {value!r} is not a number.") from None
+    return weights
+
+
+def default_vgg_weights():
+    from holefill.pretrained import default_cache_dir
+
+    return default_cache_dir() / "vgg16_blocks1-3.npz"
+
+
+def run_evaluation(arguments):
+    from holefill.baselines import CLASSICAL_METHODS
+    from holefill.data import generated_validation_set, load_validation_set
+    from holefill.evaluation import batched, evaluate
+
+    if arguments.masks:
+        samples = load_validation_set(arguments.images, arguments.masks, size=arguments.size)
+    elif arguments.generated_masks:
+        samples = generated_validation_set(
+            arguments.images, size=arguments.size, per_bucket=arguments.generated_masks
+        )
+    else:
+        raise ValueError("pass --masks FOLDER or --generated-masks N.")
+    samples = samples[: arguments.limit] if arguments.limit else samples
+
+    methods = {}
+    if arguments.model:
+        methods["holefill"] = keras_method(arguments.model, arguments.batch_size)
+    for name in filter(None, arguments.baselines.split(",")):
+        if name not in CLASSICAL_METHODS:
+            raise ValueError(f"unknown baseline {name!r}; choose from {sorted(CLASSICAL_METHODS)}.")
+        methods[name] = batched(CLASSICAL_METHODS[name])
+    if not methods:
+        raise ValueError("nothing to evaluate: pass --model or at least one baseline.")
+
+    result = evaluate(samples, methods, batch_size=arguments.batch_size)
+    result.save(arguments.output)
+    print(result.to_markdown())
+    print(f"Wrote {arguments.output}/evaluation.json, .md and .png")
+
+
+def keras_method(model_path, batch_size):
+    """A batched `(images, masks) -> images` method running the U-Net with Keras."""
+    import numpy as np
+
+    from holefill.export import load_generator
+
+    model, _ = load_generator(model_path)
+
+    def inpaint(images, masks):
+        outputs = model.predict({"image": images * masks, "mask": masks}, batch_size, verbose=0)
+        return np.clip(outputs, 0.0, 1.0)
+
+    return inpaint
+
+
+def run_export(arguments):
+    from holefill.export import export_model
+
+    card = export_model(arguments.source, arguments.output, tile_size=arguments.tile_size)
+    check = card["export_check"]
+    print(json.dumps(card, indent=2))
+    print(
+        f"LiteRT vs Keras: max |difference| {check['litert_max_abs_difference']:.2e} "
+        f"over {check['samples']} tiles of {card['tile_size']} px"
+    )
+
+
+def run_fetch_vgg(arguments):
+    from holefill.pretrained import fetch_vgg16_weights
+
+    print(fetch_vgg16_weights(arguments.output))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Evaluation of inpainting methods per hole-ratio bucket, and its reports.
+
+`evaluate` runs every method on every validation sample, scores the composited outputs
+with each metric of `holefill.metrics.METRICS`, and averages the scores per hole-ratio
+bucket (the six buckets of the NVIDIA irregular-mask test set) and overall. The resulting
+`EvaluationResult` renders as JSON, as Markdown tables and as a chart.
+"""
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from holefill.metrics import METRICS, composite
+
+BUCKET_LABELS = ("(1%,10%]", "(10%,20%]", "(20%,30%]", "(30%,40%]", "(40%,50%]", "(50%,60%]")
+OVERALL = "overall"
+
+JSON_FILENAME = "evaluation.json"
+MARKDOWN_FILENAME = "evaluation.md"
+CHART_FILENAME = "evaluation.png"
+
+# (image, mask) -> image, on single images or on batches: see `batched`.
+InpaintingMethod = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class Sample(Protocol):
+    """What `evaluate` reads from a validation sample (e.g. `holefill.data.ValidationSample`)."""
+
+    # Read-only properties, so that frozen dataclasses match too.
+    @property
+    def image(self) -> np.ndarray:
+        """``(S, S, 3)`` float32 in [0, 1]: the ground truth."""
+
+    @property
+    def mask(self) -> np.ndarray:
+        """``(S, S, 1)`` float32, 1 = known pixel, 0 = hole."""
+
+    @property
+    def bucket(self) -> int:
+        """Hole-ratio bucket: an index into `BUCKET_LABELS`."""
+
+
+def batched(method: InpaintingMethod) -> InpaintingMethod:
+    """Turns a per-image method ``(image, mask) -> image``, such as the classical baselines,
+    into the batched form ``(images, masks) -> images`` that `evaluate` takes."""
+
+    def batched_method(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        return np.stack([method(image, mask) for image, mask in zip(images, masks, strict=True)])
+
+    return batched_method
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    """Mean scores per method, metric and bucket.
+
+    ``scores[metric][method][row]`` is the mean of ``metric`` over the samples of ``row``,
+    where a row is a bucket label or ``"overall"``; ``counts[row]`` is its number of
+    samples. ``buckets`` lists, in order, the labels of the buckets that had samples.
+    """
+
+    methods: list[str]
+    metrics: list[str]
+    buckets: list[str]
+    counts: dict[str, int]
+    scores: dict[str, dict[str, dict[str, float]]]
+    seconds_per_image: dict[str, float]
+
+    @property
+    def rows(self) -> list[str]:
+        return [*self.buckets, OVERALL]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def best_methods(self, metric: str, row: str) -> list[str]:
+        """The methods with the best mean ``metric`` in ``row`` (several when tied)."""
+        choose_best = max if METRICS[metric].higher_is_better else min
+        best_score = choose_best(self.scores[metric][method][row] for method in self.methods)
+        return [method for method in self.methods if self.scores[metric][method][row] == best_score]
+
+    def to_markdown(self) -> str:
+        """One table per metric: a row per bucket (and overall), a column per method, the
+        best value of each row in bold."""
+        lines = ["# Evaluation", ""]
+        for metric in self.metrics:
+            spec = METRICS[metric]
+            direction = "higher is better" if spec.higher_is_better else "lower is better"
+            lines += [
+                f"## {spec.label}, {direction}",
+                "",
+                "| hole ratio | samples | " + " | ".join(self.methods) + " |",
+                "|---|---:|" + "---:|" * len(self.methods),
+            ]
+            for row in self.rows:
+                best = self.best_methods(metric, row)
+                cells = []
+                for method in self.methods:
+                    cell = f"{self.scores[metric][method][row]:.{spec.decimals}f}"
+                    cells.append(f"**{cell}**" if method in best else cell)
+                lines.append(f"| {row} | {self.counts[row]} | " + " | ".join(cells) + " |")
+            lines.append("")
+        lines += [
+            "## Speed",
+            "",
+            "| method | seconds per image |",
+            "|---|---:|",
+            *(f"| {method} | {self.seconds_per_image[method]:.3f} |" for method in self.methods),
+            "",
+        ]
+        return "\n".join(lines)
+
+    def save_chart(self, path: str | Path) -> None:
+        """A PNG chart: one panel per metric, the buckets along x, one line per method."""
+        # matplotlib is needed only here (it comes with the `train` extra). A bare Figure
+        # draws with Agg and leaves pyplot's global state alone.
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(5 * len(self.metrics), 4), layout="constrained")
+        axes = figure.subplots(1, len(self.metrics), squeeze=False)[0]
+        for axis, metric in zip(axes, self.metrics, strict=True):
+            spec = METRICS[metric]
+            for method in self.methods:
+                values = [self.scores[metric][method][bucket] for bucket in self.buckets]
+                axis.plot(self.buckets, values, marker="o", label=method)
+            direction = "higher" if spec.higher_is_better else "lower"
+            axis.set_title(f"{spec.label} ({direction} is better)")
+            axis.set_xlabel("hole ratio")
+            axis.tick_params(axis="x", labelrotation=30)
+            axis.grid(alpha=0.3)
+        axes[0].legend()
+        figure.savefig(path, dpi=100)
+
+    def save(self, directory: str | Path) -> None:
+        """Writes ``evaluation.json``, ``evaluation.md`` and ``evaluation.png`` into
+        ``directory``, creating it if needed."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / JSON_FILENAME).write_text(self.to_json() + "\n")
+        (directory / MARKDOWN_FILENAME).write_text(self.to_markdown())
+        self.save_chart(directory / CHART_FILENAME)
+
+
+def evaluate(
+    samples: Sequence[Sample],
+    methods: Mapping[str, InpaintingMethod],
+    *,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> EvaluationResult:
+    """Scores every method on every sample, per hole-ratio bucket and overall.
+
+    Args:
+        samples: objects with ``image`` (``(S, S, 3)``, the ground truth), ``mask``
+            (``(S, S, 1)``, 1 = known) and ``bucket`` (0 to 5) attributes, such as
+            `holefill.data.ValidationSample`.
+        methods: display name -> batched method ``(images, masks) -> outputs`` on arrays of
+            shapes ``(N, S, S, 3)``, ``(N, S, S, 1)`` and ``(N, S, S, 3)``. The images a
+            method receives are zero inside the hole, so that no method can read the
+            ground truth. Wrap per-image methods with `batched`.
+        batch_size: samples per call of each method.
+        progress: whether to show a progress bar.
+
+    Returns:
+        The mean of each metric of `holefill.metrics.METRICS` on the composited outputs.
+    """
+    if not samples:
+        raise ValueError("evaluate() needs at least one sample.")
+    if not methods:
+        raise ValueError("evaluate() needs at least one method.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    sample_buckets = np.array([sample.bucket for sample in samples])
+    unknown_buckets = sorted(set(sample_buckets.tolist()) - set(range(len(BUCKET_LABELS))))
+    if unknown_buckets:
+        raise ValueError(
+            f"Sample buckets must lie in 0..{len(BUCKET_LABELS) - 1} ({', '.join(BUCKET_LABELS)}),"
+            f" got {unknown_buckets}."
+        )
+
+    # per_sample[metric][method] holds one score per sample, in the order of `samples`.
+    per_sample = {metric: {method: [] for method in methods} for metric in METRICS}
+    seconds = dict.fromkeys(methods, 0.0)
+    with tqdm(total=len(samples), desc="Evaluating", unit="image", disable=not progress) as bar:
+        for start in range(0, len(samples), batch_size):
+            batch = samples[start : start + batch_size]
+            ground_truths = np.stack([sample.image for sample in batch]).astype(np.float32)
+            masks = np.stack([sample.mask for sample in batch]).astype(np.float32)
+            masked_images = ground_truths * masks
+            for method, predict in methods.items():
+                started = time.perf_counter()
+                outputs = np.asarray(predict(masked_images, masks))
+                seconds[method] += time.perf_counter() - started
+                if outputs.shape != ground_truths.shape:
+                    raise ValueError(
+                        f"Method {method!r} returned shape {outputs.shape} for images of shape "
+                        f"{ground_truths.shape}."
+                    )
+                # Clipped as when saving the result as an image: the metrics assume [0, 1].
+                composited = composite(np.clip(outputs, 0.0, 1.0), ground_truths, masks)
+                for metric, spec in METRICS.items():
+                    per_sample[metric][method].extend(
+                        spec.function(output, ground_truth)
+                        for output, ground_truth in zip(composited, ground_truths, strict=True)
+                    )
+            bar.update(len(batch))
+
+    present_buckets = sorted(set(sample_buckets.tolist()))
+    row_selections = {BUCKET_LABELS[index]: sample_buckets == index for index in present_buckets}
+    row_selections[OVERALL] = np.ones(len(samples), dtype=bool)
+    return EvaluationResult(
+        methods=list(methods),
+        metrics=list(METRICS),
+        buckets=[BUCKET_LABELS[index] for index in present_buckets],
+        counts={row: int(selection.sum()) for row, selection in row_selections.items()},
+        scores={
+            metric: {
+                method: {
+                    row: float(np.mean(np.asarray(values)[selection]))
+                    for row, selection in row_selections.items()
+                }
+                for method, values in by_method.items()
+            }
+            for metric, by_method in per_sample.items()
+        },
+        seconds_per_image={method: total / len(samples) for method, total in seconds.items()},
+    )
+
+
+def beats_every_bucket(
+    result: EvaluationResult,
+    method: str,
+    metrics: Sequence[str] = ("psnr", "ssim", "l1"),
+    first_bucket: int = 1,
+) -> bool:
+    """Whether ``method`` scores strictly better than every other method on every one of
+    ``metrics``, in every evaluated bucket from index ``first_bucket`` up.
+
+    The default skips bucket 0, (1%,10%], where small holes leave the methods too close to
+    rank. Which direction is better comes from `holefill.metrics.METRICS`.
+    """
+    if method not in result.methods:
+        raise ValueError(f"Unknown method {method!r}; the result has {result.methods}.")
+    rivals = [other for other in result.methods if other != method]
+    if not rivals:
+        raise ValueError(f"The result has no method to compare {method!r} against.")
+    unknown_metrics = [metric for metric in metrics if metric not in result.metrics]
+    if unknown_metrics:
+        raise ValueError(f"Unknown metrics {unknown_metrics}; the result has {result.metrics}.")
+    buckets = [bucket for bucket in BUCKET_LABELS[first_bucket:] if bucket in result.buckets]
+    if not buckets:
+        raise ValueError(
+            f"The result has no bucket from {BUCKET_LABELS[first_bucket]} up; it has "
+            f"{result.buckets}."
+        )
+
+    def is_better(score: float, rival_score: float, higher_is_better: bool) -> bool:
+        return score > rival_score if higher_is_better else score < rival_score
+
+    return all(
+        is_better(
+            result.scores[metric][method][bucket],
+            result.scores[metric][rival][bucket],
+            METRICS[metric].higher_is_better,
+        )
+        for metric in metrics
+        for bucket in buckets
+        for rival in rivals
+    )

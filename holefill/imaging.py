@@ -1,0 +1,113 @@
+"""Reading photos and converting them between uint8 and float32.
+
+Every photo enters the library through `load_rgb`, so that EXIF orientation, odd colour modes
+and broken files are dealt with in one place.
+"""
+
+import io
+import struct
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+# What Pillow raises on a file it cannot decode: unknown formats and missing files are
+# `OSError`s, truncated data is an `OSError` or a `SyntaxError`, broken EXIF blocks can raise
+# `struct.error` or `ValueError`, and oversized images raise `DecompressionBombError`.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError)
+
+
+def open_image(source):
+    """Decodes an image fully and turns it upright according to its EXIF orientation.
+
+    Args:
+        source: a path (`str` or `pathlib.Path`) or the encoded bytes of the file.
+
+    Returns:
+        A `PIL.Image.Image` in the file's own mode (e.g. "L", "RGBA", "I;16").
+
+    Raises:
+        ValueError: if the image cannot be read, including truncated files.
+    """
+    if isinstance(source, bytes | bytearray):
+        name = "<bytes>"
+        stream = io.BytesIO(source)
+    elif isinstance(source, str | Path):
+        name = str(source)
+        stream = source
+    else:
+        raise ValueError(
+            f"cannot read image from a {type(source).__name__}: pass a path (str or "
+            "pathlib.Path) or the file's bytes"
+        )
+    try:
+        with Image.open(stream) as image:
+            # `Image.open` only reads the header: `load` decodes the pixel data, so that a
+            # truncated file fails here rather than later in some other function.
+            image.load()
+            return ImageOps.exif_transpose(image)
+    except _DECODE_ERRORS as error:
+        raise ValueError(f"cannot read image {name}: {error}") from error
+
+
+def has_image_header(path):
+    """Whether Pillow recognises a file as an image; cheap, as it reads only the header."""
+    try:
+        with Image.open(path):
+            return True
+    except _DECODE_ERRORS:
+        return False
+
+
+def load_rgb(source):
+    """Reads a photo as an upright RGB uint8 array.
+
+    Grayscale, palette, CMYK and 16-bit images are converted to 8-bit RGB. An alpha channel
+    is dropped: transparent pixels keep whatever colour they store.
+
+    Args:
+        source: a path (`str` or `pathlib.Path`) or the encoded bytes of the file.
+
+    Returns:
+        A uint8 array of shape `(height, width, 3)`.
+
+    Raises:
+        ValueError: if the image cannot be read, including truncated files.
+    """
+    image = open_image(source)
+    if image.mode.startswith("I"):
+        # 16-bit grayscale ("I;16", or "I" on some decoders): Pillow's own conversion to
+        # 8 bits clips at 255 instead of rescaling, which would turn most of the photo white.
+        levels = np.asarray(image, dtype=np.float64) / 257.0
+        image = Image.fromarray(np.clip(np.round(levels), 0, 255).astype(np.uint8))
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def to_float(image):
+    """Converts a uint8 image to float32 in [0, 1].
+
+    Args:
+        image: a uint8 array of any shape.
+
+    Returns:
+        A float32 array of the same shape.
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"to_float expects a uint8 array, got dtype {image.dtype}")
+    return image.astype(np.float32) / 255.0
+
+
+def to_uint8(image):
+    """Converts a float image in [0, 1] to uint8, rounding and clipping out-of-range values.
+
+    Args:
+        image: a floating-point array of any shape; model outputs may stray outside [0, 1].
+
+    Returns:
+        A uint8 array of the same shape.
+    """
+    image = np.asarray(image)
+    if not np.issubdtype(image.dtype, np.floating):
+        raise ValueError(f"to_uint8 expects a floating-point array, got dtype {image.dtype}")
+    return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)

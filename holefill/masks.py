@@ -1,0 +1,452 @@
+"""Hole masks: procedural generators for training, mask files, and hole-ratio buckets.
+
+Every mask returned here is float32 of shape `(height, width, 1)` with **1 = known pixel and
+0 = hole**. Mask files use the opposite convention (white = hole, as in the NVIDIA test set)
+and are converted by `load_mask_file`.
+
+Procedural masks are drawn towards a hole-ratio range `(lower, upper)`: a result's ratio
+always satisfies `lower < ratio <= upper`, the same half-open intervals as the buckets of the
+NVIDIA test set, so that a mask drawn for a bucket's range falls in that bucket.
+"""
+
+import dataclasses
+import math
+
+import cv2
+import numpy as np
+
+from holefill import imaging
+
+
+@dataclasses.dataclass(frozen=True)
+class HoleRatioBucket:
+    """A hole-ratio interval `(lower, upper]`, as in the NVIDIA irregular-mask test set."""
+
+    lower: float
+    upper: float
+
+    @property
+    def label(self):
+        return f"({round(self.lower * 100)}%,{round(self.upper * 100)}%]"
+
+    @property
+    def range(self):
+        """The `(lower, upper)` pair that the mask generators take as `hole_ratio`."""
+        return (self.lower, self.upper)
+
+    def contains(self, ratio):
+        return self.lower < ratio <= self.upper
+
+
+HOLE_RATIO_BUCKETS = (
+    HoleRatioBucket(0.01, 0.1),
+    HoleRatioBucket(0.1, 0.2),
+    HoleRatioBucket(0.2, 0.3),
+    HoleRatioBucket(0.3, 0.4),
+    HoleRatioBucket(0.4, 0.5),
+    HoleRatioBucket(0.5, 0.6),
+)
+
+MASK_KINDS = ("irregular", "random_blocks", "region")
+
+# Mostly strokes, as in the partial-convolution paper, with some blocks and large regions so
+# that the model also learns to fill wide holes that no stroke mask produces.
+DEFAULT_MASK_KIND_PROBABILITIES = {"irregular": 0.7, "random_blocks": 0.15, "region": 0.15}
+
+# Once this many shapes have overshot the range, a mask already inside the range is accepted
+# even if it is short of its drawn target: further tries would only add tiny specks.
+_OVERSHOOTS_BEFORE_SETTLING = 3
+# Overshooting shapes are halved in size, down to this fraction of their initial size.
+_SMALLEST_SHAPE_FACTOR = 1 / 8
+_MAX_SHAPES_PER_MASK = 2000
+_REGION_SEARCH_STEPS = 24
+
+
+def hole_ratio(mask):
+    """The fraction of hole pixels in a mask (1 = known, 0 = hole), over all its pixels."""
+    mask = np.asarray(mask)
+    return np.count_nonzero(mask < 0.5) / mask.size
+
+
+def bucket_of(ratio):
+    """The index in `HOLE_RATIO_BUCKETS` of the bucket holding `ratio`, or None if none does."""
+    for index, bucket in enumerate(HOLE_RATIO_BUCKETS):
+        if bucket.contains(ratio):
+            return index
+    return None
+
+
+def validate_hole_ratio(hole_ratio):
+    """Checks a `(lower, upper)` hole-ratio range and returns it as a pair of floats."""
+    try:
+        lower, upper = (float(value) for value in hole_ratio)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"hole_ratio must be a (lower, upper) pair of numbers, got {hole_ratio!r}"
+        ) from error
+    if not 0.0 <= lower < upper <= 1.0:
+        raise ValueError(f"hole_ratio must satisfy 0 <= lower < upper <= 1, got {hole_ratio!r}")
+    return lower, upper
+
+
+def validate_mask_kinds(kinds):
+    """Checks a `{kind: weight}` mapping and returns it with weights summing to 1."""
+    unknown = set(kinds) - set(MASK_KINDS)
+    if unknown:
+        raise ValueError(
+            f"unknown mask kinds {sorted(unknown)}: expected some of {list(MASK_KINDS)}"
+        )
+    if any(weight < 0 for weight in kinds.values()) or sum(kinds.values()) <= 0:
+        raise ValueError(
+            f"mask kind weights must be non-negative with a positive sum, got {kinds!r}"
+        )
+    total = sum(kinds.values())
+    return {kind: weight / total for kind, weight in kinds.items()}
+
+
+def _hole_count_bounds(hole_ratio, pixel_count):
+    """The smallest and largest hole-pixel counts whose ratio lies in `(lower, upper]`."""
+    lower, upper = validate_hole_ratio(hole_ratio)
+    # Start from the rounded products and correct them with the very division that
+    # `hole_ratio` performs, so that a count accepted here is never rejected by a bucket test.
+    smallest = math.floor(lower * pixel_count) + 1
+    while smallest > 1 and (smallest - 1) / pixel_count > lower:
+        smallest -= 1
+    while smallest / pixel_count <= lower:
+        smallest += 1
+    largest = math.floor(upper * pixel_count)
+    while (largest + 1) / pixel_count <= upper:
+        largest += 1
+    while largest / pixel_count > upper:
+        largest -= 1
+    if smallest > largest:
+        raise ValueError(
+            f"no mask of {pixel_count} pixels has a hole ratio in ({lower}, {upper}]: "
+            "widen the range"
+        )
+    return smallest, largest
+
+
+def _check_size(height, width):
+    if int(height) != height or int(width) != width or height < 1 or width < 1:
+        raise ValueError(f"mask size must be positive integers, got {height}x{width}")
+
+
+def _to_mask(holes):
+    """Turns a uint8 canvas where holes are non-zero into a library mask."""
+    return (holes == 0).astype(np.float32)[..., np.newaxis]
+
+
+class MaskGenerator:
+    """Draws random hole masks from one seedable random generator.
+
+    The generator is created once: consecutive masks differ, and the same seed reproduces
+    the same sequence of masks. (Re-seeding on every call, as PConv-Keras did, makes every
+    validation mask identical.)
+
+    Args:
+        seed: an int, a `numpy.random.Generator` (used as is, not copied), or None for
+            fresh entropy.
+
+    Example:
+
+    ```python
+    generator = MaskGenerator(seed=0)
+    mask = generator.sample(256, 256)  # float32 (256, 256, 1), 1 = known, 0 = hole
+    ```
+    """
+
+    def __init__(self, seed=None):
+        self.rng = np.random.default_rng(seed)
+
+    def irregular(self, height, width, hole_ratio=(0.01, 0.6)):
+        """Free-form strokes: lines, filled circles and ellipse outlines.
+
+        The shapes follow PConv-Keras (sizes scale with `0.03 * (height + width)`), but they
+        are added one by one until the hole ratio reaches a target drawn uniformly from
+        `hole_ratio`; a shape that would overshoot the range is undone and tried smaller.
+
+        Args:
+            height: mask height in pixels.
+            width: mask width in pixels.
+            hole_ratio: `(lower, upper)`; the mask's hole ratio lies in `(lower, upper]`.
+
+        Returns:
+            A float32 mask of shape `(height, width, 1)`.
+        """
+        scale = max(3, int(0.03 * (height + width)))
+
+        def draw_stroke(canvas, size_factor):
+            thickness = self._shape_size(scale, size_factor)
+            kind = self.rng.integers(3)
+            if kind == 0:
+                start_x, start_y = self._point(height, width)
+                # PConv-Keras joins two arbitrary points; the span shrinks with the shape
+                # so that a thin line can still fit a small remaining margin.
+                span = max(2, int(max(height, width) * size_factor))
+                offset_x, offset_y = self.rng.integers(-span, span + 1, size=2).tolist()
+                end = (start_x + offset_x, start_y + offset_y)
+                cv2.line(canvas, (start_x, start_y), end, 1, thickness)
+            elif kind == 1:
+                cv2.circle(canvas, self._point(height, width), thickness, 1, -1)
+            else:
+                axes = (
+                    int(self.rng.integers(3, max(4, int(width * size_factor) + 1))),
+                    int(self.rng.integers(3, max(4, int(height * size_factor) + 1))),
+                )
+                angle, start_angle = self.rng.uniform(0, 360, size=2)
+                arc = self.rng.uniform(3, 180)
+                cv2.ellipse(
+                    canvas,
+                    self._point(height, width),
+                    axes,
+                    float(angle),
+                    float(start_angle),
+                    float(start_angle + arc),
+                    1,
+                    thickness,
+                )
+
+        return self._add_shapes(height, width, hole_ratio, draw_stroke)
+
+    def centre_block(self, height, width, hole_ratio=0.25):
+        """A centred rectangle with the image's aspect ratio covering `hole_ratio` of it.
+
+        Args:
+            height: mask height in pixels.
+            width: mask width in pixels.
+            hole_ratio: the fraction of the image to cover, in (0, 1]; the block is rounded
+                to whole pixels.
+
+        Returns:
+            A float32 mask of shape `(height, width, 1)`.
+        """
+        _check_size(height, width)
+        if not 0.0 < hole_ratio <= 1.0:
+            raise ValueError(f"hole_ratio must be in (0, 1], got {hole_ratio!r}")
+        side_factor = math.sqrt(hole_ratio)
+        block_height = max(1, round(height * side_factor))
+        block_width = max(1, round(width * side_factor))
+        top = (height - block_height) // 2
+        left = (width - block_width) // 2
+        holes = np.zeros((height, width), np.uint8)
+        holes[top : top + block_height, left : left + block_width] = 1
+        return _to_mask(holes)
+
+    def random_blocks(self, height, width, hole_ratio=(0.05, 0.4), block_size=0.18):
+        """Axis-aligned rectangles at random places, possibly overlapping.
+
+        This generalises the context encoder's random 40x40 blocks on 224x224 images: each
+        block spans `block_size` of the image's height and width, and blocks are added until
+        the hole ratio reaches a target drawn uniformly from `hole_ratio`.
+
+        Args:
+            height: mask height in pixels.
+            width: mask width in pixels.
+            hole_ratio: `(lower, upper)`; the mask's hole ratio lies in `(lower, upper]`.
+            block_size: a block's side as a fraction of the image's side, in (0, 1].
+
+        Returns:
+            A float32 mask of shape `(height, width, 1)`.
+        """
+        if not 0.0 < block_size <= 1.0:
+            raise ValueError(f"block_size must be in (0, 1], got {block_size!r}")
+
+        def draw_block(canvas, size_factor):
+            block_height = max(1, round(height * block_size * size_factor))
+            block_width = max(1, round(width * block_size * size_factor))
+            top = self.rng.integers(height - block_height + 1)
+            left = self.rng.integers(width - block_width + 1)
+            canvas[top : top + block_height, left : left + block_width] = 1
+
+        return self._add_shapes(height, width, hole_ratio, draw_block)
+
+    def region(self, height, width, hole_ratio=(0.05, 0.4)):
+        """One large hole: a random smooth blob or a random polygon.
+
+        The outline is star-shaped around a random centre, so scaling it about that centre
+        grows the hole monotonically; a bisection on the scale brings the hole ratio to a
+        target drawn uniformly from `hole_ratio`.
+
+        Args:
+            height: mask height in pixels.
+            width: mask width in pixels.
+            hole_ratio: `(lower, upper)`; the mask's hole ratio lies in `(lower, upper]`.
+
+        Returns:
+            A float32 mask of shape `(height, width, 1)`.
+        """
+        _check_size(height, width)
+        smallest, largest = _hole_count_bounds(hole_ratio, height * width)
+        target = self._target_count(smallest, largest)
+        outline = self._blob_outline() if self.rng.random() < 0.5 else self._polygon_outline()
+        centre = self.rng.uniform([0.2 * width, 0.2 * height], [0.8 * width, 0.8 * height])
+        holes = np.zeros((height, width), np.uint8)
+
+        def fill(scale):
+            holes[:] = 0
+            points = np.round(centre + scale * outline).astype(np.int32)
+            cv2.fillPoly(holes, [points], 1)
+            return np.count_nonzero(holes)
+
+        # A radius of the image's diagonal covers the whole image from any centre.
+        low_scale, high_scale = (
+            0.0,
+            math.hypot(height, width) / np.min(np.linalg.norm(outline, axis=1)),
+        )
+        tolerance = max(1, (largest - smallest) // 20)
+        for _ in range(_REGION_SEARCH_STEPS):
+            scale = (low_scale + high_scale) / 2
+            count = fill(scale)
+            if abs(count - target) <= tolerance and smallest <= count <= largest:
+                break
+            if count < target:
+                low_scale = scale
+            else:
+                high_scale = scale
+        return _to_mask(self._settle(holes, smallest, largest))
+
+    def sample(self, height, width, hole_ratio=(0.01, 0.6), kinds=None):
+        """A mask of a randomly chosen kind; this is what training uses.
+
+        Args:
+            height: mask height in pixels.
+            width: mask width in pixels.
+            hole_ratio: `(lower, upper)`; the mask's hole ratio lies in `(lower, upper]`.
+            kinds: `{kind: weight}` over "irregular", "random_blocks" and "region"; weights
+                are normalised. Defaults to `DEFAULT_MASK_KIND_PROBABILITIES`.
+
+        Returns:
+            A float32 mask of shape `(height, width, 1)`.
+        """
+        probabilities = validate_mask_kinds(
+            DEFAULT_MASK_KIND_PROBABILITIES if kinds is None else kinds
+        )
+        kind = self.rng.choice(list(probabilities), p=list(probabilities.values()))
+        return getattr(self, kind)(height, width, hole_ratio=hole_ratio)
+
+    def _add_shapes(self, height, width, hole_ratio, draw_shape):
+        """Adds shapes until the hole count reaches a random target inside the range.
+
+        `draw_shape(canvas, size_factor)` draws one shape with value 1 on a uint8 canvas;
+        `size_factor` starts at 1 and halves whenever a shape overshoots the range.
+        """
+        _check_size(height, width)
+        smallest, largest = _hole_count_bounds(hole_ratio, height * width)
+        target = self._target_count(smallest, largest)
+        holes = np.zeros((height, width), np.uint8)
+        count = 0
+        size_factor = 1.0
+        overshoots = 0
+        for _ in range(_MAX_SHAPES_PER_MASK):
+            if count >= target or (overshoots >= _OVERSHOOTS_BEFORE_SETTLING and count >= smallest):
+                break
+            previous = holes.copy()
+            draw_shape(holes, size_factor)
+            new_count = np.count_nonzero(holes)
+            if new_count > largest:
+                holes = previous
+                overshoots += 1
+                size_factor = max(_SMALLEST_SHAPE_FACTOR, size_factor / 2)
+            else:
+                count = new_count
+        return _to_mask(self._settle(holes, smallest, largest))
+
+    def _settle(self, holes, smallest, largest):
+        """Moves random pixels on the hole boundary until the hole count is in range.
+
+        Shapes change the count in steps, so a tiny or narrow range may be missed by a few
+        pixels; flipping pixels next to the boundary fixes that without new isolated specks.
+        """
+        kernel = np.ones((3, 3), np.uint8)
+        count = np.count_nonzero(holes)
+        while count < smallest or count > largest:
+            grow = count < smallest
+            if grow:
+                candidates = (cv2.dilate(holes, kernel) > 0) & (holes == 0)
+            else:
+                candidates = (holes > 0) & (cv2.erode(holes, kernel) == 0)
+            positions = np.flatnonzero(candidates)
+            if positions.size == 0:
+                # No hole yet to grow from, or a hole covering the whole image.
+                positions = np.flatnonzero(holes == (0 if grow else 1))
+            needed = smallest - count if grow else count - largest
+            chosen = self.rng.choice(positions, size=min(needed, positions.size), replace=False)
+            holes.flat[chosen] = 1 if grow else 0
+            count = np.count_nonzero(holes)
+        return holes
+
+    def _target_count(self, smallest, largest):
+        return int(self.rng.integers(smallest, largest + 1))
+
+    def _shape_size(self, scale, size_factor):
+        """A random thickness or radius in [3, scale] pixels, shrunk by `size_factor`."""
+        size = self.rng.integers(3, scale + 1)
+        return max(1, int(size * size_factor))
+
+    def _point(self, height, width):
+        """A random pixel position as OpenCV wants it: an `(x, y)` tuple of Python ints."""
+        return int(self.rng.integers(width)), int(self.rng.integers(height))
+
+    def _blob_outline(self):
+        """A closed smooth curve of mean radius 1: a circle perturbed by low frequencies."""
+        angles = np.linspace(0, 2 * np.pi, 96, endpoint=False)
+        radii = np.ones_like(angles)
+        for frequency in range(2, 6):
+            amplitude = self.rng.uniform(0, 0.5 / frequency)
+            radii += amplitude * np.cos(frequency * angles + self.rng.uniform(0, 2 * np.pi))
+        aspect = self.rng.uniform(0.6, 1.0)
+        return np.stack([radii * np.cos(angles), aspect * radii * np.sin(angles)], axis=1)
+
+    def _polygon_outline(self):
+        """A star-shaped polygon of 4 to 12 vertices at random angles and radii."""
+        vertex_count = self.rng.integers(4, 13)
+        angles = np.sort(self.rng.uniform(0, 2 * np.pi, vertex_count))
+        radii = self.rng.uniform(0.5, 1.0, vertex_count)
+        return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+
+
+def load_mask_file(path, *, hole_is="white", size=None):
+    """Reads a mask file and converts it to the library convention (1 = known, 0 = hole).
+
+    The file is binarised at half its value range, so anti-aliased or JPEG-blurred edges go
+    to the nearer side. Colour files use each pixel's brightest channel, so a red or white
+    stroke is "white". An alpha channel is taken as coverage: fully transparent pixels count
+    as known (unpainted) whatever colour they store, which makes a brush layer exported
+    with a transparent background work with either polarity.
+
+    Args:
+        path: the mask file (any format Pillow reads, 8 or 16 bits).
+        hole_is: "white" if white pixels are holes (the NVIDIA convention) or "black".
+        size: optional `(height, width)` to resize to, with nearest-neighbour sampling so
+            that the mask stays binary.
+
+    Returns:
+        A float32 mask of shape `(height, width, 1)`.
+    """
+    if hole_is not in ("white", "black"):
+        raise ValueError(f'hole_is must be "white" or "black", got {hole_is!r}')
+    image = imaging.open_image(path)
+    if image.mode not in ("1", "L", "LA", "RGB", "RGBA") and not image.mode.startswith("I"):
+        # Palettes (with their transparency), CMYK and the like become plain RGBA.
+        image = image.convert("RGBA")
+    bands = image.getbands()
+    values = np.asarray(image).reshape(image.height, image.width, len(bands))
+    full_scale = {np.dtype(bool): 1, np.dtype(np.uint8): 255}.get(values.dtype, 65535)
+    values = values.astype(np.float32) / full_scale
+    colour = np.delete(values, bands.index("A"), axis=-1) if "A" in bands else values
+    brightness = colour.max(axis=-1)
+    if "A" in bands:
+        # Composite over the "known" colour: black when holes are white, and vice versa.
+        alpha = values[..., bands.index("A")]
+        known_colour = 0.0 if hole_is == "white" else 1.0
+        brightness = alpha * brightness + (1.0 - alpha) * known_colour
+    holes = brightness >= 0.5 if hole_is == "white" else brightness < 0.5
+    holes = holes.astype(np.uint8)
+    if size is not None:
+        height, width = size
+        _check_size(height, width)
+        # INTER_NEAREST_EXACT samples pixel centres like Pillow; plain INTER_NEAREST is
+        # shifted by half a pixel.
+        holes = cv2.resize(holes, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+    return _to_mask(holes)

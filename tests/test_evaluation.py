@@ -1,0 +1,124 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from holefill import evaluation
+from holefill.baselines import telea
+from holefill.metrics import METRICS
+
+SIZE = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeSample:
+    name: str
+    image: np.ndarray
+    mask: np.ndarray
+    bucket: int
+
+
+def _samples() -> list[FakeSample]:
+    """Five samples with a ~14 % hole (bucket 1) and three with a ~39 % hole (bucket 3)."""
+    rng = np.random.default_rng(0)
+    samples = []
+    for index, (bucket, hole_height) in enumerate([(1, 9)] * 5 + [(3, 25)] * 3):
+        image = rng.uniform(0.2, 0.8, (SIZE, SIZE, 3)).astype(np.float32)
+        mask = np.ones((SIZE, SIZE, 1), np.float32)
+        mask[4 : 4 + hole_height, 8:24] = 0.0
+        samples.append(FakeSample(f"sample{index}", image, mask, bucket))
+    return samples
+
+
+def _oracle(samples):
+    """A method that returns the ground truth, batch after batch, in the samples' order."""
+    ground_truths = iter(sample.image for sample in samples)
+
+    def predict(images, masks):
+        return np.stack([next(ground_truths) for _ in images])
+
+    return predict
+
+
+def _zero_fill(images, masks):
+    return images * masks
+
+
+@pytest.fixture(scope="module")
+def result():
+    samples = _samples()
+    return evaluation.evaluate(
+        samples, {"oracle": _oracle(samples), "zero": _zero_fill}, batch_size=3, progress=False
+    )
+
+
+def test_evaluate_scores_per_bucket_and_overall(result):
+    assert result.methods == ["oracle", "zero"]
+    assert result.metrics == list(METRICS)
+    assert result.buckets == ["(10%,20%]", "(30%,40%]"]
+    assert result.counts == {"(10%,20%]": 5, "(30%,40%]": 3, "overall": 8}
+    for row in result.rows:
+        assert result.scores["psnr"]["oracle"][row] == 100.0
+        assert result.scores["ssim"]["oracle"][row] == pytest.approx(1.0)
+        assert result.scores["l1"]["oracle"][row] == 0.0
+        for metric in METRICS:
+            assert result.best_methods(metric, row) == ["oracle"]
+    # Larger holes filled with zeros are worse.
+    assert result.scores["l1"]["zero"]["(30%,40%]"] > result.scores["l1"]["zero"]["(10%,20%]"]
+
+
+def test_methods_never_see_the_ground_truth_inside_the_hole():
+    samples = _samples()
+    seen = []
+
+    def spy(images, masks):
+        seen.append(images[masks[..., 0] == 0])
+        return images
+
+    evaluation.evaluate(samples, {"spy": spy}, progress=False)
+    assert not np.concatenate(seen).any()
+
+
+def test_save_writes_json_markdown_and_chart(result, tmp_path):
+    result.save(tmp_path / "report")
+
+    written = json.loads((tmp_path / "report" / "evaluation.json").read_text())
+    assert written == result.to_dict()
+    assert written["scores"]["psnr"]["zero"]["overall"] < 100.0
+
+    markdown = (tmp_path / "report" / "evaluation.md").read_text()
+    for label in [*result.buckets, "overall", "oracle", "zero", "higher is better"]:
+        assert label in markdown
+    assert "**100.00**" in markdown  # the oracle's PSNR, best in its row
+
+    assert (tmp_path / "report" / "evaluation.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_beats_every_bucket(result):
+    assert evaluation.beats_every_bucket(result, "oracle")
+    assert not evaluation.beats_every_bucket(result, "zero")
+    assert evaluation.beats_every_bucket(result, "oracle", metrics=["l1"], first_bucket=3)
+    with pytest.raises(ValueError, match="no bucket"):
+        evaluation.beats_every_bucket(result, "oracle", first_bucket=4)
+    with pytest.raises(ValueError, match="Unknown method"):
+        evaluation.beats_every_bucket(result, "telea")
+
+
+def test_batched_adapts_a_per_image_method():
+    samples = _samples()[:2]
+    images = np.stack([sample.image * sample.mask for sample in samples])
+    masks = np.stack([sample.mask for sample in samples])
+    outputs = evaluation.batched(telea)(images, masks)
+    assert outputs.shape == images.shape
+    np.testing.assert_array_equal(outputs[1], telea(images[1], masks[1]))
+
+
+def test_evaluate_rejects_bad_buckets_and_output_shapes():
+    samples = _samples()
+    with pytest.raises(ValueError, match="buckets must lie in"):
+        evaluation.evaluate(
+            [dataclasses.replace(samples[0], bucket=6)], {"zero": _zero_fill}, progress=False
+        )
+    with pytest.raises(ValueError, match="returned shape"):
+        evaluation.evaluate(samples, {"crop": lambda images, masks: images[:, 1:]}, progress=False)

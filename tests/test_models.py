@@ -1,0 +1,118 @@
+"""The PConv U-Net: the paper's size, shapes, batch-norm freezing, Monte-Carlo dropout."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from holefill.models import (
+    ENCODER_BATCH_NORM_PREFIX,
+    PConvUNetConfig,
+    build_pconv_unet,
+    describe,
+    set_encoder_batch_norm_frozen,
+)
+
+pytestmark = pytest.mark.keras_backend
+
+TINY = PConvUNetConfig(image_size=32, depth=4, width=0.125, dropout_rate=0.5, dropout_layers=2)
+
+
+def random_inputs(size=32, batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = (rng.random((batch, size, size, 1)) > 0.3).astype("float32")
+    return {"image": rng.random((batch, size, size, 3)).astype("float32") * mask, "mask": mask}
+
+
+def test_paper_configuration_size_and_cost():
+    description = describe(PConvUNetConfig())
+    assert description["trainable_parameters"] == pytest.approx(32.87e6, rel=1e-3)
+    assert description["parameters"] - description["trainable_parameters"] == 10_880
+    assert description["gflop_per_image"] == pytest.approx(76.7, rel=1e-2)
+    half = describe(PConvUNetConfig(width=0.5))
+    assert half["gflop_per_image"] < 20
+
+
+def test_any_multiple_of_the_stride_runs_and_keeps_known_pixels_finite():
+    model = build_pconv_unet(TINY)
+    for size in (32, 48, 64):
+        output = ops.convert_to_numpy(model(random_inputs(size), training=False))
+        assert output.shape == (2, size, size, 3)
+        assert np.isfinite(output).all()
+
+
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        ({"image_size": 100, "depth": 4}, "multiple of 2\\*\\*depth"),
+        ({"depth": 1}, "depth"),
+        ({"width": 0}, "width"),
+        ({"dropout_rate": 1.0}, "dropout_rate"),
+        ({"depth": 4, "image_size": 32, "dropout_layers": 5}, "dropout_layers"),
+    ],
+)
+def test_invalid_configurations_are_clear_errors(values, message):
+    with pytest.raises(ValueError, match=message):
+        PConvUNetConfig(**values)
+
+
+def test_config_round_trip_and_unknown_fields():
+    assert PConvUNetConfig.from_dict(TINY.to_dict()) == TINY
+    with pytest.raises(ValueError, match="Unknown"):
+        PConvUNetConfig.from_dict({**TINY.to_dict(), "colour": "red"})
+
+
+def test_monte_carlo_dropout_is_stochastic_only_when_asked():
+    deterministic = build_pconv_unet(TINY)
+    stochastic = build_pconv_unet(TINY, monte_carlo=True)
+    stochastic.set_weights(deterministic.get_weights())
+    inputs = random_inputs()
+    first = ops.convert_to_numpy(deterministic(inputs, training=False))
+    np.testing.assert_array_equal(first, ops.convert_to_numpy(deterministic(inputs)))
+    draws = [ops.convert_to_numpy(stochastic(inputs, training=False)) for _ in range(2)]
+    assert not np.allclose(draws[0], draws[1])
+    assert [layer.name for layer in stochastic.layers if "dropout" in layer.name] == [
+        "decoder_dropout_2",
+        "decoder_dropout_1",
+    ]
+
+
+def test_frozen_encoder_batch_norm_keeps_statistics_and_runs_in_inference_mode():
+    model = build_pconv_unet(TINY)
+    frozen = set_encoder_batch_norm_frozen(model)
+    assert frozen and all(layer.name.startswith(ENCODER_BATCH_NORM_PREFIX) for layer in frozen)
+    encoder_before = [layer.get_weights() for layer in frozen]
+    decoder_bn = model.get_layer("decoder_bn_2")
+    decoder_before = decoder_bn.get_weights()
+
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mae")
+    inputs = random_inputs(batch=4)
+    model.fit(inputs, np.ones((4, 32, 32, 3), "float32"), epochs=1, batch_size=4, verbose=0)
+
+    for layer, before in zip(frozen, encoder_before, strict=True):
+        for after_weight, before_weight in zip(layer.get_weights(), before, strict=True):
+            np.testing.assert_array_equal(after_weight, before_weight)
+    assert not np.allclose(decoder_bn.get_weights()[2], decoder_before[2]), "decoder still learns"
+
+    # Inference mode: the layer ignores training=True and normalises with running statistics.
+    layer = frozen[0]
+    features = np.random.default_rng(1).normal(3.0, 2.0, (2, 4, 4, layer.gamma.shape[0]))
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(layer(features, training=True)),
+        ops.convert_to_numpy(layer(features, training=False)),
+        atol=1e-5,
+    )
+    set_encoder_batch_norm_frozen(model, frozen=False)
+    assert all(layer.trainable for layer in frozen)
+
+
+def test_save_and_load_whole_model(tmp_path):
+    model = build_pconv_unet(TINY)
+    inputs = random_inputs()
+    model.save(tmp_path / "unet.keras")
+    restored = keras.saving.load_model(tmp_path / "unet.keras")
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(model(inputs, training=False)),
+        ops.convert_to_numpy(restored(inputs, training=False)),
+        atol=1e-6,
+    )
