@@ -38,8 +38,8 @@ def measure(width, arguments):
     for _ in range(arguments.repetitions):
         started = time.perf_counter()
         for _ in range(arguments.steps):
-            loss = trainer.train_on_batch(inputs, truth)
-        float(np.asarray(loss))  # waits for asynchronous backends
+            logs = trainer.train_on_batch(inputs, truth, return_dict=True)
+        float(logs["loss"])  # waits for asynchronous backends
         times.append((time.perf_counter() - started) / arguments.steps)
     fixed = build_pconv_unet(config, input_size=size)
     return statistics.median(times), count_flops(fixed) / 1e9, generator.count_params()
