@@ -8,7 +8,18 @@ Conventions shared by every module:
   use white = hole, as the NVIDIA test masks do; they are converted once, on loading.
 
 Importing this package imports neither TensorFlow nor Keras: the training modules
-(``layers``, ``models``, ``losses``, ``training``) import Keras themselves.
+(``layers``, ``models``, ``losses``, ``training``) import Keras themselves, and the serving
+path (``Inpainter`` and the modules it uses) never does.
 """
 
 __version__ = "0.1.0"
+__all__ = ["Inpainter"]
+
+
+def __getattr__(name):
+    # `Inpainter` loads on first use, so that `import holefill` stays instant for training.
+    if name == "Inpainter":
+        from holefill.inpainter import Inpainter
+
+        return Inpainter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

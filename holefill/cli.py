@@ -1,4 +1,4 @@
-"""The `holefill` command: info, train, finetune, evaluate, export, fetch-vgg, fetch-lpips.
+"""The `holefill` command: info, train, finetune, evaluate, export, predict, fetch-vgg, fetch-lpips.
 
 Each command imports what it needs when it runs, so `holefill --help` stays instant and
 commands that need no Keras never import it. The Keras backend is Keras's own choice
@@ -96,6 +96,45 @@ def build_parser():
     export.add_argument("--output", type=Path, required=True, help="folder to write")
     export.add_argument("--tile-size", type=int, help="LiteRT input size (default: training size)")
     export.set_defaults(handler=run_export)
+
+    predict = commands.add_parser(
+        "predict", help="inpaint photos with an exported model (LiteRT, no TensorFlow)"
+    )
+    predict.add_argument(
+        "images", nargs="+", type=Path, metavar="IMAGE", help="photos, or folders of photos"
+    )
+    predict.add_argument(
+        "--mask",
+        required=True,
+        type=Path,
+        help="one mask for every photo, or a folder with a mask per photo (same name, or "
+        "NAME_mask, any image format); white, or opaque in a mask with transparency, is hole",
+    )
+    predict.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        help="folder for the results (same names and formats), or a file for one photo",
+    )
+    predict.add_argument(
+        "--uncertainty",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N Monte-Carlo dropout samples: also writes NAME.uncertainty.png (heat map) and "
+        "NAME.uncertainty.npz (mean, std, 95%% interval)",
+    )
+    predict.add_argument(
+        "--strategy", default="auto", help="auto, crop, tile or resize (default: auto)"
+    )
+    predict.add_argument(
+        "--model", type=Path, help="exported model folder (default: models/default)"
+    )
+    predict.add_argument("--threads", type=int, help="CPU threads (default: all available)")
+    predict.add_argument("--dilation", type=int, help="grow holes by this many pixels (default: 3)")
+    predict.add_argument("--seed", type=int, help="seed of the dropout draws")
+    predict.set_defaults(handler=run_predict)
 
     fetch = commands.add_parser(
         "fetch-vgg", help="download the VGG16 weights the perceptual and style losses use"
@@ -338,6 +377,90 @@ def run_export(arguments):
         f"LiteRT vs Keras: max |difference| {check['litert_max_abs_difference']:.2e} "
         f"over {check['samples']} tiles of {card['tile_size']} px"
     )
+
+
+def run_predict(arguments):
+    """Inpaints every photo; a bad file costs a one-line reason and exit status 1."""
+    from tqdm import tqdm
+
+    from holefill.inpainter import DEFAULT_MASK_DILATION, DEFAULT_MODEL_DIR, Inpainter
+    from holefill.strategies import STRATEGIES
+
+    if arguments.strategy not in STRATEGIES:
+        raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}.")
+    photos = list(photo_files(arguments.images))
+    if not photos:
+        raise ValueError("no photos found in the given paths.")
+    single_file = len(photos) == 1 and bool(image_format(arguments.output))
+    model_dir = arguments.model or DEFAULT_MODEL_DIR
+    if not model_dir.is_dir():
+        raise ValueError(
+            f"no model folder at {model_dir}: pass --model with a folder that "
+            "`holefill export` wrote."
+        )
+    dilation = DEFAULT_MASK_DILATION if arguments.dilation is None else arguments.dilation
+    inpainter = Inpainter.load(model_dir, threads=arguments.threads, mask_dilation=dilation)
+    if arguments.uncertainty:
+        inpainter.model.require_monte_carlo()  # once, rather than once per photo
+    if not single_file:
+        arguments.output.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for photo in tqdm(photos, unit="photo", disable=None):
+        target = arguments.output if single_file else arguments.output / photo.name
+        try:
+            if target.resolve() == photo.resolve():
+                raise ValueError("the result would overwrite the photo: choose another -o")
+            result = inpainter.inpaint(
+                photo,
+                mask_file_for(photo, arguments.mask),
+                strategy=arguments.strategy,
+                uncertainty_samples=arguments.uncertainty,
+                seed=arguments.seed,
+            )
+            result.save(target)
+            if result.uncertainty is not None:
+                stem = target.with_suffix("")
+                result.uncertainty.heatmap().save(f"{stem}.uncertainty.png")
+                result.uncertainty.save_arrays(f"{stem}.uncertainty.npz")
+        except (ValueError, OSError) as error:
+            failures += 1
+            tqdm.write(f"holefill predict: {photo}: {error}", file=sys.stderr)
+    print(f"{len(photos) - failures} of {len(photos)} photos inpainted into {arguments.output}")
+    return 1 if failures else 0
+
+
+def photo_files(paths):
+    """The given files, and the image files directly inside the given folders, sorted."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(child for child in path.iterdir() if image_format(child))
+        else:
+            yield path
+
+
+def mask_file_for(photo, mask):
+    """`mask` itself, or the mask of `photo` in the folder `mask`: NAME.* or NAME_mask.*."""
+    if not mask.is_dir():
+        return mask
+    for stem in (photo.stem, f"{photo.stem}_mask"):
+        candidates = sorted(
+            path for path in mask.glob(f"{stem}.*") if image_format(path) and path != photo
+        )
+        if candidates:
+            return candidates[0]
+    raise ValueError(
+        f"no mask for it in {mask} (looked for {photo.stem}.* and {photo.stem}_mask.*)"
+    )
+
+
+def image_format(path):
+    """The image format a file name's extension stands for, or None."""
+    from PIL import Image
+
+    from holefill.photos import READ_FORMATS
+
+    format = Image.registered_extensions().get(path.suffix.lower())
+    return format if format in READ_FORMATS else None
 
 
 def run_fetch_vgg(arguments):

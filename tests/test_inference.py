@@ -1,0 +1,308 @@
+"""Serving with an exported model: the runtime against Keras, `Inpainter`, and `predict`.
+
+One tiny untrained model is exported per session (TensorFlow backend: LiteRT conversion
+needs it); serving itself must not import TensorFlow or Keras.
+"""
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from holefill import Inpainter
+from holefill.card import CARD_FORMAT_VERSION, CARD_NAME
+from holefill.cli import main
+from holefill.errors import InvalidInputError
+from holefill.inpainter import DEFAULT_MASK_DILATION
+from holefill.masks import MaskGenerator
+from holefill.models import PConvUNetConfig
+from holefill.photos import read_mask, read_photo
+from holefill.runtime import LiteRTModel
+
+TILE = 32
+CONFIG = PConvUNetConfig(image_size=TILE, depth=3, width=0.125, dropout_rate=0.2)
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("exporting to LiteRT needs KERAS_BACKEND=tensorflow")
+    from holefill.export import export_untrained_model
+
+    folder = tmp_path_factory.mktemp("model")
+    export_untrained_model(CONFIG, folder, check_samples=2)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def model_without_dropout(model_dir, tmp_path_factory):
+    """The same model with its Monte-Carlo part taken out of the card."""
+    folder = tmp_path_factory.mktemp("plain-model")
+    for path in model_dir.iterdir():
+        shutil.copy(path, folder)
+    card = json.loads((folder / CARD_NAME).read_text())
+    card["monte_carlo"] = None
+    (folder / CARD_NAME).write_text(json.dumps(card))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def inpainter(model_dir):
+    return Inpainter.load(model_dir, threads=1)
+
+
+def photo(height=40, width=56, channels=3):
+    rows, columns = np.mgrid[0:height, 0:width]
+    planes = [(rows * 5 + columns * 3 + 50 * channel) % 256 for channel in range(channels)]
+    return np.stack(planes, axis=-1).astype(np.uint8)
+
+
+def hole_mask(height=40, width=56):
+    """A white-on-black mask file: a block and a stroke."""
+    values = np.zeros((height, width), np.uint8)
+    values[10:18, 12:22] = 255
+    values[30, 5:50] = 255
+    return encode(Image.fromarray(values), "PNG")
+
+
+def holes_of(size):
+    """The holes `Inpainter` makes of `hole_mask()`: with its default dilation."""
+    return read_mask(hole_mask(), size, dilation=DEFAULT_MASK_DILATION)
+
+
+def encode(image, format, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def test_card_describes_every_graph(model_dir):
+    card = json.loads((model_dir / CARD_NAME).read_text())
+    assert card["format_version"] == CARD_FORMAT_VERSION
+    assert card["tile_size"] == TILE and card["dropout_rate"] == 0.2
+    assert card["config"] == CONFIG.to_dict() and card["holefill_version"]
+    for name in card["files"].values():
+        assert (model_dir / name).is_file()
+    monte_carlo = card["monte_carlo"]
+    assert monte_carlo["crop_margin"] == 4 and monte_carlo["crop_alignment"] == 2
+    assert monte_carlo["gflop_head_per_sample"] < monte_carlo["gflop_trunk"]
+    assert card["export_check"]["monte_carlo_max_abs_difference"] < 1e-3
+
+
+def test_runtime_matches_keras(model_dir):
+    from holefill.export import load_generator
+
+    reference, _ = load_generator(model_dir, input_size=TILE)
+    runtime = LiteRTModel.load(model_dir, threads=2)
+    rng = np.random.default_rng(0)
+    image = rng.random((TILE, TILE, 3), dtype=np.float32)
+    known = MaskGenerator(0).sample(TILE, TILE)
+    expected = keras.ops.convert_to_numpy(
+        reference({"image": (image * known)[None], "mask": known[None]})
+    )[0]
+    np.testing.assert_allclose(runtime.predict(image, known), expected, atol=1e-3)
+
+    deterministic, mean, mean_square = runtime.monte_carlo(image, known, 8, rng)
+    holes = known[..., 0] == 0
+    # The head with keep masks of ones, on a crop, is the deterministic network.
+    np.testing.assert_allclose(deterministic[holes], expected[holes], atol=1e-3)
+    assert (mean_square >= np.square(mean) - 1e-6).all()
+
+
+def test_monte_carlo_matches_keras_dropout_statistics(model_dir):
+    from holefill.export import load_generator
+
+    samples = 300
+    reference, _ = load_generator(model_dir, monte_carlo=True, input_size=TILE)
+    runtime = LiteRTModel.load(model_dir)
+    image = np.random.default_rng(1).random((TILE, TILE, 3), dtype=np.float32)
+    known = np.ones((TILE, TILE, 1), np.float32)
+    known[8:20, 10:24] = 0
+    inputs = {"image": np.repeat((image * known)[None], samples, 0)}
+    inputs["mask"] = np.repeat(known[None], samples, 0)
+    expected = np.clip(keras.ops.convert_to_numpy(reference(inputs)), 0, 1)
+    _, mean, mean_square = runtime.monte_carlo(image, known, samples, np.random.default_rng(2))
+    holes = known[..., 0] == 0
+    spread = expected.std(axis=0)[holes]
+    std = np.sqrt(np.maximum(mean_square - np.square(mean), 0))[holes]
+    varying = spread > 1e-3
+    assert varying.mean() > 0.2
+    mean_error = np.abs(mean[holes] - expected.mean(axis=0)[holes])[varying]
+    assert mean_error.mean() < 0.2 * spread[varying].mean()
+    assert 0.85 < np.median(std[varying] / spread[varying]) < 1.15
+
+
+@pytest.mark.parametrize("strategy", ["auto", "crop", "tile", "resize"])
+def test_whole_photo_matches_keras(inpainter, model_dir, strategy):
+    from holefill import strategies
+    from holefill.export import load_generator
+
+    reference, _ = load_generator(model_dir, input_size=TILE)
+
+    def keras_tile(image, known):
+        inputs = {"image": (image * known)[None], "mask": known[None]}
+        return keras.ops.convert_to_numpy(reference(inputs))[0]
+
+    result = inpainter.inpaint(photo(), hole_mask(), strategy=strategy)
+    holes = holes_of((40, 56))
+    filled, _ = strategies.inpaint(photo(), holes, keras_tile, TILE, 3, result.strategy)
+    expected = np.round(np.clip(filled[holes], 0, 1) * 255)
+    assert np.abs(result.image[holes] - expected).max() <= 1
+    np.testing.assert_array_equal(result.image[~holes], photo()[~holes])
+
+
+def test_jpeg_with_orientation_and_icc(inpainter, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Holefill"
+    source = encode(Image.fromarray(photo(56, 40)), "JPEG", exif=exif, icc_profile=SRGB)
+    result = inpainter.inpaint(source, hole_mask())
+    assert result.image.size == (56, 40) and result.photo.format == "JPEG"
+    original = read_photo(source)
+    holes = holes_of(original.size)
+    np.testing.assert_array_equal(result.photo.pixels[~holes], original.pixels[~holes])
+    path = result.save(tmp_path / "filled.jpg")
+    written = Image.open(path)
+    assert written.format == "JPEG" and written.size == (56, 40)
+    assert written.info["icc_profile"] == SRGB
+    assert written.getexif()[0x010F] == "Holefill" and 0x0112 not in written.getexif()
+
+
+@pytest.mark.parametrize(
+    ("image", "format"),
+    [
+        (Image.fromarray(photo(channels=4)), "PNG"),
+        (Image.fromarray(photo()).quantize(32), "PNG"),
+        (Image.fromarray(photo()[..., 0]), "PNG"),
+        (Image.fromarray(photo()[..., 0].astype(np.uint16) * 257), "PNG"),
+        (Image.fromarray(photo()), "WEBP"),
+        (Image.fromarray(photo()), "BMP"),
+        (Image.fromarray(photo()), "TIFF"),
+    ],
+    ids=["rgba", "palette", "gray", "gray16", "webp", "bmp", "tiff"],
+)
+def test_every_kind_of_file_keeps_its_known_pixels(inpainter, image, format):
+    source = encode(image, format, **({"lossless": True} if format == "WEBP" else {}))
+    original = read_photo(source)
+    result = inpainter.inpaint(source, hole_mask())
+    assert result.photo.mode == original.mode
+    written = read_photo(result.encode())
+    assert written.mode == original.mode and written.format == format
+    np.testing.assert_array_equal(written.pixels, result.photo.pixels)
+    changed = np.any(written.pixels != original.pixels, axis=2)
+    assert not changed[~holes_of(original.size)].any(), "known pixels: the input's, bit for bit"
+    if original.alpha is not None:
+        np.testing.assert_array_equal(written.alpha, original.alpha)
+
+
+def test_arrays_and_pil_images_come_back_as_they_came(inpainter):
+    array = photo().astype(np.float32) / 255
+    result = inpainter.inpaint(array, np.asarray(Image.open(io.BytesIO(hole_mask()))) > 0)
+    assert result.image.dtype == np.float32 and result.image.shape == array.shape
+    image = Image.fromarray(photo(channels=4))
+    assert inpainter.inpaint(image, hole_mask()).image.mode == "RGBA"
+
+
+def test_empty_mask_returns_the_photo_without_running_the_network(inpainter, monkeypatch):
+    def no_network(*arguments):
+        raise AssertionError("the network must not run")
+
+    monkeypatch.setattr(inpainter.model, "predict", no_network)
+    monkeypatch.setattr(inpainter.model, "monte_carlo", no_network)
+    empty = np.zeros((40, 56), bool)
+    result = inpainter.inpaint(photo(), empty, uncertainty_samples=4)
+    assert result.strategy == "none"
+    np.testing.assert_array_equal(result.image, photo())
+    assert (result.uncertainty.std == 0).all()
+
+
+def test_all_hole_mask_and_bad_options(inpainter, model_without_dropout):
+    full = np.ones((40, 56), bool)
+    with pytest.raises(InvalidInputError) as raised:
+        inpainter.inpaint(photo(), full)
+    assert raised.value.code == "all_hole_mask"
+    with pytest.raises(InvalidInputError, match="strategy"):
+        inpainter.inpaint(photo(), hole_mask(), strategy="magic")
+    with pytest.raises(InvalidInputError) as raised:
+        inpainter.inpaint(photo(), hole_mask(), uncertainty_samples=1)
+    assert raised.value.code == "invalid_uncertainty_samples"
+    plain = Inpainter.load(model_without_dropout)
+    with pytest.raises(ValueError, match="without dropout") as raised:
+        plain.inpaint(photo(), hole_mask(), uncertainty_samples=8)
+    assert raised.value.code == "uncertainty_unavailable"
+    with pytest.raises(ValueError, match="threads"):
+        Inpainter.load(model_without_dropout, threads=0)
+
+
+def test_uncertainty(inpainter):
+    result = inpainter.inpaint(photo(), hole_mask(), uncertainty_samples=16, seed=0)
+    uncertainty = result.uncertainty
+    holes = holes_of((40, 56))
+    assert uncertainty.samples == 16 and uncertainty.std.shape == (40, 56)
+    assert (uncertainty.std[~holes] == 0).all() and uncertainty.std[holes].max() > 0
+    lower, upper = uncertainty.interval
+    assert (lower <= uncertainty.mean + 1e-6).all() and (uncertainty.mean <= upper + 1e-6).all()
+    heatmap = Image.open(io.BytesIO(uncertainty.heatmap_png()))
+    assert heatmap.mode == "RGB" and heatmap.size == (56, 40)
+    again = inpainter.inpaint(photo(), hole_mask(), uncertainty_samples=16, seed=0)
+    np.testing.assert_array_equal(again.uncertainty.std, uncertainty.std)
+    # The result is the deterministic network's, whether or not uncertainty is asked for.
+    np.testing.assert_array_equal(result.image, inpainter.inpaint(photo(), hole_mask()).image)
+
+
+def test_serving_imports_neither_tensorflow_nor_keras(model_dir, tmp_path):
+    mask_path = tmp_path / "mask.png"
+    mask_path.write_bytes(hole_mask())
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        import holefill
+        assert "holefill.inpainter" not in sys.modules, "Inpainter loads lazily"
+        inpainter = holefill.Inpainter.load({str(model_dir)!r})
+        image = np.zeros((40, 56, 3), np.uint8)
+        inpainter.inpaint(image, {str(mask_path)!r}, uncertainty_samples=4).image
+        heavy = {{name.split(".")[0] for name in sys.modules}} & {{"tensorflow", "keras", "jax"}}
+        assert not heavy, heavy
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_cli_predict_folders(model_dir, tmp_path, capsys):
+    photos, masks, output = tmp_path / "photos", tmp_path / "masks", tmp_path / "out"
+    photos.mkdir()
+    masks.mkdir()
+    Image.fromarray(photo()).save(photos / "good.png")
+    Image.fromarray(photo()).save(photos / "unmasked.png")
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    for name in ("good", "broken"):
+        (masks / f"{name}.png").write_bytes(hole_mask())
+    arguments = ["predict", str(photos), "--mask", str(masks), "-o", str(output)]
+    assert main([*arguments, "--model", str(model_dir), "--uncertainty", "4"]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2
+    assert any("broken.jpg" in line for line in errors)
+    assert any("unmasked.png" in line and "no mask" in line for line in errors)
+    assert (output / "good.png").is_file()
+    assert Image.open(output / "good.uncertainty.png").size == (56, 40)
+    assert set(np.load(output / "good.uncertainty.npz")) >= {"mean", "std", "lower", "upper"}
+
+
+def test_cli_predict_one_file_and_a_missing_model(model_dir, tmp_path, capsys):
+    (tmp_path / "photo.jpg").write_bytes(encode(Image.fromarray(photo()), "JPEG"))
+    (tmp_path / "mask.png").write_bytes(hole_mask())
+    arguments = ["predict", str(tmp_path / "photo.jpg"), "--mask", str(tmp_path / "mask.png")]
+    output = tmp_path / "result.png"
+    assert main([*arguments, "-o", str(output), "--model", str(model_dir)]) == 0
+    assert Image.open(output).format == "PNG"
+    assert main([*arguments, "-o", str(output), "--model", str(tmp_path / "none")]) == 2
+    assert "no model folder" in capsys.readouterr().err
