@@ -74,3 +74,47 @@ def fake_pretrained_lpips(monkeypatch, random_lpips_weights):
 
     monkeypatch.setattr(lpips, "pretrained_lpips", fake)
     return fake
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """An exported, untrained U-Net with dropout (so, uncertainty) at 64 px tiles: the
+    serving code paths of a real model at a fraction of the cost."""
+    from holefill.export import export_untrained_model
+    from holefill.models import PConvUNetConfig
+
+    model_dir = tmp_path_factory.mktemp("tiny_model")
+    config = PConvUNetConfig(image_size=64, depth=3, width=0.125, dropout_rate=0.1)
+    export_untrained_model(config, model_dir)
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def twin(tiny_model, tmp_path_factory):
+    """The local twin on free ports: SeaweedFS, the InpaintFunction's worker and the API.
+
+    Short limits, so that the tests of them are quick: 2 MB uploads, and a 5 s function
+    timeout plus 1 s of grace before a job that has not finished is failed.
+    """
+    from holefill.twin.ports import free_port
+    from holefill.twin.twin import INPAINT_FUNCTION_NAME, LocalTwin, TwinConfig
+    from holefill_service.settings import Settings
+
+    settings = Settings(
+        uploads_bucket="holefill-uploads",
+        results_bucket="holefill-results",
+        inpaint_function_name=INPAINT_FUNCTION_NAME,
+        max_upload_bytes=2_000_000,
+        inpaint_timeout_seconds=5,
+        grace_seconds=1,
+        queue_seconds=30,
+    )
+    config = TwinConfig(
+        model_dir=tiny_model,
+        data_dir=tmp_path_factory.mktemp("twin"),
+        port=free_port(),
+        s3_port=free_port(),
+        settings=settings,
+    )
+    with LocalTwin(config) as running:
+        yield running

@@ -1,0 +1,331 @@
+"""ApiFunction: presigned uploads, jobs, and their results, behind API Gateway (REST).
+
+    POST /uploads        presigned POSTs for a photo and its mask
+    POST /jobs           checks both uploads, records the job, starts the inpainting: 202
+    GET  /jobs/{job_id}  the job's state; when done, presigned GET URLs of the results
+    GET  /health         liveness
+    GET  /openapi.json   this API's OpenAPI description, generated from the routes below
+
+Every error answers `{"error": {"code", "message"}}` with a 4xx or 5xx status. This module
+is the Lambda edge: it alone reads the environment; everything else gets `settings`.
+"""
+
+import contextlib
+import datetime
+import json
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    CORSConfig,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, Field, field_validator
+
+from holefill_service import keys, storage
+from holefill_service.errors import ServiceError, error_body
+from holefill_service.invoker import InpaintInvoker
+from holefill_service.jobs import Job, JobConflictError, JobStatus, JobStore, now_utc
+from holefill_service.settings import Settings
+
+# A request body is a few keys and options: anything larger is a mistake or an attack,
+# refused before it is parsed.
+MAX_BODY_BYTES = 16_384
+STRATEGIES = ("auto", "crop", "tile", "resize")
+# The paths this API serves and their methods: another method answers 405, not 404.
+ROUTE_METHODS = {"/uploads": "POST", "/jobs": "POST", "/health": "GET", "/openapi.json": "GET"}
+
+settings = Settings.from_environment(os.environ)
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver(
+    enable_validation=True,
+    cors=CORSConfig(allow_origin=os.environ["ALLOWED_ORIGIN"], max_age=600),
+)
+s3 = storage.s3_client()
+job_store = JobStore(s3, settings.results_bucket)
+invoker = InpaintInvoker(settings.inpaint_function_name)
+
+
+class UploadRequest(BaseModel):
+    """The content types the browser will send the files with (S3 checks them)."""
+
+    photo_content_type: str = Field(examples=["image/jpeg"])
+    mask_content_type: str = Field(default="image/png", examples=["image/png"])
+
+    @field_validator("photo_content_type", "mask_content_type")
+    @classmethod
+    def _known_image_type(cls, content_type):
+        if content_type not in storage.IMAGE_CONTENT_TYPES:
+            raise ValueError(f"must be one of {', '.join(storage.IMAGE_CONTENT_TYPES)}")
+        return content_type
+
+
+class PresignedPost(BaseModel):
+    """Post `fields` and then the file (as the form field `file`) to `url`."""
+
+    key: str
+    url: str
+    fields: dict[str, str]
+
+
+class UploadResponse(BaseModel):
+    upload_id: str
+    photo: PresignedPost
+    mask: PresignedPost
+    max_bytes: int
+    expires_in: int
+
+
+class JobRequest(BaseModel):
+    photo_key: str = Field(max_length=100, examples=["uploads/<upload id>/photo"])
+    mask_key: str = Field(max_length=100, examples=["uploads/<upload id>/mask"])
+    strategy: str = Field(default="auto", description="auto, crop, tile or resize")
+    uncertainty_samples: int = Field(
+        default=settings.default_uncertainty_samples,
+        description="Monte-Carlo dropout samples behind the uncertainty map; 0 for none",
+    )
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, strategy):
+        if strategy not in STRATEGIES:
+            raise ValueError(f"must be one of {', '.join(STRATEGIES)}")
+        return strategy
+
+    @field_validator("uncertainty_samples")
+    @classmethod
+    def _sample_count(cls, samples):
+        if samples == 1 or not 0 <= samples <= settings.max_uncertainty_samples:
+            raise ValueError(f"must be 0 or from 2 to {settings.max_uncertainty_samples}")
+        return samples
+
+
+class JobAccepted(BaseModel):
+    id: str
+    status: JobStatus
+
+
+class ResultFile(BaseModel):
+    url: str
+    content_type: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class JobView(BaseModel):
+    """A job as the API shows it: results only when done, `error` only when failed."""
+
+    id: str
+    status: JobStatus
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    strategy: str | None = None
+    result: ResultFile | None = None
+    uncertainty: ResultFile | None = None
+    expires_in: int | None = None
+    error: ErrorDetail | None = None
+
+
+@app.post("/uploads", responses={201: {"description": "presigned POSTs"}})
+@tracer.capture_method
+def create_upload(request: UploadRequest) -> Response[UploadResponse]:
+    upload_id = keys.new_id()
+    parts = {}
+    for part, content_type in (
+        ("photo", request.photo_content_type),
+        ("mask", request.mask_content_type),
+    ):
+        key = keys.upload_key(upload_id, part)
+        parts[part] = PresignedPost(
+            key=key, **storage.presigned_upload(s3, settings, key, content_type)
+        )
+    upload = UploadResponse(
+        upload_id=upload_id,
+        max_bytes=settings.max_upload_bytes,
+        expires_in=settings.upload_expiry_seconds,
+        **parts,
+    )
+    return _json(201, upload.model_dump(mode="json"))
+
+
+@app.post("/jobs", responses={202: {"description": "the job is queued"}})
+@tracer.capture_method
+def create_job(request: JobRequest) -> Response[JobAccepted]:
+    # Both keys are checked before S3 is asked about either.
+    upload_keys = [
+        keys.check_upload_key(request.photo_key, "photo"),
+        keys.check_upload_key(request.mask_key, "mask"),
+    ]
+    for key in upload_keys:
+        storage.check_upload(s3, settings, key)
+    now = now_utc()
+    # Until a worker starts it, a job may wait for as long as Lambda keeps the event.
+    deadline_seconds = settings.queue_seconds + settings.job_deadline_seconds
+    job = Job(
+        id=keys.new_id(),
+        status=JobStatus.QUEUED,
+        created_at=now,
+        updated_at=now,
+        deadline=now + datetime.timedelta(seconds=deadline_seconds),
+        **request.model_dump(),
+    )
+    etag = job_store.create(job)
+    try:
+        invoker.start(job.id)
+    except (BotoCoreError, ClientError) as error:
+        logger.exception("could not start the inpainting", extra={"job_id": job.id})
+        message = "the inpainting could not be started; try again in a moment"
+        job_store.replace(job.failed(now_utc(), "inpainting_unavailable", message, 503), etag)
+        raise ServiceError(503, "inpainting_unavailable", message) from error
+    logger.info("job queued", extra={"job_id": job.id})
+    metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+    return _json(202, JobAccepted(id=job.id, status=job.status).model_dump(mode="json"))
+
+
+@app.get("/jobs/<job_id>")
+@tracer.capture_method
+def get_job(job_id: str) -> JobView:
+    job, etag = job_store.load(job_id)
+    now = now_utc()
+    if job.past_deadline(now):
+        # A conflict means the worker finished, or another reader failed the job, meanwhile.
+        with contextlib.suppress(JobConflictError):
+            job_store.replace(job.timed_out(now), etag)
+        job, _ = job_store.load(job_id)
+    view = JobView(
+        id=job.id, status=job.status, created_at=job.created_at, updated_at=job.updated_at
+    )
+    if job.status == JobStatus.DONE:
+        view.strategy = job.applied_strategy
+        view.result = ResultFile(
+            url=storage.presigned_download(s3, settings, job.result_key),
+            content_type=job.result_content_type,
+        )
+        if job.uncertainty_key:
+            view.uncertainty = ResultFile(
+                url=storage.presigned_download(s3, settings, job.uncertainty_key),
+                content_type="image/png",
+            )
+        view.expires_in = settings.download_expiry_seconds
+    if job.status == JobStatus.FAILED:
+        # A job that failed answers as the request would have, had it run synchronously:
+        # 4xx when the photo or mask cannot be inpainted, 5xx when the service failed.
+        view.error = ErrorDetail(code=job.error.code, message=job.error.message)
+        return _json(job.error.http_status, view.model_dump(mode="json"))
+    return view
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok"}
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> dict:
+    return json.loads(
+        app.get_openapi_json_schema(
+            title="Holefill API",
+            version="1",
+            description="Upload a photo and a mask, start a job, fetch the inpainted photo "
+            "and its uncertainty map.",
+        )
+    )
+
+
+def _reject_large_bodies(app, next_middleware):
+    _check_body_size()
+    return next_middleware(app)
+
+
+app.use(middlewares=[_reject_large_bodies])
+
+
+def _check_body_size():
+    body = app.current_event.body or ""
+    if len(body) > MAX_BODY_BYTES:
+        raise ServiceError(
+            413,
+            "body_too_large",
+            f"the request body has {len(body)} bytes; at most {MAX_BODY_BYTES} are accepted",
+        )
+
+
+@app.exception_handler(ServiceError)
+def _service_error(error):
+    if error.status >= 500:
+        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+    return _json(error.status, error.body())
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(error):
+    # Validation runs before any middleware: an oversized body is refused as such here.
+    try:
+        _check_body_size()
+    except ServiceError as too_large:
+        return _service_error(too_large)
+    problems = error.errors()
+    if any(problem["type"] == "json_invalid" for problem in problems):
+        return _json(400, error_body("malformed_json", "the request body is not valid JSON"))
+    described = "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'][1:]) or 'body'}: "
+        f"{problem['msg'].removeprefix('Value error, ')}"
+        for problem in problems
+    )
+    return _json(422, error_body("invalid_request", described))
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _not_json(error):
+    message = "the request body must be JSON (Content-Type: application/json)"
+    return _json(415, error_body("unsupported_media_type", message))
+
+
+@app.not_found
+def _not_found(error):
+    path = app.current_event.path
+    allowed = ROUTE_METHODS.get(path)
+    if path.startswith("/jobs/") and "/" not in path.removeprefix("/jobs/"):
+        allowed = "GET"
+    if allowed and app.current_event.http_method != allowed:
+        message = f"{path} answers {allowed} only"
+        return _json(405, error_body("method_not_allowed", message), {"Allow": allowed})
+    return _json(404, error_body("not_found", f"there is nothing at {path}"))
+
+
+@app.exception_handler(Exception)
+def _unexpected(error):
+    logger.exception("unexpected error")
+    metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+    message = "something went wrong on our side; try again, and report it if it persists"
+    return _json(500, error_body("internal_error", message))
+
+
+def _json(status, body, headers=None):
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=headers,
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event, context):
+    return app.resolve(event, context)

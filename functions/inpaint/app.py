@@ -1,0 +1,131 @@
+"""InpaintFunction: runs one job, invoked asynchronously with `{"job_id": ...}`.
+
+The model loads once, at module scope, when Lambda starts the execution environment (the
+container image has it baked in); every invocation then reads the photo and mask from
+the uploads bucket, inpaints, writes the result (same format as the photo, EXIF kept) and
+the uncertainty map to the results bucket, and records the outcome in the job record.
+
+Uploads are only read, never moved or deleted, so a failed job loses nothing: the same
+keys can start a new job. This module is the Lambda edge: it alone reads the environment.
+"""
+
+import os
+import time
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from PIL import Image
+
+from holefill import Inpainter
+from holefill.errors import InputTooLargeError, InvalidInputError, UnsupportedFormatError
+from holefill.photos import Limits
+from holefill_service import keys, storage
+from holefill_service.errors import ServiceError
+from holefill_service.jobs import JobConflictError, JobStatus, JobStore, now_utc
+from holefill_service.settings import Settings
+
+settings = Settings.from_environment(os.environ)
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+s3 = storage.s3_client()
+job_store = JobStore(s3, settings.results_bucket)
+inpainter = Inpainter.load(
+    os.environ["HOLEFILL_MODEL_DIR"], limits=Limits(max_file_bytes=settings.max_upload_bytes)
+)
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event, context):
+    return run_job(event["job_id"])
+
+
+@tracer.capture_method
+def run_job(job_id):
+    """Runs the job unless another delivery of the event did, or it is past its deadline;
+    returns the job's final status."""
+    logger.append_keys(job_id=job_id)
+    job, etag = job_store.load(job_id)
+    now = now_utc()
+    if job.status != JobStatus.QUEUED:
+        # Lambda delivers an asynchronous event at least once: this one ran already.
+        logger.warning("job already taken", extra={"status": job.status})
+        return job.status
+    if job.past_deadline(now):
+        job = job.timed_out(now)
+        job_store.replace(job, etag)
+        return job.status
+    job = job.started(now, settings.job_deadline_seconds)
+    try:
+        etag = job_store.replace(job, etag)
+    except JobConflictError:
+        logger.warning("job taken by another delivery")
+        return JobStatus.RUNNING
+
+    started = time.perf_counter()
+    try:
+        job = _inpaint(job)
+    except InvalidInputError as error:
+        logger.info("the photo or mask cannot be inpainted", extra={"code": error.code})
+        job = job.failed(now_utc(), error.code, error.message, _http_status(error))
+        metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
+    except ServiceError as error:
+        logger.info("an upload is gone or beyond the limits", extra={"code": error.code})
+        job = job.failed(now_utc(), error.code, error.message, error.status)
+        metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
+    except Exception:
+        logger.exception("the inpainting failed")
+        message = "the inpainting failed on our side; the photo and mask are kept: try again"
+        job = job.failed(now_utc(), "inpainting_failed", message, 500)
+        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="JobsDone", unit=MetricUnit.Count, value=1)
+        seconds = time.perf_counter() - started
+        metrics.add_metric(name="InpaintSeconds", unit=MetricUnit.Seconds, value=seconds)
+    try:
+        job_store.replace(job, etag)
+    except JobConflictError:
+        # A reader found the job past its deadline and failed it first: that stands.
+        logger.warning("the job was failed meanwhile; its outcome is dropped")
+    return job.status
+
+
+def _inpaint(job):
+    photo = _read_upload(job.photo_key)
+    mask = _read_upload(job.mask_key)
+    inpainting = inpainter.inpaint(
+        photo, mask, strategy=job.strategy, uncertainty_samples=job.uncertainty_samples
+    )
+    image_format = inpainting.photo.format
+    outputs = {
+        "applied_strategy": inpainting.strategy,
+        "result_key": keys.result_key(job.id, image_format),
+        "result_content_type": Image.MIME.get(image_format, "application/octet-stream"),
+    }
+    _write_result(outputs["result_key"], inpainting.encode(), outputs["result_content_type"])
+    if inpainting.uncertainty is not None:
+        outputs["uncertainty_key"] = keys.uncertainty_key(job.id)
+        _write_result(outputs["uncertainty_key"], inpainting.uncertainty.heatmap_png(), "image/png")
+    return job.succeeded(now_utc(), **outputs)
+
+
+def _read_upload(key):
+    # POST /jobs checked the size; checking again costs one HEAD and keeps a file replaced
+    # since then from being read whole into memory.
+    storage.check_upload(s3, settings, key)
+    return s3.get_object(Bucket=settings.uploads_bucket, Key=key)["Body"].read()
+
+
+def _write_result(key, data, content_type):
+    s3.put_object(Bucket=settings.results_bucket, Key=key, Body=data, ContentType=content_type)
+
+
+def _http_status(error):
+    """The status `holefill.errors` documents for each kind of input error."""
+    if isinstance(error, InputTooLargeError):
+        return 413
+    if isinstance(error, UnsupportedFormatError):
+        return 415
+    return 422

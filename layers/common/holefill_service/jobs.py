@@ -1,0 +1,159 @@
+"""Job records: one JSON object per job in the results bucket, `jobs/<id>.json`.
+
+S3 is strongly consistent, and conditional writes (`If-None-Match`, `If-Match`) make each
+change of state happen once: two deliveries of the same invocation cannot both run the
+job, and a late worker cannot overwrite the failure that a reader recorded.
+
+A job goes queued -> running -> done or failed. Every state but the last two has a
+deadline; a job found past it has failed ("inpainting_timed_out"), whoever finds it, so
+that a worker that dies, times out or never starts cannot leave a job running forever.
+"""
+
+import datetime
+import enum
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from holefill_service import keys
+from holefill_service.errors import ServiceError
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobError(BaseModel):
+    """Why a job failed: the error the API answers with, and its HTTP status."""
+
+    code: str
+    message: str
+    http_status: int
+
+
+class Job(BaseModel):
+    """One job's record."""
+
+    id: str
+    status: JobStatus
+    photo_key: str
+    mask_key: str
+    strategy: str
+    uncertainty_samples: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    deadline: datetime.datetime
+    attempts: int = 0
+    applied_strategy: str | None = None
+    result_key: str | None = None
+    result_content_type: str | None = None
+    uncertainty_key: str | None = None
+    error: JobError | None = None
+
+    @property
+    def finished(self):
+        return self.status in (JobStatus.DONE, JobStatus.FAILED)
+
+    def past_deadline(self, now):
+        return not self.finished and now > self.deadline
+
+    def started(self, now, deadline_seconds):
+        return self.model_copy(
+            update={
+                "status": JobStatus.RUNNING,
+                "attempts": self.attempts + 1,
+                "updated_at": now,
+                "deadline": now + datetime.timedelta(seconds=deadline_seconds),
+            }
+        )
+
+    def succeeded(self, now, **outputs):
+        """Done, with `applied_strategy`, `result_key`, `result_content_type` and
+        `uncertainty_key`."""
+        return self.model_copy(update={"status": JobStatus.DONE, "updated_at": now, **outputs})
+
+    def failed(self, now, code, message, http_status):
+        error = JobError(code=code, message=message, http_status=http_status)
+        return self.model_copy(
+            update={"status": JobStatus.FAILED, "updated_at": now, "error": error}
+        )
+
+    def timed_out(self, now):
+        return self.failed(
+            now,
+            "inpainting_timed_out",
+            "the inpainting did not finish in time (it waited or ran too long, or stopped); "
+            "the photo and mask are kept: start a new job with the same keys",
+            504,
+        )
+
+
+def now_utc():
+    return datetime.datetime.now(datetime.UTC)
+
+
+class JobConflictError(Exception):
+    """The record changed since it was read: someone else moved the job on."""
+
+
+class JobStore:
+    """Reads and writes job records.
+
+    Args:
+        s3: a boto3 S3 client.
+        bucket: the results bucket.
+    """
+
+    def __init__(self, s3, bucket):
+        self.s3 = s3
+        self.bucket = bucket
+
+    def create(self, job):
+        """Writes a new record; returns its ETag."""
+        return self._put(job, IfNoneMatch="*")
+
+    def load(self, job_id):
+        """Returns `(job, etag)`.
+
+        Raises:
+            ServiceError: 404 "job_not_found".
+        """
+        not_found = ServiceError(404, "job_not_found", f"there is no job {job_id!r}")
+        if not keys.is_job_id(job_id):
+            raise not_found
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=keys.job_key(job_id))
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise not_found from error
+            raise
+        return Job.model_validate_json(response["Body"].read()), response["ETag"]
+
+    def replace(self, job, etag):
+        """Writes `job` over the record read with `etag`; returns the new ETag.
+
+        Raises:
+            JobConflictError: the record changed since.
+        """
+        return self._put(job, IfMatch=etag)
+
+    def _put(self, job, **condition):
+        try:
+            response = self.s3.put_object(
+                Bucket=self.bucket,
+                Key=keys.job_key(job.id),
+                Body=job.model_dump_json().encode(),
+                ContentType="application/json",
+                **condition,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] in (
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+            ):
+                raise JobConflictError(job.id) from error
+            raise
+        return response["ETag"]

@@ -1,0 +1,71 @@
+"""Where things live in S3, and the checks on keys that come from clients.
+
+    uploads bucket   uploads/<upload id>/photo, uploads/<upload id>/mask
+    results bucket   jobs/<job id>.json, results/<job id>/result.<ext>,
+                     results/<job id>/uncertainty.png
+
+Ids are random UUIDs as 32 hex digits. A key from a client must be exactly one of the
+upload keys that `POST /uploads` hands out: anything else (another prefix, `..`, a
+results key) is refused before S3 is asked, so that no request can reach beyond uploads.
+"""
+
+import re
+import uuid
+
+from holefill_service.errors import ServiceError
+
+UPLOAD_PARTS = ("photo", "mask")
+_ID = "[0-9a-f]{32}"
+_UPLOAD_KEY = re.compile(rf"uploads/(?P<upload_id>{_ID})/(?P<part>photo|mask)")
+_JOB_ID = re.compile(_ID)
+# File extensions of the formats that results are written in (the photo's own).
+EXTENSIONS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "BMP": "bmp",
+    "TIFF": "tif",
+    "GIF": "gif",
+}
+
+
+def new_id():
+    return uuid.uuid4().hex
+
+
+def upload_key(upload_id, part):
+    return f"uploads/{upload_id}/{part}"
+
+
+def job_key(job_id):
+    return f"jobs/{job_id}.json"
+
+
+def result_key(job_id, image_format):
+    return f"results/{job_id}/result.{EXTENSIONS.get(image_format, 'bin')}"
+
+
+def uncertainty_key(job_id):
+    return f"results/{job_id}/uncertainty.png"
+
+
+def check_upload_key(key, part):
+    """Returns `key` if it is an upload key of `part` ("photo" or "mask").
+
+    Raises:
+        ServiceError: 400 "invalid_key" for anything else.
+    """
+    match = _UPLOAD_KEY.fullmatch(key)
+    if match is None or match["part"] != part:
+        shown = key if len(key) <= 80 else key[:80] + "..."
+        raise ServiceError(
+            400,
+            "invalid_key",
+            f"{part}_key must be the key that POST /uploads returned for the {part} "
+            f"(uploads/<upload id>/{part}), got {shown!r}",
+        )
+    return key
+
+
+def is_job_id(text):
+    return _JOB_ID.fullmatch(text) is not None

@@ -1,0 +1,83 @@
+"""S3: the client, presigned uploads and downloads, and the checks on uploaded objects.
+
+Photos never pass through the API (API Gateway takes 10 MB at most): the browser posts
+them straight to S3 with a presigned POST whose policy S3 itself enforces: the key, the
+content type and the size range. The client is configured by the standard AWS
+variables, so the local twin points it at SeaweedFS with `AWS_ENDPOINT_URL_S3`.
+"""
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from holefill_service.errors import ServiceError
+
+# The formats `holefill` reads, by the content type a browser gives their files.
+IMAGE_CONTENT_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/bmp",
+    "image/tiff",
+    "image/gif",
+)
+
+
+def s3_client():
+    # Signature version 4 everywhere: presigned POSTs need it, and SeaweedFS checks it.
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+def presigned_upload(s3, settings, key, content_type):
+    """A presigned POST for one object: `{"url", "fields"}` to send as a multipart form.
+
+    S3 refuses the upload unless the key is `key`, the `Content-Type` field is
+    `content_type` and the file has 1 to `settings.max_upload_bytes` bytes, or after
+    `settings.upload_expiry_seconds`.
+    """
+    return s3.generate_presigned_post(
+        settings.uploads_bucket,
+        key,
+        Fields={"Content-Type": content_type},
+        Conditions=[
+            {"Content-Type": content_type},
+            ["content-length-range", 1, settings.max_upload_bytes],
+        ],
+        ExpiresIn=settings.upload_expiry_seconds,
+    )
+
+
+def presigned_download(s3, settings, key):
+    return s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": settings.results_bucket, "Key": key},
+        ExpiresIn=settings.download_expiry_seconds,
+    )
+
+
+def check_upload(s3, settings, key):
+    """Checks that an uploaded object exists and is within the limits; returns its size.
+
+    Raises:
+        ServiceError: 404 "upload_not_found", 422 "empty_file", 413 "file_too_large".
+    """
+    try:
+        size = s3.head_object(Bucket=settings.uploads_bucket, Key=key)["ContentLength"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("404", "NoSuchKey"):
+            raise
+        raise ServiceError(
+            404,
+            "upload_not_found",
+            f"nothing was uploaded to {key}: post the file with the form that POST /uploads "
+            "returned (uploads expire after a while: ask for a new one)",
+        ) from error
+    if size == 0:
+        raise ServiceError(422, "empty_file", f"the file at {key} is empty (0 bytes)")
+    if size > settings.max_upload_bytes:
+        raise ServiceError(
+            413,
+            "file_too_large",
+            f"the file at {key} has {size} bytes; the limit is {settings.max_upload_bytes}",
+        )
+    return size

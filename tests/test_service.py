@@ -1,0 +1,407 @@
+"""The Lambda handlers against a real S3 (SeaweedFS), through the local twin and directly
+with the events in `events/`: the whole flow, what S3 itself refuses, bad input, and jobs
+whose worker dies."""
+
+import dataclasses
+import datetime
+import io
+import json
+import os
+import signal
+import struct
+import time
+import zlib
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from holefill.twin.client import HolefillClient, post_file
+from holefill.twin.functions import REPO_ROOT, LambdaContext, load_function
+from holefill_service import keys, storage
+from holefill_service.jobs import Job, JobStatus, JobStore, now_utc
+
+EVENTS = REPO_ROOT / "events"
+
+
+def encode(array, image_format="PNG", **options):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def photo_array(height=120, width=160):
+    rows, columns = np.mgrid[0:height, 0:width]
+    return np.stack([rows * 2, columns, (rows + columns) % 256], axis=2).astype(np.uint8)
+
+
+def mask_array(height=120, width=160):
+    holes = np.zeros((height, width), np.uint8)
+    holes[height // 4 : height // 2, width // 4 : width // 2] = 255
+    return holes
+
+
+def huge_png(side=30_000):
+    """A valid 1-bit PNG declaring side x side pixels, in about 100 kB: the rows are
+    zeros, compressed as they are generated."""
+    compressor = zlib.compressobj(9)
+    row = bytes(1 + (side + 7) // 8)  # filter byte, then the packed bits
+    data = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+
+    def chunk(kind, payload):
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture(scope="module")
+def client(twin):
+    return HolefillClient(twin.api_url, origin=twin.config.origin)
+
+
+@pytest.fixture(scope="module")
+def settings(twin):
+    return twin.config.settings
+
+
+def load_event(name, **changes):
+    event = json.loads((EVENTS / name).read_text())
+    event.update(changes)
+    return event
+
+
+def test_whole_flow_upload_job_result(client, twin):
+    exif = Image.Exif()
+    exif[0x010F] = "Holefill test camera"  # Make
+    photo = encode(photo_array(), "JPEG", quality=95, exif=exif.tobytes())
+    photo_key, mask_key, answers = client.upload(photo, encode(mask_array()), "image/jpeg")
+    assert [answer.status_code for answer in answers] == [204, 204]
+
+    started = client.start_job(photo_key, mask_key, uncertainty_samples=4)
+    assert started.status_code == 202, started.text
+    assert started.json()["status"] == "queued"
+    assert started.headers["Access-Control-Allow-Origin"] == twin.config.origin
+    done = client.wait(started.json()["id"])
+    assert done.status_code == 200, done.text
+    job = done.json()
+    assert job["status"] == "done"
+    assert job["result"]["content_type"] == "image/jpeg"
+
+    result = Image.open(io.BytesIO(requests.get(job["result"]["url"], timeout=10).content))
+    assert (result.format, result.size) == ("JPEG", (160, 120))
+    assert result.getexif()[0x010F] == "Holefill test camera"
+    heatmap = Image.open(io.BytesIO(requests.get(job["uncertainty"]["url"], timeout=10).content))
+    assert (heatmap.format, heatmap.size) == ("PNG", (160, 120))
+
+
+def test_upload_over_the_size_limit_is_refused_by_s3(client, settings):
+    upload = client.request("POST", "/uploads", json={"photo_content_type": "image/png"}).json()
+    answer = post_file(upload["photo"], bytes(settings.max_upload_bytes + 1), "image/png")
+    assert answer.status_code == 400
+    assert "EntityTooLarge" in answer.text
+
+
+def test_zero_byte_upload_is_refused_by_s3(client):
+    upload = client.request("POST", "/uploads", json={"photo_content_type": "image/png"}).json()
+    answer = post_file(upload["photo"], b"", "image/png")
+    assert answer.status_code == 400
+    # And a job on it finds nothing there.
+    job = client.start_job(upload["photo"]["key"], upload["mask"]["key"])
+    assert (job.status_code, job.json()["error"]["code"]) == (404, "upload_not_found")
+
+
+def test_upload_with_another_content_type_is_refused_by_s3(client):
+    upload = client.request("POST", "/uploads", json={"photo_content_type": "image/png"}).json()
+    presigned = dict(upload["photo"], fields={**upload["photo"]["fields"]})
+    presigned["fields"]["Content-Type"] = "text/html"
+    answer = post_file(presigned, b"<script>alert(1)</script>", "text/html")
+    assert answer.status_code == 403
+    assert "Policy" in answer.text
+
+
+def test_upload_to_another_key_is_refused_by_s3(client):
+    upload = client.request("POST", "/uploads", json={"photo_content_type": "image/png"}).json()
+    presigned = dict(upload["photo"], fields={**upload["photo"]["fields"]})
+    presigned["fields"]["key"] = "jobs/forged.json"
+    assert post_file(presigned, b"{}", "image/png").status_code == 403
+
+
+def test_upload_after_expiry_is_refused_by_s3(twin, settings):
+    # The API's own presigning, with a one-second expiry.
+    short = dataclasses.replace(settings, upload_expiry_seconds=1)
+    key = keys.upload_key(keys.new_id(), "photo")
+    presigned = storage.presigned_upload(twin.seaweed.client(), short, key, "image/png")
+    time.sleep(2.5)
+    answer = post_file(presigned, encode(photo_array()), "image/png")
+    assert answer.status_code == 403
+    assert "expired" in answer.text
+
+
+def test_forged_signatures_are_refused_by_s3(twin, client, settings):
+    upload = client.request("POST", "/uploads", json={"photo_content_type": "image/png"}).json()
+    presigned = dict(upload["photo"], fields={**upload["photo"]["fields"]})
+    presigned["fields"]["x-amz-signature"] = "0" * 64
+    assert post_file(presigned, encode(photo_array()), "image/png").status_code == 403
+
+    # A download URL signed with another secret, and one whose signature was edited.
+    forger = twin.seaweed.client(secret_key="not-the-secret")
+    forged_settings = dataclasses.replace(settings, results_bucket=settings.uploads_bucket)
+    forged = storage.presigned_download(forger, forged_settings, upload["photo"]["key"])
+    assert requests.get(forged, timeout=10).status_code == 403
+    honest = storage.presigned_download(twin.seaweed.client(), forged_settings, "x")
+    edited = honest[:-4] + ("0000" if not honest.endswith("0000") else "1111")
+    assert requests.get(edited, timeout=10).status_code == 403
+
+
+BAD_UPLOADS = {
+    "truncated JPEG": (
+        lambda: encode(photo_array(), "JPEG")[:-600],
+        "image/jpeg",
+        lambda: encode(mask_array()),
+        422,
+        "unreadable_image",
+    ),
+    "text named .png": (
+        lambda: b"this is a text file, named photo.png",
+        "image/png",
+        lambda: encode(mask_array()),
+        415,
+        "unsupported_format",
+    ),
+    "30000x30000 PNG": (
+        huge_png,
+        "image/png",
+        lambda: encode(mask_array()),
+        413,
+        "too_many_pixels",
+    ),
+    "mask size mismatch": (
+        lambda: encode(photo_array()),
+        "image/png",
+        lambda: encode(np.full((100, 100), 255, np.uint8)),
+        422,
+        "mask_size_mismatch",
+    ),
+    "all-hole mask": (
+        lambda: encode(photo_array()),
+        "image/png",
+        lambda: encode(np.full((120, 160), 255, np.uint8)),
+        422,
+        "all_hole_mask",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_UPLOADS)
+def test_bad_uploads_fail_their_job_with_a_clear_4xx(client, twin, settings, case):
+    photo, photo_type, mask, status, code = BAD_UPLOADS[case]
+    photo_key, mask_key, answers = client.upload(photo(), mask(), photo_type)
+    assert [answer.status_code for answer in answers] == [204, 204]
+    started = client.start_job(photo_key, mask_key)
+    assert started.status_code == 202, started.text
+    finished = client.wait(started.json()["id"])
+    assert finished.status_code == status, finished.text
+    assert finished.json()["error"]["code"] == code
+    assert finished.json()["status"] == "failed"
+    # Nothing uploaded is lost, and the service still serves.
+    twin.seaweed.client().head_object(Bucket=settings.uploads_bucket, Key=photo_key)
+    assert client.request("GET", "/health").status_code == 200
+
+
+UPLOAD = "uploads/0123456789abcdef0123456789abcdef"
+BAD_REQUESTS = {
+    "unknown job id": ("GET", "/jobs/0123456789abcdef0123456789abcdef", None, 404, "job_not_found"),
+    "job id with traversal": ("GET", "/jobs/..%2F..%2Fjobs", None, 404, "job_not_found"),
+    "key outside uploads/": (
+        "POST",
+        "/jobs",
+        {"photo_key": "jobs/0123456789abcdef0123456789abcdef.json", "mask_key": f"{UPLOAD}/mask"},
+        400,
+        "invalid_key",
+    ),
+    "path traversal in a key": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/../../jobs/x.json", "mask_key": f"{UPLOAD}/mask"},
+        400,
+        "invalid_key",
+    ),
+    "photo key given as the mask": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/photo"},
+        400,
+        "invalid_key",
+    ),
+    "upload that does not exist": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask"},
+        404,
+        "upload_not_found",
+    ),
+    "oversized JSON body": (
+        "POST",
+        "/jobs",
+        {"photo_key": "x" * 20_000, "mask_key": "y"},
+        413,
+        "body_too_large",
+    ),
+    "oversized body of valid fields": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "pad": "z" * 20_000},
+        413,
+        "body_too_large",
+    ),
+    "malformed JSON body": ("POST", "/jobs", b'{"photo_key": ', 400, "malformed_json"),
+    "one uncertainty sample": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "uncertainty_samples": 1},
+        422,
+        "invalid_request",
+    ),
+    "unknown strategy": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "strategy": "magic"},
+        422,
+        "invalid_request",
+    ),
+    "content type not an image": (
+        "POST",
+        "/uploads",
+        {"photo_content_type": "text/html"},
+        422,
+        "invalid_request",
+    ),
+    "body not JSON": ("POST", "/uploads", "photo=1", 415, "unsupported_media_type"),
+    "wrong method on /jobs": ("DELETE", "/jobs", None, 405, "method_not_allowed"),
+    "wrong method on a job": ("POST", "/jobs/0123456789abcdef0123456789abcdef", {}, 405, None),
+    "wrong method on /uploads": ("GET", "/uploads", None, 405, "method_not_allowed"),
+    "unknown path": ("GET", "/admin", None, 404, "not_found"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS)
+def test_bad_requests_answer_a_clear_4xx(client, case):
+    method, path, body, status, code = BAD_REQUESTS[case]
+    if isinstance(body, dict):
+        response = client.request(method, path, json=body)
+    elif isinstance(body, str):
+        headers = {"Content-Type": "text/plain"}
+        response = client.request(method, path, data=body, headers=headers)
+    else:
+        response = client.request(
+            method, path, data=body, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == status, response.text
+    assert set(response.json()) >= {"error"}
+    assert response.json()["error"]["code"] == (code or "method_not_allowed")
+    assert response.json()["error"]["message"]
+    assert client.request("GET", "/health").status_code == 200
+
+
+def test_events_drive_the_api_handler(twin):
+    context = LambdaContext("ApiFunction")
+    origin = {"Origin": twin.config.origin}
+
+    def call(name, **changes):
+        event = load_event(name, **changes)
+        event["headers"].update(origin)
+        event["multiValueHeaders"].update({"Origin": [twin.config.origin]})
+        return twin.api.handler(event, context)
+
+    health = call("api-get-health.json")
+    assert (health["statusCode"], json.loads(health["body"])) == (200, {"status": "ok"})
+    # The REST resolver adds CORS headers only for an Origin in multiValueHeaders.
+    assert health["multiValueHeaders"]["Access-Control-Allow-Origin"] == [twin.config.origin]
+    upload = call("api-post-uploads.json")
+    assert upload["statusCode"] == 201
+    assert json.loads(upload["body"])["photo"]["url"].startswith(twin.seaweed.endpoint_url)
+    missing = call("api-post-jobs.json")
+    assert missing["statusCode"] == 404
+    assert call("api-get-job.json")["statusCode"] == 404
+    openapi = json.loads(call("api-get-openapi.json")["body"])
+    assert set(openapi["paths"]) == {"/uploads", "/jobs", "/jobs/{job_id}", "/health"}
+
+
+def queued_job(twin, photo_key, mask_key, deadline_seconds=60):
+    now = now_utc()
+    job = Job(
+        id=keys.new_id(),
+        status=JobStatus.QUEUED,
+        photo_key=photo_key,
+        mask_key=mask_key,
+        strategy="auto",
+        uncertainty_samples=0,
+        created_at=now,
+        updated_at=now,
+        deadline=now + datetime.timedelta(seconds=deadline_seconds),
+    )
+    store = JobStore(twin.seaweed.client(), twin.config.settings.results_bucket)
+    store.create(job)
+    return job, store
+
+
+def test_inpaint_event_runs_a_job_once(twin, client, tiny_model, monkeypatch):
+    photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
+    job, store = queued_job(twin, photo_key, mask_key)
+    monkeypatch.setenv("HOLEFILL_MODEL_DIR", str(tiny_model))
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "holefill-inpaint")
+    inpaint = load_function("inpaint")
+    event = load_event("inpaint.json", job_id=job.id)
+    context = LambdaContext("InpaintFunction")
+
+    assert inpaint.handler(event, context) == JobStatus.DONE
+    done, _ = store.load(job.id)
+    assert done.result_key == keys.result_key(job.id, "PNG")
+    # Lambda may deliver an event twice: the second delivery leaves the job alone.
+    assert inpaint.handler(event, context) == JobStatus.DONE
+    assert store.load(job.id)[0].updated_at == done.updated_at
+
+
+def test_a_job_past_its_deadline_fails_and_keeps_the_upload(twin, client, settings):
+    photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
+    job, _ = queued_job(twin, photo_key, mask_key, deadline_seconds=-1)
+    response = client.request("GET", f"/jobs/{job.id}")
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "inpainting_timed_out"
+    assert response.json()["status"] == "failed"
+    twin.seaweed.client().head_object(Bucket=settings.uploads_bucket, Key=photo_key)
+
+
+def test_a_worker_killed_mid_job_fails_the_job_and_the_next_job_runs(twin, client, settings):
+    # Thin strokes over a large photo, tiled at 64 px with 32 dropout samples: seconds of
+    # work for the tiny model, so the worker is surely killed in the middle.
+    photo = encode(photo_array(1200, 1200))
+    strokes = np.zeros((1200, 1200), np.uint8)
+    strokes[::40] = 255
+    photo_key, mask_key, _ = client.upload(photo, encode(strokes))
+    started = client.start_job(photo_key, mask_key, strategy="tile", uncertainty_samples=32)
+    job_id = started.json()["id"]
+    store = JobStore(twin.seaweed.client(), settings.results_bucket)
+    deadline = time.monotonic() + 30
+    while store.load(job_id)[0].status == JobStatus.QUEUED:
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.02)
+    (pid,) = twin.inpaint_function.worker_pids()
+    os.kill(pid, signal.SIGKILL)
+
+    failed = client.wait(job_id, timeout=30)
+    assert failed.status_code == 504, failed.text
+    assert failed.json()["error"]["code"] == "inpainting_timed_out"
+    twin.seaweed.client().head_object(Bucket=settings.uploads_bucket, Key=photo_key)
+    # A new execution environment takes the next job, with the same uploads if need be.
+    again = client.inpaint(encode(photo_array()), encode(mask_array()))
+    assert again.json()["status"] == "done", again.text
