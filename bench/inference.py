@@ -1,11 +1,14 @@
 """Serving cost of an exported model, measured side by side in one run.
 
     .venv/bin/python bench/inference.py [--model DIR] [--repetitions 5] [--threads N]
+                                        [--dropout-layers L]
 
 Without --model it uses models/default, or, where that does not exist, exports a
 width-0.5, depth-8, 512 px U-Net with random weights (the cost of a trained one) to a
-temporary folder. Every measurement runs in a fresh process, so that one's imports and
-memory do not leak into another's; times are medians over the repetitions.
+temporary folder, with dropout 0.1 on the last L decoder layers (default: the
+`PConvUNetConfig` default; --dropout-layers also skips models/default). Every
+measurement runs in a fresh process, so that one's imports and memory do not leak into
+another's; times are medians over the repetitions.
 
 Prints: cold start (fresh process to the first 512 px result) of the serving path and of
 the Keras path; warm 512 px latency p50/p95 of the serving path, Keras under
@@ -42,6 +45,11 @@ def main():
     parser.add_argument("--model", type=Path, help="exported model folder")
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--threads", type=int, help="LiteRT threads (default: every CPU)")
+    parser.add_argument(
+        "--dropout-layers",
+        type=int,
+        help="export a random model with dropout on this many decoder layers (see above)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -51,33 +59,40 @@ def main():
         return
 
     with tempfile.TemporaryDirectory() as scratch:
-        model, description = pick_model(arguments.model, Path(scratch))
+        model, description = pick_model(arguments.model, Path(scratch), arguments.dropout_layers)
         print(f"model: {description}")
         arguments.model = model
         arguments.scratch = Path(scratch)
         run_benchmark(arguments)
 
 
-def pick_model(model, scratch):
+def pick_model(model, scratch, dropout_layers=None):
     if model is not None:
         return model, str(model)
-    if DEFAULT_MODEL.is_dir():
+    if DEFAULT_MODEL.is_dir() and dropout_layers is None:
         return DEFAULT_MODEL, f"{DEFAULT_MODEL} (trained)"
     folder = scratch / "model"
+    config = dict(BENCH_CONFIG)
+    if dropout_layers is not None:
+        config["dropout_layers"] = dropout_layers
     code = (
         "from holefill.export import export_untrained_model\n"
         "from holefill.models import PConvUNetConfig\n"
-        f"export_untrained_model(PConvUNetConfig(**{BENCH_CONFIG!r}), {str(folder)!r})\n"
+        "config = PConvUNetConfig(**" + repr(config) + ")\n"
+        f"export_untrained_model(config, {str(folder)!r})\n"
+        "print(config.dropout_layers)\n"
     )
-    subprocess.run(
+    exported = subprocess.run(
         [sys.executable, "-c", code],
         check=True,
         env={**_environment(), "KERAS_BACKEND": "tensorflow"},
         capture_output=True,
+        text=True,
     )
+    layers = exported.stdout.split()[-1]
     return folder, (
-        f"no {DEFAULT_MODEL}: width 0.5, depth 8, {SIZE} px, dropout 0.1, random weights, "
-        "exported to a temporary folder"
+        f"width 0.5, depth 8, {SIZE} px, dropout 0.1 on {layers} decoder layer(s), random "
+        "weights, exported to a temporary folder"
     )
 
 

@@ -163,7 +163,7 @@ def add_model_arguments(parser, *, image_size, depth):
     group.add_argument("--width", type=float, default=1.0, help="channel multiplier")
     group.add_argument("--dropout", type=float, default=0.0, help="decoder dropout rate")
     group.add_argument(
-        "--dropout-layers", type=int, default=2, help="decoder layers with dropout, from the output"
+        "--dropout-layers", type=int, default=1, help="decoder layers with dropout, from the output"
     )
 
 

@@ -24,10 +24,12 @@ from holefill.inpainter import DEFAULT_MASK_DILATION
 from holefill.masks import MaskGenerator
 from holefill.models import PConvUNetConfig
 from holefill.photos import read_mask, read_photo
-from holefill.runtime import LiteRTModel
+from holefill.runtime import LiteRTModel, fill_keep_mask
 
 TILE = 32
-CONFIG = PConvUNetConfig(image_size=TILE, depth=3, width=0.125, dropout_rate=0.2)
+# Two dropout layers (the default is 1): a head of several layers at two strides, whose
+# windows need a margin and an alignment, the harder case for the runtime.
+CONFIG = PConvUNetConfig(image_size=TILE, depth=3, width=0.125, dropout_rate=0.2, dropout_layers=2)
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
@@ -39,6 +41,20 @@ def model_dir(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("model")
     export_untrained_model(CONFIG, folder, check_samples=2)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def one_dropout_model_dir(tmp_path_factory):
+    """The default `dropout_layers` (1): the head is the last partial convolution alone."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("exporting to LiteRT needs KERAS_BACKEND=tensorflow")
+    from holefill.export import export_untrained_model
+
+    config = PConvUNetConfig(image_size=TILE, depth=3, width=0.125, dropout_rate=0.2)
+    assert config.dropout_layers == 1
+    folder = tmp_path_factory.mktemp("model-one-dropout")
+    export_untrained_model(config, folder, check_samples=2)
     return folder
 
 
@@ -117,20 +133,44 @@ def test_runtime_matches_keras(model_dir):
     assert (mean_square >= np.square(mean) - 1e-6).all()
 
 
-def test_monte_carlo_matches_keras_dropout_statistics(model_dir):
+def one_block_hole():
+    known = np.ones((TILE, TILE, 1), np.float32)
+    known[8:20, 10:24] = 0
+    return known
+
+
+def corner_holes():
+    """Two holes far apart: cheaper as two windows than as one crop around both."""
+    known = np.ones((TILE, TILE, 1), np.float32)
+    known[2:6, 1:5] = 0
+    known[26:29, 27:31] = 0
+    return known
+
+
+@pytest.mark.parametrize(
+    ("model_fixture", "holes", "windows"),
+    [("model_dir", one_block_hole, 1), ("one_dropout_model_dir", corner_holes, 2)],
+)
+def test_monte_carlo_matches_keras_dropout_statistics(request, model_fixture, holes, windows):
     from holefill.export import load_generator
 
+    model_dir = request.getfixturevalue(model_fixture)
     samples = 300
     reference, _ = load_generator(model_dir, monte_carlo=True, input_size=TILE)
     runtime = LiteRTModel.load(model_dir)
     image = np.random.default_rng(1).random((TILE, TILE, 3), dtype=np.float32)
-    known = np.ones((TILE, TILE, 1), np.float32)
-    known[8:20, 10:24] = 0
+    known = holes()
+    assert len(runtime._head_windows(known[..., 0])) == windows
     inputs = {"image": np.repeat((image * known)[None], samples, 0)}
     inputs["mask"] = np.repeat(known[None], samples, 0)
     expected = np.clip(keras.ops.convert_to_numpy(reference(inputs)), 0, 1)
-    _, mean, mean_square = runtime.monte_carlo(image, known, samples, np.random.default_rng(2))
+    deterministic, mean, mean_square = runtime.monte_carlo(
+        image, known, samples, np.random.default_rng(2)
+    )
     holes = known[..., 0] == 0
+    plain, _ = load_generator(model_dir, input_size=TILE)
+    exact = keras.ops.convert_to_numpy(plain({"image": inputs["image"][:1], "mask": known[None]}))
+    np.testing.assert_allclose(deterministic[holes], exact[0][holes], atol=1e-3)
     spread = expected.std(axis=0)[holes]
     std = np.sqrt(np.maximum(mean_square - np.square(mean), 0))[holes]
     varying = spread > 1e-3
@@ -138,6 +178,21 @@ def test_monte_carlo_matches_keras_dropout_statistics(model_dir):
     mean_error = np.abs(mean[holes] - expected.mean(axis=0)[holes])[varying]
     assert mean_error.mean() < 0.2 * spread[varying].mean()
     assert 0.85 < np.median(std[varying] / spread[varying]) < 1.15
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.25, 0.5, 0.7])
+def test_keep_masks_are_keras_dropout_masks(rate):
+    """Independent Bernoulli(1 - rate) / (1 - rate) per element, as Keras `Dropout` draws."""
+    masks = fill_keep_mask(np.empty((64, 64, 64, 8), np.float32), rate, np.random.default_rng(0))
+    scale = np.float32(1 / (1 - rate))
+    assert set(np.unique(masks)) == {0.0, scale}
+    kept = masks > 0
+    # 2 M draws: the standard error of the kept fraction is below 3.3e-4.
+    assert abs(kept.mean() - (1 - rate)) < 1.5e-3
+    assert abs(masks.mean() - 1.0) < 3e-3  # Dropout keeps the expectation
+    # Channels of a pixel and neighbouring pixels are independent (not spatial dropout).
+    for first, second in [(kept[..., 0], kept[..., 1]), (kept[:, :, :-1], kept[:, :, 1:])]:
+        assert abs(np.corrcoef(first.ravel(), second.ravel())[0, 1]) < 0.01
 
 
 @pytest.mark.parametrize("strategy", ["auto", "crop", "tile", "resize"])

@@ -11,7 +11,8 @@ from holefill.models import PConvUNetConfig, build_pconv_unet, count_flops
 pytestmark = pytest.mark.keras_backend
 
 SIZE = 32
-CONFIG = PConvUNetConfig(image_size=SIZE, depth=3, width=0.125, dropout_rate=0.2)
+# Two dropout layers: a head of several layers at two strides, the harder case.
+CONFIG = PConvUNetConfig(image_size=SIZE, depth=3, width=0.125, dropout_rate=0.2, dropout_layers=2)
 
 
 @pytest.fixture(scope="module")
