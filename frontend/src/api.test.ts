@@ -1,0 +1,131 @@
+import { describe, expect, it } from "vitest";
+import { ApiClient, ApiError, errorFromResponse } from "./api";
+import { fill } from "./fill";
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+
+/** A fetch that answers each call with the next response (or throws it). */
+function scripted(...answers: (Response | Error)[]) {
+  const calls: { url: string; init?: RequestInit }[] = [];
+  const fetchFn = (async (url: string, init?: RequestInit) => {
+    calls.push({ url, init });
+    const answer = answers.shift();
+    if (!answer) throw new Error("unexpected call");
+    if (answer instanceof Error) throw answer;
+    return answer;
+  }) as typeof fetch;
+  return { fetchFn, calls };
+}
+
+const upload = {
+  upload_id: "u",
+  photo: { key: "uploads/u/photo", url: "http://s3/bucket", fields: {} },
+  mask: { key: "uploads/u/mask", url: "http://s3/bucket", fields: {} },
+  max_bytes: 100,
+  expires_in: 300,
+};
+
+describe("API client errors", () => {
+  it("reads the API's {error: {code, message}}", async () => {
+    const { fetchFn } = scripted(json(422, { error: { code: "invalid_request", message: "bad type" } }));
+    const error = await new ApiClient("http://api/", fetchFn).createUpload("text/plain").catch((e) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ kind: "request", code: "invalid_request", message: "bad type", status: 422 });
+    expect(error.retryable).toBe(false);
+  });
+
+  it("turns an unreachable server into a retryable network error", async () => {
+    const { fetchFn } = scripted(new TypeError("Failed to fetch"));
+    const error = await new ApiClient("http://api", fetchFn).createJob("a", "b").catch((e) => e);
+    expect(error).toMatchObject({ kind: "network", code: "network_error" });
+    expect(error.retryable).toBe(true);
+  });
+
+  it("reads S3's XML refusals, and 5xx answers that are not JSON", async () => {
+    const xml = "<Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds</Message></Error>";
+    expect(await errorFromResponse(new Response(xml, { status: 400 }))).toMatchObject({
+      kind: "request",
+      code: "file_too_large",
+      message: "Your proposed upload exceeds",
+    });
+    const gateway = await errorFromResponse(new Response("<html>", { status: 502, statusText: "Bad Gateway" }));
+    expect(gateway).toMatchObject({ kind: "server", code: "http_502" });
+    expect(gateway.retryable).toBe(true);
+  });
+
+  it("sends JSON to the base URL without a doubled slash", async () => {
+    const { fetchFn, calls } = scripted(json(202, { id: "j", status: "queued" }));
+    await new ApiClient("http://api/", fetchFn).createJob("p", "m");
+    expect(calls[0].url).toBe("http://api/jobs");
+    expect(JSON.parse(calls[0].init!.body as string)).toEqual({ photo_key: "p", mask_key: "m" });
+  });
+});
+
+describe("fill", () => {
+  const noSleep = async () => {};
+
+  it("uploads both files, reports progress and status, and returns the result", async () => {
+    const { fetchFn } = scripted(
+      json(201, upload),
+      json(202, { id: "j", status: "queued" }),
+      json(200, { id: "j", status: "running" }),
+      json(200, {
+        id: "j",
+        status: "done",
+        result: { url: "http://s3/r.png", content_type: "image/png" },
+        uncertainty: { url: "http://s3/u.png", content_type: "image/png" },
+      }),
+    );
+    const posted: string[] = [];
+    const post = async (target: { key: string }, _file: Blob, onProgress?: (l: number, t: number) => void) => {
+      posted.push(target.key);
+      onProgress?.(5, 10);
+    };
+    const phases: string[] = [];
+    const result = await fill(new Blob(["0123456789"], { type: "image/png" }), new Blob(["0123456789"]), (p) => phases.push(p.phase === "uploading" ? `up ${p.fraction}` : p.phase), {
+      client: new ApiClient("http://api", fetchFn),
+      post,
+      sleep: noSleep,
+    });
+    expect(posted).toEqual(["uploads/u/photo", "uploads/u/mask"]);
+    expect(phases).toEqual(["up 0", "up 0.25", "up 0.75", "up 1", "queued", "running"]);
+    expect(result).toEqual({
+      result: { url: "http://s3/r.png", contentType: "image/png" },
+      uncertainty: { url: "http://s3/u.png" },
+    });
+  });
+
+  it("refuses a photo over the limit before uploading it", async () => {
+    const { fetchFn } = scripted(json(201, upload));
+    const post = async () => {
+      throw new Error("must not upload");
+    };
+    const error = await fill(new Blob([new Uint8Array(150)], { type: "image/png" }), new Blob(["m"]), () => {}, {
+      client: new ApiClient("http://api", fetchFn),
+      post,
+      sleep: noSleep,
+    }).catch((e) => e);
+    expect(error).toMatchObject({ kind: "request", code: "file_too_large" });
+    expect(error.message).toMatch(/limit is 0\.0 MB/);
+  });
+
+  it("throws a failed job's error, retryable when the service failed", async () => {
+    const failed = (status: number, code: string) =>
+      scripted(
+        json(201, upload),
+        json(202, { id: "j", status: "queued" }),
+        json(status, { id: "j", status: "failed", error: { code, message: `${code}!` } }),
+      ).fetchFn;
+    const run = (fetchFn: typeof fetch) =>
+      fill(new Blob(["p"], { type: "image/png" }), new Blob(["m"]), () => {}, {
+        client: new ApiClient("http://api", fetchFn),
+        post: async () => {},
+        sleep: noSleep,
+      }).catch((e) => e);
+    expect(await run(failed(500, "inpainting_failed"))).toMatchObject({ kind: "server", code: "inpainting_failed", message: "inpainting_failed!" });
+    const refused = await run(failed(422, "unsupported_format"));
+    expect(refused).toMatchObject({ kind: "request", code: "unsupported_format" });
+    expect(refused.retryable).toBe(false);
+  });
+});

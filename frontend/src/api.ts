@@ -1,0 +1,168 @@
+/**
+ * The Holefill API client: presigned uploads (with progress), jobs, polling.
+ *
+ * Every failure becomes an `ApiError` whose `kind` says what the user can do about it:
+ * "network" (nothing answered: retry), "server" (5xx: retry later), "request" (4xx:
+ * change the photo or mask). The API answers errors as `{"error": {code, message}}`;
+ * S3 answers presigned-POST refusals in XML.
+ */
+
+export type ErrorKind = "network" | "server" | "request";
+
+export class ApiError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  get retryable() {
+    return this.kind !== "request";
+  }
+}
+
+export interface PresignedPost {
+  key: string;
+  url: string;
+  fields: Record<string, string>;
+}
+
+export interface Upload {
+  upload_id: string;
+  photo: PresignedPost;
+  mask: PresignedPost;
+  max_bytes: number;
+  expires_in: number;
+}
+
+export interface ResultFile {
+  url: string;
+  content_type: string;
+}
+
+export type JobStatus = "queued" | "running" | "done" | "failed";
+
+export interface JobView {
+  id: string;
+  status: JobStatus;
+  result?: ResultFile | null;
+  uncertainty?: ResultFile | null;
+  error?: { code: string; message: string } | null;
+  /** A failed job's HTTP status: 4xx when the photo or mask cannot be filled, 5xx when we failed. */
+  httpStatus?: number;
+}
+
+type Fetch = typeof fetch;
+
+export class ApiClient {
+  private readonly baseUrl: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly fetchFn: Fetch = (...args) => fetch(...args),
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+  }
+
+  createUpload(photoType: string, maskType = "image/png"): Promise<Upload> {
+    return this.request("POST", "/uploads", {
+      photo_content_type: photoType,
+      mask_content_type: maskType,
+    });
+  }
+
+  createJob(photoKey: string, maskKey: string): Promise<{ id: string; status: JobStatus }> {
+    return this.request("POST", "/jobs", { photo_key: photoKey, mask_key: maskKey });
+  }
+
+  /** A failed job answers 4xx/5xx with its view: it is returned, not thrown. */
+  async getJob(id: string): Promise<JobView> {
+    const response = await this.send("GET", `/jobs/${encodeURIComponent(id)}`);
+    const body = await response.clone().json().catch(() => null);
+    if (body?.status === "failed") return { ...body, httpStatus: response.status } as JobView;
+    if (!response.ok) throw await errorFromResponse(response);
+    return body as JobView;
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.send(method, path, body);
+    if (!response.ok) throw await errorFromResponse(response);
+    return (await response.json()) as T;
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+    try {
+      return await this.fetchFn(this.baseUrl + path, {
+        method,
+        headers: body === undefined ? undefined : { "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw networkError();
+    }
+  }
+}
+
+export function networkError() {
+  return new ApiError(
+    "network",
+    "network_error",
+    "The Holefill server could not be reached. Check your connection, then retry.",
+  );
+}
+
+/** The `ApiError` of a non-2xx answer: JSON from the API, XML from S3, or anything else. */
+export async function errorFromResponse(response: Response): Promise<ApiError> {
+  const kind: ErrorKind = response.status >= 500 ? "server" : "request";
+  const text = await response.text().catch(() => "");
+  let code = `http_${response.status}`;
+  let message = `The server answered ${response.status} ${response.statusText}`.trim() + ".";
+  try {
+    const error = JSON.parse(text)?.error;
+    if (typeof error?.code === "string") code = error.code;
+    if (typeof error?.message === "string") message = error.message;
+  } catch {
+    const xmlCode = /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
+    const xmlMessage = /<Message>([^<]*)<\/Message>/.exec(text)?.[1];
+    if (xmlCode) code = xmlCode === "EntityTooLarge" ? "file_too_large" : xmlCode;
+    if (xmlMessage) message = xmlMessage;
+  }
+  return new ApiError(kind, code, message, response.status);
+}
+
+/**
+ * Posts a file with a presigned POST, as a form. XHR rather than fetch, because only XHR
+ * reports upload progress.
+ */
+export function postFile(
+  post: PresignedPost,
+  file: Blob,
+  onProgress: (loaded: number, total: number) => void = () => {},
+  makeRequest: () => XMLHttpRequest = () => new XMLHttpRequest(),
+): Promise<void> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(post.fields)) form.append(name, value);
+  // S3 ignores every field after `file`: it must be last.
+  form.append("file", file);
+  return new Promise((resolve, reject) => {
+    const request = makeRequest();
+    request.open("POST", post.url);
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    };
+    request.onerror = () => reject(networkError());
+    request.onload = () => {
+      if (request.status >= 200 && request.status < 300) return resolve();
+      const response = new Response(request.responseText, {
+        status: request.status,
+        statusText: request.statusText,
+      });
+      errorFromResponse(response).then(reject);
+    };
+    request.send(form);
+  });
+}

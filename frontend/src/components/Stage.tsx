@@ -1,0 +1,198 @@
+/**
+ * The photo with its mask overlay, the result and the uncertainty map, zoomed and panned.
+ *
+ * Pointer events cover mouse, pen and touch alike: one pointer paints (or pans with the
+ * hand tool, the middle button or Space held), two touch pointers pinch-zoom.
+ */
+import { useEffect, useRef, useState, type RefObject } from "react";
+import { drawStroke, renderMask, type MaskEdit, type Point } from "../mask";
+import type { Photo } from "../photo";
+import { panBy, toPhoto, zoomAt, type View } from "../view";
+
+export type Tool = "brush" | "eraser" | "pan";
+type Stroke = Extract<MaskEdit, { kind: "stroke" }>;
+
+interface Props {
+  photo: Photo;
+  edits: readonly MaskEdit[];
+  maskRef: RefObject<HTMLCanvasElement | null>;
+  stageRef: RefObject<HTMLDivElement | null>;
+  tool: Tool;
+  /** The brush's diameter on screen, in CSS pixels, whatever the zoom. */
+  brushSize: number;
+  view: View;
+  onView: (view: View) => void;
+  onStroke: (stroke: Stroke) => void;
+  resultUrl: string | null;
+  /** Where the before/after divide is, in percent of the photo's width. */
+  compare: number;
+  uncertaintyUrl: string | null;
+  spaceHeld: boolean;
+}
+
+export function Stage(props: Props) {
+  const { photo, edits, maskRef, stageRef, view, onView, resultUrl } = props;
+  const stroke = useRef<Stroke | null>(null);
+  const pointers = useRef(new Map<number, Point>());
+  const panning = useRef(false);
+  const [cursor, setCursor] = useState<Point | null>(null);
+
+  // The canvas is redrawn from the edits whenever they change (undo, redo, clear, upload).
+  useEffect(() => {
+    const context = maskRef.current?.getContext("2d");
+    if (context) renderMask(context, edits);
+  }, [edits, maskRef, photo]);
+
+  const local = (event: { clientX: number; clientY: number }): Point => {
+    const box = stageRef.current!.getBoundingClientRect();
+    return { x: event.clientX - box.left, y: event.clientY - box.top };
+  };
+
+  const cancelStroke = () => {
+    if (!stroke.current) return;
+    stroke.current = null;
+    renderMask(maskRef.current!.getContext("2d")!, edits);
+  };
+
+  const onPointerDown = (event: React.PointerEvent) => {
+    event.currentTarget.setPointerCapture(event.pointerId);
+    pointers.current.set(event.pointerId, local(event));
+    if (pointers.current.size > 1) {
+      // A second finger: this is a pinch, not a stroke.
+      cancelStroke();
+      return;
+    }
+    panning.current = props.tool === "pan" || event.button === 1 || props.spaceHeld;
+    if (panning.current || resultUrl || event.button > 1) return;
+    const point = local(event);
+    stroke.current = {
+      kind: "stroke",
+      erase: props.tool === "eraser",
+      size: props.brushSize / view.scale,
+      points: [toPhoto(view, point.x, point.y)],
+    };
+    drawStroke(maskRef.current!.getContext("2d")!, stroke.current);
+  };
+
+  const onPointerMove = (event: React.PointerEvent) => {
+    const point = local(event);
+    setCursor(point);
+    const previous = pointers.current.get(event.pointerId);
+    if (!previous) return;
+    if (pointers.current.size === 2) {
+      const [other] = [...pointers.current].filter(([id]) => id !== event.pointerId);
+      const before = distance(previous, other[1]);
+      const after = distance(point, other[1]);
+      const middle = { x: (point.x + other[1].x) / 2, y: (point.y + other[1].y) / 2 };
+      const moved = panBy(view, (point.x - previous.x) / 2, (point.y - previous.y) / 2);
+      onView(zoomAt(moved, before > 0 ? after / before : 1, middle.x, middle.y));
+    } else if (panning.current) {
+      onView(panBy(view, point.x - previous.x, point.y - previous.y));
+    } else if (stroke.current) {
+      const current = stroke.current;
+      current.points.push(toPhoto(view, point.x, point.y));
+      drawStroke(maskRef.current!.getContext("2d")!, current, current.points.length - 1);
+    }
+    pointers.current.set(event.pointerId, point);
+  };
+
+  const onPointerUp = (event: React.PointerEvent) => {
+    pointers.current.delete(event.pointerId);
+    panning.current = false;
+    if (stroke.current && event.type === "pointerup") props.onStroke(stroke.current);
+    else cancelStroke();
+    stroke.current = null;
+  };
+
+  const onWheel = (event: React.WheelEvent) => {
+    const point = local(event);
+    onView(zoomAt(view, Math.exp(-event.deltaY / 500), point.x, point.y));
+  };
+
+  const onKeyDown = (event: React.KeyboardEvent) => {
+    const step = 40;
+    const moves: Record<string, [number, number]> = {
+      ArrowLeft: [step, 0],
+      ArrowRight: [-step, 0],
+      ArrowUp: [0, step],
+      ArrowDown: [0, -step],
+    };
+    const move = moves[event.key];
+    if (!move) return;
+    event.preventDefault();
+    onView(panBy(view, ...move));
+  };
+
+  const painting = !resultUrl && props.tool !== "pan" && !props.spaceHeld;
+  const layer = { width: photo.width, height: photo.height };
+  return (
+    <div
+      ref={stageRef}
+      className={`stage ${painting ? "painting" : "panning"}`}
+      tabIndex={0}
+      role="application"
+      aria-label="Photo: paint over what should go; arrow keys pan, + and - zoom"
+      onPointerDown={onPointerDown}
+      onPointerMove={onPointerMove}
+      onPointerUp={onPointerUp}
+      onPointerCancel={onPointerUp}
+      onPointerLeave={() => setCursor(null)}
+      onWheel={onWheel}
+      onKeyDown={onKeyDown}
+    >
+      <div
+        className="layers"
+        style={{ ...layer, transform: `translate(${view.x}px, ${view.y}px) scale(${view.scale})` }}
+      >
+        <img src={photo.url} alt="The photo" style={layer} draggable={false} />
+        <canvas
+          ref={maskRef}
+          className="mask"
+          width={photo.width}
+          height={photo.height}
+          style={{ ...layer, visibility: resultUrl ? "hidden" : "visible" }}
+          data-testid="mask"
+        />
+        {resultUrl && (
+          <img
+            src={resultUrl}
+            alt="The filled photo"
+            className="result"
+            style={{ ...layer, clipPath: `inset(0 0 0 ${props.compare}%)` }}
+            draggable={false}
+          />
+        )}
+        {resultUrl && props.uncertaintyUrl && (
+          <img
+            src={props.uncertaintyUrl}
+            alt="Where the fill is unsure: brighter is less sure"
+            className="uncertainty"
+            style={layer}
+            draggable={false}
+          />
+        )}
+        {resultUrl && (
+          <div
+            className="divide"
+            style={{ left: `${props.compare}%`, width: 2 / view.scale }}
+            aria-hidden
+          />
+        )}
+      </div>
+      {painting && cursor && (
+        <div
+          className="brush-cursor"
+          aria-hidden
+          style={{
+            width: props.brushSize,
+            height: props.brushSize,
+            left: cursor.x - props.brushSize / 2,
+            top: cursor.y - props.brushSize / 2,
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+const distance = (a: Point, b: Point) => Math.hypot(a.x - b.x, a.y - b.y);

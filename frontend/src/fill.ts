@@ -1,0 +1,75 @@
+/**
+ * One "Fill": upload the photo and mask, start the job, poll it until it ends.
+ *
+ * The steps report their progress through `onProgress`, so the UI shows upload progress,
+ * then queued / running. Nothing here touches the editor's state: whatever fails, the
+ * user's mask is untouched and the fill can be retried.
+ */
+import { ApiClient, ApiError, postFile, type JobView, type PresignedPost } from "./api";
+
+export type FillProgress =
+  | { phase: "uploading"; fraction: number }
+  | { phase: "queued" }
+  | { phase: "running" };
+
+export interface FillResult {
+  result: { url: string; contentType: string };
+  uncertainty: { url: string } | null;
+}
+
+export interface FillDependencies {
+  client: ApiClient;
+  post?: typeof postFile;
+  sleep?: (ms: number) => Promise<void>;
+  /** How often the job is polled: a finished job is seen soon, and polls stay cheap. */
+  pollMs?: number;
+}
+
+export async function fill(
+  photo: Blob,
+  mask: Blob,
+  onProgress: (progress: FillProgress) => void,
+  { client, post = postFile, sleep = delay, pollMs = 500 }: FillDependencies,
+): Promise<FillResult> {
+  onProgress({ phase: "uploading", fraction: 0 });
+  const upload = await client.createUpload(photo.type);
+  for (const [name, file] of [["photo", photo], ["mask", mask]] as const) {
+    if (file.size > upload.max_bytes) throw tooLarge(name, file.size, upload.max_bytes);
+  }
+  // Both files in one progress bar, weighted by their sizes.
+  const total = photo.size + mask.size;
+  const send = (target: PresignedPost, file: Blob, before: number) =>
+    post(target, file, (loaded) => onProgress({ phase: "uploading", fraction: (before + loaded) / total }));
+  await send(upload.photo, photo, 0);
+  await send(upload.mask, mask, photo.size);
+  onProgress({ phase: "uploading", fraction: 1 });
+
+  const job = await client.createJob(upload.photo.key, upload.mask.key);
+  let view: JobView = { id: job.id, status: job.status };
+  while (view.status === "queued" || view.status === "running") {
+    onProgress({ phase: view.status });
+    await sleep(pollMs);
+    view = await client.getJob(job.id);
+  }
+  if (view.status === "failed" || !view.result) {
+    const error = view.error ?? { code: "job_failed", message: "The fill failed." };
+    const kind = (view.httpStatus ?? 500) >= 500 ? "server" : "request";
+    throw new ApiError(kind, error.code, error.message, view.httpStatus);
+  }
+  return {
+    result: { url: view.result.url, contentType: view.result.content_type },
+    uncertainty: view.uncertainty ? { url: view.uncertainty.url } : null,
+  };
+}
+
+function tooLarge(name: string, size: number, limit: number) {
+  const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
+  return new ApiError(
+    "request",
+    "file_too_large",
+    `The ${name} is ${megabytes(size)} MB; the limit is ${megabytes(limit)} MB. ` +
+      "Save it smaller (a JPEG, or fewer pixels) and open it again.",
+  );
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,99 @@
+/**
+ * The mask as a list of edits, and drawing them on a canvas the photo's size.
+ *
+ * Edits are replayed rather than snapshotted: a full-resolution snapshot of a 24 MP photo
+ * is ~100 MB, a stroke is a few hundred points.
+ */
+import { holesToMaskFile, maskFileToHoles, type Rgb } from "./maskPixels";
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+export type MaskEdit =
+  | { kind: "stroke"; erase: boolean; size: number; points: Point[] }
+  | { kind: "clear" }
+  /** An uploaded mask, already converted to the editor's pixels. */
+  | { kind: "image"; pixels: ImageData };
+
+/** The overlay colour, drawn opaque: its translucency is CSS opacity, so alpha means "hole". */
+export const MASK_COLOR: Rgb = [255, 45, 85];
+const MASK_CSS = `rgb(${MASK_COLOR.join(",")})`;
+
+/** Draws one stroke, or its newest segment while the pointer moves. */
+export function drawStroke(
+  context: CanvasRenderingContext2D,
+  stroke: Extract<MaskEdit, { kind: "stroke" }>,
+  fromIndex = 0,
+) {
+  const points = stroke.points;
+  context.save();
+  // The eraser cuts the mask away rather than painting a colour over it.
+  context.globalCompositeOperation = stroke.erase ? "destination-out" : "source-over";
+  context.strokeStyle = context.fillStyle = MASK_CSS;
+  context.lineWidth = stroke.size;
+  context.lineCap = context.lineJoin = "round";
+  if (points.length === 1) {
+    context.beginPath();
+    context.arc(points[0].x, points[0].y, stroke.size / 2, 0, 2 * Math.PI);
+    context.fill();
+  } else {
+    context.beginPath();
+    const start = Math.max(0, fromIndex - 1);
+    context.moveTo(points[start].x, points[start].y);
+    for (let i = start + 1; i < points.length; i++) context.lineTo(points[i].x, points[i].y);
+    context.stroke();
+  }
+  context.restore();
+}
+
+/** Redraws the whole mask from its edits. */
+export function renderMask(context: CanvasRenderingContext2D, edits: readonly MaskEdit[]) {
+  const { width, height } = context.canvas;
+  context.clearRect(0, 0, width, height);
+  for (const edit of edits) {
+    if (edit.kind === "clear") context.clearRect(0, 0, width, height);
+    else if (edit.kind === "image") context.putImageData(edit.pixels, 0, 0);
+    else drawStroke(context, edit);
+  }
+}
+
+/** The mask file the API takes: a PNG at the photo's resolution, white = hole. */
+export function exportMaskPng(maskCanvas: HTMLCanvasElement): Promise<Blob> {
+  const { width, height } = maskCanvas;
+  const editor = maskCanvas.getContext("2d")!.getImageData(0, 0, width, height);
+  const file = document.createElement("canvas");
+  file.width = width;
+  file.height = height;
+  file.getContext("2d")!.putImageData(new ImageData(holesToMaskFile(editor.data), width), 0, 0);
+  return new Promise((resolve, reject) =>
+    file.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("PNG encoding failed"))), "image/png"),
+  );
+}
+
+/**
+ * Reads a mask file (any image the browser decodes) as an edit. A mask of another size
+ * but the same shape is scaled to the photo; another shape is refused, since it cannot
+ * belong to this photo.
+ */
+export async function loadMaskFile(file: Blob, width: number, height: number): Promise<MaskEdit> {
+  const bitmap = await createImageBitmap(file).catch(() => {
+    throw new Error("This mask file is not an image the browser can read: use a PNG.");
+  });
+  if (Math.abs(bitmap.width / bitmap.height - width / height) > 0.01) {
+    throw new Error(
+      `This mask is ${bitmap.width}×${bitmap.height}, the photo ${width}×${height}: ` +
+        "open a mask made for this photo.",
+    );
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext("2d")!;
+  context.imageSmoothingEnabled = false;
+  context.drawImage(bitmap, 0, 0, width, height);
+  bitmap.close();
+  const pixels = maskFileToHoles(context.getImageData(0, 0, width, height).data, MASK_COLOR);
+  return { kind: "image", pixels: new ImageData(pixels, width) };
+}

@@ -1,0 +1,216 @@
+"""The web app in a real browser (Debian Chromium, driven by Playwright) against the local
+twin: open, paint, fill, compare, download, and the error paths. Screenshots of the main
+states go to `test-artifacts/web-app/`.
+
+`make test` builds `frontend/dist` and installs Chromium first; run alone, this module
+skips with the reason when either is missing.
+"""
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from holefill.twin.functions import REPO_ROOT
+
+DIST = REPO_ROOT / "frontend" / "dist"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "web-app"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# A job on the tiny model takes well under a second: this is room for a slow machine.
+FILL_TIMEOUT_MS = 30_000
+
+pytestmark = pytest.mark.slow
+
+
+def png_bytes(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def photo_array(height=240, width=320):
+    rows, columns = np.mgrid[0:height, 0:width]
+    return np.stack([rows, columns * 0.7, (rows + columns) % 256], axis=2).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def web_twin(twin):
+    """The session's twin (2 MB uploads), serving the built app for this module's tests.
+
+    One twin per process: a second one would take over the environment (credentials,
+    endpoints) that the first one's functions read.
+    """
+    if not (DIST / "index.html").is_file():
+        pytest.skip(f"the web app is not built ({DIST} is missing): `make test` builds it")
+    twin.gateway.static_dir = DIST
+    yield twin
+    twin.gateway.static_dir = None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}: `make test` installs it with apt")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts():
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def page(browser, web_twin):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 720})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    # 127.0.0.1, not localhost: the twin's S3 allows that origin (CORS).
+    page.goto(web_twin.url)
+    yield page
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def open_photo(page, name, data, mime="image/png"):
+    page.get_by_test_id("photo-input").set_input_files(
+        {"name": name, "mimeType": mime, "buffer": data}
+    )
+
+
+def paint(page, strokes):
+    """Drags the mouse along each stroke, in fractions of the photo's displayed box."""
+    box = page.get_by_test_id("mask").bounding_box()
+    for stroke in strokes:
+        points = [
+            (box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in stroke
+        ]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point, steps=8)
+        page.mouse.up()
+
+
+def painted_pixels(page):
+    return page.get_by_test_id("mask").evaluate(
+        """canvas => {
+            const { width, height } = canvas;
+            const data = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+            let count = 0;
+            for (let i = 3; i < data.length; i += 4) if (data[i] > 0) count++;
+            return count;
+        }"""
+    )
+
+
+def download(page, button_name):
+    with page.expect_download() as event:
+        page.get_by_role("button", name=button_name).click()
+    return Image.open(io.BytesIO(Path(event.value.path()).read_bytes()))
+
+
+def wait_done(page):
+    page.get_by_role("status").get_by_text("Done.").wait_for(timeout=FILL_TIMEOUT_MS)
+
+
+def test_paint_fill_compare_download(page, artifacts):
+    import cv2
+
+    photo = photo_array()
+    open_photo(page, "gradient.png", png_bytes(photo))
+    page.get_by_test_id("mask").wait_for()
+    page.screenshot(path=artifacts / "1-opened.png")
+
+    # Two strokes, the second undone and redone; the keyboard brush size changes the width.
+    paint(page, [[(0.2, 0.5), (0.5, 0.45)]])
+    page.keyboard.press("]")
+    paint(page, [[(0.6, 0.3), (0.7, 0.7)]])
+    both = painted_pixels(page)
+    page.keyboard.press("Control+z")
+    assert 0 < painted_pixels(page) < both
+    page.keyboard.press("Shift+Control+z")
+    assert painted_pixels(page) == both
+    page.screenshot(path=artifacts / "2-painted.png")
+
+    mask = np.asarray(download(page, "Download mask").convert("L"))
+    assert mask.shape == photo.shape[:2]
+    assert set(np.unique(mask)) == {0, 255}
+
+    page.get_by_role("button", name="Fill", exact=True).click()
+    wait_done(page)
+    page.screenshot(path=artifacts / "3-result-compare.png")
+    page.get_by_label("Before / after").fill("20")
+    page.get_by_label("Uncertainty map").check()
+    page.get_by_alt_text("Where the fill is unsure: brighter is less sure").wait_for()
+    page.screenshot(path=artifacts / "4-uncertainty.png")
+
+    result = download(page, "Download result")
+    assert result.format == "PNG"
+    result = np.asarray(result.convert("RGB"))
+    assert result.shape == photo.shape
+    # The service grows the holes by a few pixels to cover the brush's soft edge.
+    near_hole = cv2.dilate(mask, np.ones((15, 15), np.uint8)) > 0
+    np.testing.assert_array_equal(result[~near_hole], photo[~near_hole])
+    inside = mask > 0
+    assert np.abs(result[inside].astype(int) - photo[inside]).mean() > 1
+
+
+def test_a_text_file_is_refused(page, artifacts):
+    open_photo(page, "notes.txt", b"not a photo", mime="text/plain")
+    alert = page.get_by_role("alert")
+    alert.get_by_text("This file cannot be opened").wait_for()
+    assert "Open a JPEG, PNG" in alert.inner_text()
+    assert alert.get_by_role("button", name="Choose another photo").is_visible()
+    page.screenshot(path=artifacts / "5-error-not-a-photo.png")
+
+
+def test_a_photo_over_the_limit_is_refused(page, artifacts):
+    noise = np.random.default_rng(0).integers(0, 256, (900, 900, 3), dtype=np.uint8)
+    data = png_bytes(noise)
+    assert len(data) > 2_000_000
+    open_photo(page, "noise.png", data)
+    paint(page, [[(0.4, 0.4), (0.6, 0.6)]])
+    painted = painted_pixels(page)
+    page.get_by_role("button", name="Fill", exact=True).click()
+    alert = page.get_by_role("alert")
+    alert.get_by_text("The photo is too large").wait_for()
+    assert "the limit is 2.0 MB" in alert.inner_text()
+    assert painted_pixels(page) == painted
+    page.screenshot(path=artifacts / "6-error-too-large.png")
+
+
+def test_the_api_down_then_retry(page, artifacts):
+    open_photo(page, "gradient.png", png_bytes(photo_array()))
+    paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
+    painted = painted_pixels(page)
+    page.route("**/api/**", lambda route: route.abort())
+    page.get_by_role("button", name="Fill", exact=True).click()
+    alert = page.get_by_role("alert")
+    alert.get_by_text("The server cannot be reached").wait_for()
+    page.screenshot(path=artifacts / "7-error-api-down.png")
+    assert painted_pixels(page) == painted
+
+    page.unroute("**/api/**")
+    alert.get_by_role("button", name="Retry").click()
+    wait_done(page)
+    assert not page.get_by_role("alert").is_visible()
