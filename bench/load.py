@@ -100,6 +100,9 @@ def main():
     parser.add_argument("--jobs", type=int, default=50, help="jobs per client")
     parser.add_argument("--size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
     parser.add_argument("--uncertainty-samples", type=int, default=8)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="InpaintFunction environments (make run's default)"
+    )
     arguments = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -114,7 +117,11 @@ def main():
         )
 
         config = TwinConfig(
-            model_dir=model_dir, data_dir=scratch / "twin", port=free_port(), s3_port=free_port()
+            model_dir=model_dir,
+            data_dir=scratch / "twin",
+            port=free_port(),
+            s3_port=free_port(),
+            workers=arguments.workers,
         )
         with LocalTwin(config) as twin:
             started = time.perf_counter()

@@ -33,8 +33,9 @@ def main(argv=None):
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="inpainting jobs at once (default 1: each uses every CPU)",
+        default=2,
+        help="inpainting jobs at once (default 2: one job's S3 and codec work overlaps "
+        "another's inference; measured 0.43x -> 0.55x of model-only throughput on 2 CPUs)",
     )
     arguments = parser.parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
