@@ -1,14 +1,11 @@
 import io
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from holefill import data, imaging, masks
-
-SHARED_VALIDATION = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "val"
 
 
 def random_photo(rng, height, width):
@@ -224,15 +221,9 @@ def test_generated_validation_set(photo_folder):
     np.testing.assert_array_equal(samples[5].mask, again[5].mask)
 
 
-@pytest.fixture
-def shared_validation():
-    if not (SHARED_VALIDATION / "images").is_dir() or not (SHARED_VALIDATION / "masks").is_dir():
-        pytest.skip(f"the shared validation set is not at {SHARED_VALIDATION.resolve()}")
-    return SHARED_VALIDATION
-
-
 @pytest.mark.needs_shared_data
-def test_shared_validation_set(shared_validation):
+def test_shared_validation_set(shared_data):
+    shared_validation = shared_data / "val"
     samples = data.load_validation_set(
         shared_validation / "images", shared_validation / "masks", size=256
     )

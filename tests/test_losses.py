@@ -1,7 +1,5 @@
 """Each loss term on cases small enough to compute by hand."""
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
@@ -17,11 +15,6 @@ from holefill.losses import (
 )
 
 pytestmark = pytest.mark.keras_backend
-
-SHARED_VGG = (
-    Path(__file__).resolve().parents[1]
-    / "../shared/data/vgg16/vgg16_blocks1-3_torchvision_imagenet_hwio.npz"
-)
 
 
 def image(rows):
@@ -126,10 +119,9 @@ def test_missing_weights_are_a_clear_error(tmp_path):
 
 
 @pytest.mark.needs_shared_data
-def test_shared_vgg_weights_see_structure():
-    if not SHARED_VGG.is_file():
-        pytest.skip(f"../shared VGG16 weights absent ({SHARED_VGG})")
-    extractor = build_vgg16_feature_extractor(SHARED_VGG)
+def test_shared_vgg_weights_see_structure(shared_data):
+    weights = shared_data / "vgg16" / "vgg16_blocks1-3_torchvision_imagenet_hwio.npz"
+    extractor = build_vgg16_feature_extractor(weights)
     rng = np.random.default_rng(2)
     smooth = np.broadcast_to(np.linspace(0, 1, 32, dtype="float32")[None, :, None], (32, 32, 3))
     noise = rng.random((32, 32, 3)).astype("float32")

