@@ -17,7 +17,7 @@ CHROMIUM := /usr/bin/chromium
 # The model the local twin serves: issue 4 ships models/default; any exported folder works.
 MODEL ?= models/default
 
-.PHONY: test run lint test-web test-tensorflow test-jax bench-load clean
+.PHONY: test run lint test-web test-tensorflow test-jax bench-load train-default clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,47 @@ run: $(STAMP) $(WEB_APP)
 # 8 clients x 50 jobs against a local twin (an untrained model unless MODEL is given).
 bench-load: $(STAMP)
 	KERAS_BACKEND=tensorflow $(BIN)/python bench/load.py $(if $(filter command line,$(origin MODEL)),--model $(MODEL))
+
+# The shipped default model, from the shared photos: train, fine-tune with the encoder batch
+# norm frozen, export, evaluate at 256 and 512 px, and record it all in the card. Every
+# stage resumes where an interrupted run stopped. Width, depth, loss and steps: README.
+SHARED_DATA ?= ../shared/data
+DEFAULT_RUN ?= runs/default
+TRAIN_STEPS ?= 22000
+FINETUNE_STEPS ?= 3000
+HARDWARE ?= $(shell nproc) CPU cores ($(shell lscpu | sed -n 's/^Model name: *//p'))
+DEFAULT_DATA_TERMS := ImageNet sample photos (one per class; ImageNet terms) and BSDS500 \
+	train+val (Arbelaez et al., TPAMI 2011): research use only. The weights inherit these terms.
+DEFAULT_MODEL_FLAGS := --width 0.25 --depth 7 --image-size 256 --dropout 0.1 --dropout-layers 1
+DEFAULT_TRAINING_FLAGS := --data $(SHARED_DATA)/train \
+	--vgg-weights $(SHARED_DATA)/vgg16/vgg16_blocks1-3_torchvision_imagenet_hwio.npz \
+	--batch-size 8 --checkpoint-every 500 --sample-every 2500 --in-memory \
+	--loss-weight perceptual=0 --loss-weight style_out=0 --loss-weight style_comp=0
+HOLEFILL := KERAS_BACKEND=tensorflow $(BIN)/holefill
+# Photos that scikit-image ships (public domain or CC0) for the README's sample grid: the
+# validation photos may not be redistributed.
+GRID_PHOTOS := astronaut.png chelsea.png coffee.png rocket.jpg
+
+train-default: $(STAMP)
+	$(HOLEFILL) train $(DEFAULT_TRAINING_FLAGS) $(DEFAULT_MODEL_FLAGS) \
+		--steps $(TRAIN_STEPS) --output $(DEFAULT_RUN)/train
+	$(HOLEFILL) finetune $(DEFAULT_TRAINING_FLAGS) --from $(DEFAULT_RUN)/train \
+		--steps $(FINETUNE_STEPS) --output $(DEFAULT_RUN)/finetune
+	$(HOLEFILL) export --from $(DEFAULT_RUN)/finetune --tile-size 512 --output models/default
+	for size in 256 512; do \
+		$(HOLEFILL) evaluate --model models/default --images $(SHARED_DATA)/val/images \
+			--masks $(SHARED_DATA)/val/masks --size $$size --uncertainty-samples 16 \
+			--output $(DEFAULT_RUN)/evaluation-$$size || exit 1; \
+	done
+	mkdir -p $(DEFAULT_RUN)/grid-photos
+	cd $$($(BIN)/python -c 'import skimage.data; print(skimage.data.data_dir)') && \
+		cp $(GRID_PHOTOS) $(CURDIR)/$(DEFAULT_RUN)/grid-photos/
+	$(HOLEFILL) evaluate --model models/default --images $(DEFAULT_RUN)/grid-photos \
+		--generated-masks 1 --size 256 --baselines telea --no-lpips --grid 6 \
+		--output $(DEFAULT_RUN)/grid
+	$(HOLEFILL) card --model models/default --data-terms "$(DEFAULT_DATA_TERMS)" \
+		--hardware "$(HARDWARE)" --evaluation 256=$(DEFAULT_RUN)/evaluation-256 \
+		--evaluation 512=$(DEFAULT_RUN)/evaluation-512
 
 clean:
 	rm -rf $(VENV) $(STACK_VENV) build *.egg-info frontend/node_modules frontend/dist test-artifacts

@@ -1,4 +1,5 @@
-"""The `holefill` command: info, train, finetune, evaluate, export, predict, fetch-vgg, fetch-lpips.
+"""The `holefill` command: info, train, finetune, evaluate, export, card, predict, fetch-vgg and
+fetch-lpips.
 
 Each command imports what it needs when it runs, so `holefill --help` stays instant and
 commands that need no Keras never import it. The Keras backend is Keras's own choice
@@ -86,6 +87,20 @@ def build_parser():
         action="store_false",
         help="leave LPIPS out (it needs the AlexNet weights that `fetch-lpips` caches)",
     )
+    evaluate.add_argument(
+        "--uncertainty-samples",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also correlate the spread of N Monte-Carlo dropout draws with the error",
+    )
+    evaluate.add_argument(
+        "--grid",
+        type=int,
+        default=0,
+        metavar="ROWS",
+        help="also save grid.jpg: input, mask, each method and the truth for ROWS samples",
+    )
     evaluate.add_argument("--output", type=Path, default=DEFAULT_OUTPUT / "evaluation")
     evaluate.set_defaults(handler=run_evaluation)
 
@@ -153,6 +168,22 @@ def build_parser():
     )
     fetch_lpips.add_argument("--output", type=Path, help="folder (default: ~/.cache/holefill)")
     fetch_lpips.set_defaults(handler=run_fetch_lpips)
+
+    card = commands.add_parser(
+        "card",
+        help="record training settings, data terms and evaluations in an exported model's card",
+    )
+    card.add_argument("--model", type=Path, required=True, help="exported model folder")
+    card.add_argument("--data-terms", required=True, help="licence terms of the training photos")
+    card.add_argument("--hardware", required=True, help="what the training ran on")
+    card.add_argument(
+        "--evaluation",
+        action="append",
+        default=[],
+        metavar="SIZE=FOLDER",
+        help="a `holefill evaluate --model` output at that crop size (repeatable)",
+    )
+    card.set_defaults(handler=run_card)
     return parser
 
 
@@ -294,9 +325,16 @@ def default_vgg_weights():
 
 
 def run_evaluation(arguments):
+    import numpy as np
+
     from holefill.baselines import CLASSICAL_METHODS
     from holefill.data import generated_validation_set, load_validation_set
-    from holefill.evaluation import batched, evaluate
+    from holefill.evaluation import (
+        UNCERTAINTY_FILENAME,
+        batched,
+        evaluate,
+        evaluate_uncertainty,
+    )
 
     if arguments.masks:
         samples = load_validation_set(arguments.images, arguments.masks, size=arguments.size)
@@ -318,11 +356,46 @@ def run_evaluation(arguments):
     if not methods:
         raise ValueError("nothing to evaluate: pass --model or at least one baseline.")
 
+    if arguments.uncertainty_samples and not arguments.model:
+        raise ValueError("--uncertainty-samples needs --model.")
     metrics = evaluation_metrics(include_lpips=arguments.lpips)
     result = evaluate(samples, methods, metrics=metrics, batch_size=arguments.batch_size)
     result.save(arguments.output)
     print(result.to_markdown())
     print(f"Wrote {arguments.output}/evaluation.json, .md and .png")
+    if arguments.grid:
+        # Spread over the set, so that the rows show several photos and hole sizes.
+        rows = np.linspace(0, len(samples) - 1, min(arguments.grid, len(samples))).round()
+        path = save_comparison_grid([samples[int(row)] for row in rows], methods, arguments.output)
+        print(f"Wrote {path}")
+    if arguments.uncertainty_samples:
+        uncertainty = evaluate_uncertainty(
+            samples,
+            keras_method(arguments.model, arguments.batch_size, monte_carlo=True),
+            draws=arguments.uncertainty_samples,
+            batch_size=arguments.batch_size,
+        )
+        uncertainty.save(arguments.output)
+        print(uncertainty.to_markdown())
+        print(f"Wrote {arguments.output}/{UNCERTAINTY_FILENAME}")
+
+
+def save_comparison_grid(samples, methods, directory):
+    import numpy as np
+    from PIL import Image
+
+    from holefill.imaging import comparison_grid
+
+    truths = np.stack([sample.image for sample in samples]).astype(np.float32)
+    masks = np.stack([sample.mask for sample in samples]).astype(np.float32)
+    masked = truths * masks
+    outputs = [predict(masked, masks) for predict in methods.values()]
+    path = Path(directory) / "grid.jpg"
+    Image.fromarray(comparison_grid(masked, masks, outputs, truths)).save(path, quality=90)
+    (Path(directory) / "grid.txt").write_text(
+        "columns: input, mask, " + ", ".join(methods) + ", truth\n"
+    )
+    return path
 
 
 def evaluation_metrics(*, include_lpips):
@@ -352,13 +425,16 @@ def evaluation_metrics(*, include_lpips):
     return list(METRICS)
 
 
-def keras_method(model_path, batch_size):
-    """A batched `(images, masks) -> images` method running the U-Net with Keras."""
+def keras_method(model_path, batch_size, *, monte_carlo=False):
+    """A batched `(images, masks) -> images` method running the U-Net with Keras; with
+    `monte_carlo`, dropout stays active and each call is one random draw."""
     import numpy as np
 
     from holefill.export import load_generator
 
-    model, _ = load_generator(model_path)
+    model, card = load_generator(model_path, monte_carlo=monte_carlo)
+    if monte_carlo and not card["config"].get("dropout_rate"):
+        raise ValueError(f"{model_path} has no dropout: it cannot draw Monte-Carlo samples.")
 
     def inpaint(images, masks):
         outputs = model.predict({"image": images * masks, "mask": masks}, batch_size, verbose=0)
@@ -473,6 +549,31 @@ def run_fetch_lpips(arguments):
     from holefill.pretrained import fetch_lpips_weights
 
     print(fetch_lpips_weights(arguments.network, arguments.output))
+
+
+def run_card(arguments):
+    from holefill.provenance import record_in_card
+
+    evaluations = {}
+    for item in arguments.evaluation:
+        size, separator, folder = item.partition("=")
+        if not separator or not size.isdigit():
+            raise ValueError(
+                f"--evaluation takes SIZE=FOLDER, e.g. 256=runs/eval-256; got {item!r}."
+            )
+        evaluations[int(size)] = Path(folder)
+    card = record_in_card(
+        arguments.model,
+        data_terms=arguments.data_terms,
+        hardware=arguments.hardware,
+        evaluations=evaluations,
+    )
+    for size, record in card["evaluation"].items():
+        verdict = "met" if record["quality_bar"] else "MISSED"
+        print(
+            f"{size} px: quality bar (PSNR and SSIM above every baseline from (10%,20%]) {verdict}"
+        )
+    print(f"Wrote {arguments.model}/model.json")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ OVERALL = "overall"
 JSON_FILENAME = "evaluation.json"
 MARKDOWN_FILENAME = "evaluation.md"
 CHART_FILENAME = "evaluation.png"
+UNCERTAINTY_FILENAME = "uncertainty.json"
 
 # (image, mask) -> image, on single images or on batches: see `batched`.
 InpaintingMethod = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -287,4 +288,133 @@ def beats_every_bucket(
         for metric in metrics
         for bucket in buckets
         for rival in rivals
+    )
+
+
+@dataclasses.dataclass
+class UncertaintyResult:
+    """How well the Monte-Carlo spread ranks the errors, per hole-ratio bucket and overall.
+
+    ``spearman[row]`` is Spearman's rank correlation, over hole pixels, between the
+    standard deviation of the draws and the absolute error of their mean (both averaged
+    over the colour channels); ``pixels[row]`` how many pixels it was computed on and
+    ``mean_std`` / ``mean_error`` their averages. A high correlation means that where the
+    heat map is hot the fill is indeed likely to be wrong.
+    """
+
+    draws: int
+    buckets: list[str]
+    counts: dict[str, int]
+    pixels: dict[str, int]
+    spearman: dict[str, float]
+    mean_std: dict[str, float]
+    mean_error: dict[str, float]
+
+    @property
+    def rows(self) -> list[str]:
+        return [*self.buckets, OVERALL]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"## Uncertainty: Spearman correlation of the std of {self.draws} Monte-Carlo "
+            "draws with the absolute error, inside the holes",
+            "",
+            "| hole ratio | samples | pixels | Spearman | mean std | mean abs error |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {row} | {self.counts[row]} | {self.pixels[row]} | {self.spearman[row]:.3f} | "
+            f"{self.mean_std[row]:.4f} | {self.mean_error[row]:.4f} |"
+            for row in self.rows
+        ]
+        return "\n".join([*lines, ""])
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / UNCERTAINTY_FILENAME).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def evaluate_uncertainty(
+    samples: Sequence[Sample],
+    draw: InpaintingMethod,
+    *,
+    draws: int = 16,
+    batch_size: int = 8,
+    pixels_per_image: int = 4096,
+    seed: int = 0,
+    progress: bool = True,
+) -> UncertaintyResult:
+    """Correlates the Monte-Carlo dropout spread with the error, over hole pixels.
+
+    Args:
+        samples: as for `evaluate`.
+        draw: a batched method, as for `evaluate`, whose every call is one stochastic draw
+            (a model with its dropout active).
+        draws: calls of ``draw`` per batch: the N of the uncertainty map.
+        pixels_per_image: hole pixels drawn at random from each image (all of them when it
+            has fewer), so that every image weighs alike and memory stays bounded.
+        seed: seeds which pixels are drawn.
+    """
+    from scipy.stats import spearmanr
+
+    if draws < 2:
+        raise ValueError(f"draws must be at least 2 to have a spread, got {draws}.")
+    if not samples:
+        raise ValueError("evaluate_uncertainty() needs at least one sample.")
+    if batch_size < 1 or pixels_per_image < 1:
+        raise ValueError(
+            f"batch_size and pixels_per_image must be at least 1, got {batch_size} and "
+            f"{pixels_per_image}."
+        )
+    rng = np.random.default_rng(seed)
+    stds, errors, owners = [], [], []
+    with tqdm(total=len(samples), desc="Uncertainty", unit="image", disable=not progress) as bar:
+        for start in range(0, len(samples), batch_size):
+            batch = samples[start : start + batch_size]
+            truths = np.stack([sample.image for sample in batch]).astype(np.float32)
+            masks = np.stack([sample.mask for sample in batch]).astype(np.float32)
+            total = np.zeros_like(truths, dtype=np.float64)
+            total_square = np.zeros_like(total)
+            for _ in range(draws):
+                # Clipped as the served draws are, before their moments.
+                output = np.clip(np.asarray(draw(truths * masks, masks), np.float64), 0.0, 1.0)
+                total += output
+                total_square += np.square(output)
+            mean = total / draws
+            std = np.sqrt(np.maximum(total_square / draws - np.square(mean), 0.0)).mean(axis=3)
+            error = np.abs(mean - truths).mean(axis=3)
+            for index, sample_index in enumerate(range(start, start + len(batch))):
+                holes = np.flatnonzero(masks[index, ..., 0] < 0.5)
+                if holes.size > pixels_per_image:
+                    holes = rng.choice(holes, pixels_per_image, replace=False)
+                stds.append(std[index].ravel()[holes])
+                errors.append(error[index].ravel()[holes])
+                owners.append(np.full(holes.size, sample_index))
+            bar.update(len(batch))
+
+    stds, errors, owners = map(np.concatenate, (stds, errors, owners))
+    pixel_buckets = np.array([sample.bucket for sample in samples])[owners]
+    present_buckets = sorted(set(sample.bucket for sample in samples))
+    selections = {BUCKET_LABELS[index]: pixel_buckets == index for index in present_buckets}
+    selections[OVERALL] = np.ones(len(stds), dtype=bool)
+    counts = {
+        BUCKET_LABELS[index]: sum(sample.bucket == index for sample in samples)
+        for index in present_buckets
+    }
+    counts[OVERALL] = len(samples)
+    return UncertaintyResult(
+        draws=draws,
+        buckets=[BUCKET_LABELS[index] for index in present_buckets],
+        counts=counts,
+        pixels={row: int(selection.sum()) for row, selection in selections.items()},
+        spearman={
+            row: float(spearmanr(stds[selection], errors[selection]).statistic)
+            for row, selection in selections.items()
+        },
+        mean_std={row: float(stds[selection].mean()) for row, selection in selections.items()},
+        mean_error={row: float(errors[selection].mean()) for row, selection in selections.items()},
     )

@@ -1,4 +1,4 @@
-"""Reading photos and converting them between uint8 and float32.
+"""Reading photos, converting them between uint8 and float32, and side-by-side grids.
 
 Every photo enters the library through `load_rgb`, so that EXIF orientation, odd colour modes
 and broken files are dealt with in one place.
@@ -111,3 +111,22 @@ def to_uint8(image):
     if not np.issubdtype(image.dtype, np.floating):
         raise ValueError(f"to_uint8 expects a floating-point array, got dtype {image.dtype}")
     return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def comparison_grid(masked_images, masks, outputs, truths):
+    """A uint8 grid with one row per sample: the input with its holes shown white, the
+    mask, each of `outputs` composited into the known pixels, and the truth.
+
+    Args:
+        masked_images, masks, truths: float arrays `(N, S, S, 3)`, `(N, S, S, 1)` (1 = known)
+            and `(N, S, S, 3)` in [0, 1].
+        outputs: a sequence of float arrays `(N, S, S, 3)`, one per column.
+    """
+    rows = []
+    for index, (image, mask, truth) in enumerate(zip(masked_images, masks, truths, strict=True)):
+        filled = [
+            mask * truth + (1.0 - mask) * np.clip(output[index], 0.0, 1.0) for output in outputs
+        ]
+        shown_input = image * mask + (1.0 - mask)
+        rows.append(np.concatenate([shown_input, np.repeat(mask, 3, -1), *filled, truth], 1))
+    return to_uint8(np.concatenate(rows, 0))

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 from PIL import Image
 
 from holefill.checkpoints import (
@@ -25,6 +24,7 @@ from holefill.checkpoints import (
     save_checkpoint,
 )
 from holefill.data import InpaintingDataset
+from holefill.imaging import comparison_grid
 from holefill.losses import LOSS_TERMS, LossWeights, PConvLoss, build_vgg16_feature_extractor
 from holefill.models import PConvUNetConfig, build_pconv_unet, set_encoder_batch_norm_frozen
 
@@ -296,18 +296,8 @@ class SampleGridWriter(keras.callbacks.Callback):
             keras.ops.cast(self.model.generator(self.inputs, training=False), "float32")
         )
         self.directory.mkdir(parents=True, exist_ok=True)
-        grid = sample_grid(self.inputs["image"], self.inputs["mask"], output, self.truth)
+        grid = comparison_grid(self.inputs["image"], self.inputs["mask"], [output], self.truth)
         Image.fromarray(grid).save(self.directory / f"step-{step:08d}.png")
-
-
-def sample_grid(images, masks, outputs, truths):
-    """One row per sample: input with holes shown white, mask, composited output, truth."""
-    rows = []
-    for image, mask, output, truth in zip(images, masks, outputs, truths, strict=True):
-        shown_input = image * mask + (1.0 - mask)
-        composite = mask * truth + (1.0 - mask) * np.clip(output, 0.0, 1.0)
-        rows.append(np.concatenate([shown_input, np.repeat(mask, 3, -1), composite, truth], 1))
-    return (np.concatenate(rows, 0) * 255 + 0.5).astype(np.uint8)
 
 
 class TensorBoardWriter(keras.callbacks.Callback):

@@ -142,3 +142,53 @@ def test_evaluate_rejects_bad_buckets_and_output_shapes():
         )
     with pytest.raises(ValueError, match="returned shape"):
         evaluation.evaluate(samples, {"crop": lambda images, masks: images[:, 1:]}, progress=False)
+
+
+def _grey_samples():
+    """`_samples` with a uniform grey truth, which the noisy draws below centre on."""
+    return [
+        dataclasses.replace(sample, image=np.full_like(sample.image, 0.5)) for sample in _samples()
+    ]
+
+
+def _noisy_draws(error_follows_spread, seed=0):
+    """A stochastic method around the grey truth whose draws spread by a ramp across each
+    image, and whose error (the mean's offset from the truth) follows that ramp or is flat."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0.01, 0.2, SIZE, dtype=np.float32)[None, :, None]
+    offset = ramp if error_follows_spread else 0.1
+
+    def draw(images, masks):
+        noise = rng.standard_normal(images.shape).astype(np.float32) * ramp
+        return 0.5 + offset + noise
+
+    return draw
+
+
+def test_uncertainty_spearman_is_high_when_the_spread_tracks_the_error():
+    samples = _grey_samples()
+    tracking = evaluation.evaluate_uncertainty(
+        samples, _noisy_draws(True), draws=8, batch_size=3, progress=False
+    )
+    flat = evaluation.evaluate_uncertainty(
+        samples, _noisy_draws(False), draws=8, batch_size=3, progress=False
+    )
+    assert tracking.rows == ["(10%,20%]", "(30%,40%]", "overall"]
+    assert tracking.counts == {"(10%,20%]": 5, "(30%,40%]": 3, "overall": 8}
+    hole_pixels = sum(int((sample.mask < 0.5).sum()) for sample in samples)
+    assert tracking.pixels["overall"] == hole_pixels
+    assert tracking.spearman["overall"] > 0.5
+    assert abs(flat.spearman["overall"]) < tracking.spearman["overall"] - 0.3
+    assert "| overall | 8 |" in tracking.to_markdown()
+
+
+def test_uncertainty_draws_a_bounded_number_of_pixels_and_checks_its_arguments():
+    samples = _grey_samples()
+    result = evaluation.evaluate_uncertainty(
+        samples, _noisy_draws(True), draws=8, pixels_per_image=10, progress=False
+    )
+    assert result.pixels["overall"] == 10 * len(samples)
+    with pytest.raises(ValueError, match="at least 2"):
+        evaluation.evaluate_uncertainty(samples, _zero_fill, draws=1)
+    with pytest.raises(ValueError, match="at least one sample"):
+        evaluation.evaluate_uncertainty([], _zero_fill)

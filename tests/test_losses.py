@@ -62,6 +62,16 @@ def test_weights_are_configurable(hand_case):
     assert scalar(terms["total"]) == pytest.approx(2.25)
 
 
+def test_pixel_losses_alone_never_run_the_feature_extractor(hand_case):
+    def unused_features(images):
+        raise AssertionError("VGG16 ran although no loss term uses its features")
+
+    pixel_only = LossWeights(perceptual=0, style_out=0, style_comp=0)
+    terms = PConvLoss(unused_features, pixel_only)(*hand_case)
+    assert scalar(terms["total"]) == pytest.approx(1 / 4 + 6 * 9 / 4 + 0.1 * 8 / 4)
+    assert scalar(terms["perceptual"]) == 0
+
+
 def test_total_variation_counts_only_pairs_inside_the_dilated_hole():
     composite = image([[0, 1, 3, 6, 10]])
     mask = image([[1, 1, 1, 1, 0]])  # the hole is the last pixel; dilated, the last two

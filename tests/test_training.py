@@ -146,3 +146,36 @@ def test_cli_evaluates_a_trained_run(photos, vgg_weights, tmp_path):
     report = json.loads((output / "evaluation.json").read_text())
     assert report["methods"][0] == "holefill"
     assert latest_checkpoint(run / "checkpoints") is not None
+
+
+def test_cli_records_training_and_evaluation_in_the_card(photos, vgg_weights, tmp_path, capsys):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("export to LiteRT needs the TensorFlow backend")
+    run, tuned, model = tmp_path / "train", tmp_path / "finetune", tmp_path / "model"
+    train(config(photos, vgg_weights, run))
+    train(config(photos, vgg_weights, tuned, stage="finetune", initial_checkpoint=str(run)))
+    assert main(["export", "--from", str(tuned), "--output", str(model)]) == 0
+    evaluation = tmp_path / "evaluation"
+    arguments = ["evaluate", "--model", str(model), "--images", str(photos), "--size", "32"]
+    arguments += ["--generated-masks", "1", "--no-lpips", "--uncertainty-samples", "3"]
+    assert main([*arguments, "--grid", "4", "--output", str(evaluation)]) == 0
+    # Rows of input, mask, holefill, telea, ns, biharmonic and the truth.
+    assert Image.open(evaluation / "grid.jpg").size == (7 * 32, 4 * 32)
+    uncertainty = json.loads((evaluation / "uncertainty.json").read_text())
+    assert uncertainty["draws"] == 3 and uncertainty["counts"]["overall"] == 24
+
+    card_arguments = ["card", "--model", str(model), "--data-terms", "Research use only."]
+    card_arguments += ["--hardware", "a test machine"]
+    assert main([*card_arguments, "--evaluation", f"32={evaluation}"]) == 0
+    card = json.loads((model / "model.json").read_text())
+    stages = card["training"]["stages"]
+    assert [stage["stage"] for stage in stages] == ["train", "finetune"]
+    assert all(stage["images_per_second"] > 0 for stage in stages)
+    assert card["training"]["data"] == {"folders": [str(photos)], "terms": "Research use only."}
+    assert card["evaluation"]["32"]["uncertainty"] == uncertainty
+    assert isinstance(card["evaluation"]["32"]["quality_bar"], bool)
+    capsys.readouterr()
+    assert main([*card_arguments, "--evaluation", str(evaluation)]) == 2
+    assert "SIZE=FOLDER" in capsys.readouterr().err
+    assert main([*card_arguments, "--evaluation", f"32={tmp_path}"]) == 2
+    assert "has no evaluation.json" in capsys.readouterr().err
