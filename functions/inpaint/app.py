@@ -31,7 +31,11 @@ metrics = Metrics()
 s3 = storage.s3_client()
 job_store = JobStore(s3, settings.results_bucket)
 inpainter = Inpainter.load(
-    os.environ["HOLEFILL_MODEL_DIR"], limits=Limits(max_file_bytes=settings.max_upload_bytes)
+    os.environ["HOLEFILL_MODEL_DIR"],
+    limits=Limits(max_file_bytes=settings.max_upload_bytes),
+    # Unset in Lambda, where every vCPU of the environment is its own; the local twin
+    # shares one machine's cores among its environments.
+    threads=int(os.environ["HOLEFILL_THREADS"]) if "HOLEFILL_THREADS" in os.environ else None,
 )
 
 
@@ -93,8 +97,8 @@ def run_job(job_id):
 
 
 def _inpaint(job):
-    photo = _read_upload(job.photo_key)
-    mask = _read_upload(job.mask_key)
+    photo = storage.read_upload(s3, settings, job.photo_key)
+    mask = storage.read_upload(s3, settings, job.mask_key)
     inpainting = inpainter.inpaint(
         photo, mask, strategy=job.strategy, uncertainty_samples=job.uncertainty_samples
     )
@@ -109,13 +113,6 @@ def _inpaint(job):
         outputs["uncertainty_key"] = keys.uncertainty_key(job.id)
         _write_result(outputs["uncertainty_key"], inpainting.uncertainty.heatmap_png(), "image/png")
     return job.succeeded(now_utc(), **outputs)
-
-
-def _read_upload(key):
-    # POST /jobs checked the size; checking again costs one HEAD and keeps a file replaced
-    # since then from being read whole into memory.
-    storage.check_upload(s3, settings, key)
-    return s3.get_object(Bucket=settings.uploads_bucket, Key=key)["Body"].read()
 
 
 def _write_result(key, data, content_type):

@@ -106,6 +106,8 @@ class LocalTwin:
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": "holefill-inpaint",
                 "HOLEFILL_MODEL_DIR": str(Path(config.model_dir).resolve()),
+                # More inference threads than cores only adds spinning and switching.
+                "HOLEFILL_THREADS": str(max(1, (os.cpu_count() or 1) // config.workers)),
             },
             workers=config.workers,
             timeout_seconds=config.settings.inpaint_timeout_seconds,

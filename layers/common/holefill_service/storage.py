@@ -6,6 +6,8 @@ content type and the size range. The client is configured by the standard AWS
 variables, so the local twin points it at SeaweedFS with `AWS_ENDPOINT_URL_S3`.
 """
 
+import contextlib
+
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -61,8 +63,27 @@ def check_upload(s3, settings, key):
     Raises:
         ServiceError: 404 "upload_not_found", 422 "empty_file", 413 "file_too_large".
     """
-    try:
+    with _upload_not_found(key):
         size = s3.head_object(Bucket=settings.uploads_bucket, Key=key)["ContentLength"]
+    return _check_size(settings, key, size)
+
+
+def read_upload(s3, settings, key):
+    """The bytes of an uploaded object, read only once its size is known to be within the
+    limits (it may have been replaced since `check_upload`); raises as `check_upload`."""
+    with _upload_not_found(key):
+        response = s3.get_object(Bucket=settings.uploads_bucket, Key=key)
+    try:
+        _check_size(settings, key, response["ContentLength"])
+        return response["Body"].read()
+    finally:
+        response["Body"].close()
+
+
+@contextlib.contextmanager
+def _upload_not_found(key):
+    try:
+        yield
     except ClientError as error:
         if error.response["Error"]["Code"] not in ("404", "NoSuchKey"):
             raise
@@ -72,6 +93,9 @@ def check_upload(s3, settings, key):
             f"nothing was uploaded to {key}: post the file with the form that POST /uploads "
             "returned (uploads expire after a while: ask for a new one)",
         ) from error
+
+
+def _check_size(settings, key, size):
     if size == 0:
         raise ServiceError(422, "empty_file", f"the file at {key} is empty (0 bytes)")
     if size > settings.max_upload_bytes:
