@@ -15,6 +15,7 @@ import argparse
 import concurrent.futures
 import io
 import multiprocessing
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -62,8 +63,19 @@ def model_only_throughput(model_dir, photo, mask, samples):
     return MODEL_ONLY_RUNS / (time.perf_counter() - started)
 
 
+def cpu_seconds(pid=None):
+    """CPU seconds (user + system) that a process has used: this one by default."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_client(api_url, origin, photo, mask, jobs, samples):
-    """One client's jobs, one after another: latencies, errors, lost results."""
+    """One client's jobs, one after another: latencies, errors, lost results, and the CPU
+    seconds the client used."""
+    started_cpu = cpu_seconds()
     client = HolefillClient(api_url, origin)
     latencies, errors, lost = [], [], 0
     for _ in range(jobs):
@@ -81,7 +93,7 @@ def run_client(api_url, origin, photo, mask, jobs, samples):
             lost += 1
             continue
         latencies.append(time.perf_counter() - started)
-    return latencies, errors, lost
+    return latencies, errors, lost, cpu_seconds() - started_cpu
 
 
 def export_bench_model(folder):
@@ -110,7 +122,10 @@ def main():
         model_dir = arguments.model or export_bench_model(scratch / "model")
         photo, mask = make_inputs(*arguments.size)
         samples = arguments.uncertainty_samples
+        started_cpu = cpu_seconds()
         model_rate = model_only_throughput(model_dir, photo, mask, samples)
+        # The warm-up run is one more job.
+        model_cpu = (cpu_seconds() - started_cpu) / (MODEL_ONLY_RUNS + 1)
         print(
             f"model only: {model_rate:.2f} jobs/s ({arguments.size[0]}x{arguments.size[1]}, "
             f"{samples} uncertainty samples, {MODEL_ONLY_RUNS} runs)"
@@ -124,6 +139,12 @@ def main():
             workers=arguments.workers,
         )
         with LocalTwin(config) as twin:
+            processes = {
+                "SeaweedFS": [twin.seaweed.process.pid],
+                "InpaintFunction environments": twin.inpaint_function.worker_pids(),
+            }
+            cpu_before = {name: sum(map(cpu_seconds, pids)) for name, pids in processes.items()}
+            cpu_before["gateway and ApiFunction"] = cpu_seconds()
             started = time.perf_counter()
             # Clients in processes of their own, so that they do not share the twin's
             # interpreter lock as they would not share a machine with the stack.
@@ -143,6 +164,14 @@ def main():
                 ]
                 outcomes = [future.result() for future in futures]
             seconds = time.perf_counter() - started
+            cpu_used = {
+                name: sum(map(cpu_seconds, pids)) - cpu_before[name]
+                for name, pids in processes.items()
+            }
+            cpu_used["gateway and ApiFunction"] = (
+                cpu_seconds() - cpu_before["gateway and ApiFunction"]
+            )
+            cpu_used["clients"] = sum(outcome[3] for outcome in outcomes)
 
     latencies = np.array([latency for outcome in outcomes for latency in outcome[0]])
     errors = [error for outcome in outcomes for error in outcome[1]]
@@ -159,6 +188,12 @@ def main():
         print(f"  job latency: p50 {p50:.2f} s, p95 {p95:.2f} s")
     ratio = service_rate / model_rate
     print(f"  throughput: {service_rate:.2f} jobs/s = {ratio:.2f} x model only (target >= 0.8)")
+    # Every part shares this machine's cores with the model, which in AWS it would not:
+    # where the CPU goes explains the ratio.
+    jobs_done = max(1, len(latencies))
+    print(f"  CPU seconds per job: model only {model_cpu:.3f}")
+    for name, used in cpu_used.items():
+        print(f"    {name}: {used / jobs_done:.3f}")
     for error in errors[:5]:
         print(f"  error: {error}")
     return 0 if not errors and not lost and ratio >= 0.8 else 1

@@ -3,6 +3,7 @@
 import dataclasses
 import logging
 import os
+import warnings
 from pathlib import Path
 
 from holefill.card import CARD_NAME
@@ -119,6 +120,9 @@ class LocalTwin:
             ALLOWED_ORIGIN=config.origin,
             AWS_ENDPOINT_URL_LAMBDA=self.inpaint_function.endpoint_url,
         )
+        # Metrics are off here, so most API requests have none to publish, which
+        # Powertools warns about once per request.
+        warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
         self.api = load_function("api")
         self.gateway = Gateway(config.port, self.api.handler, config.static_dir).start()
 
