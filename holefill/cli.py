@@ -7,12 +7,77 @@ commands that need no Keras never import it. The Keras backend is Keras's own ch
 """
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 from pathlib import Path
 
+from holefill.card import ARCHITECTURE_NAMES, DEFAULT_ARCHITECTURE
+
 DEFAULT_OUTPUT = Path("runs")
+# Model flags, as (flag, configuration field, argparse options): each applies to the
+# architectures whose configuration has the field; unset, the architecture's default holds.
+MODEL_FLAGS = (
+    ("--image-size", "image_size", {"type": int, "help": "side of the square training input"}),
+    ("--depth", "depth", {"type": int, "help": "stride-2 steps of the encoder"}),
+    ("--width", "width", {"type": float, "help": "pconv: channel multiplier"}),
+    (
+        "--filters",
+        "filters",
+        {"type": int, "help": "unet3plus, context-encoder: channels of the first level"},
+    ),
+    (
+        "--dropout",
+        "dropout_rate",
+        {
+            "type": float,
+            "help": "dropout rate, kept active for Monte-Carlo uncertainty (pconv: the last "
+            "decoder layers; unet3plus: encoder pools and skip paths; context-encoder: the "
+            "bottleneck)",
+        },
+    ),
+    (
+        "--dropout-layers",
+        "dropout_layers",
+        {"type": int, "help": "pconv: decoder layers with dropout, from the output"},
+    ),
+    ("--kernel-size", "kernel_size", {"type": int, "help": "unet3plus: convolution kernel side"}),
+    (
+        "--interpolation",
+        "interpolation",
+        {"choices": ("bilinear", "nearest"), "help": "unet3plus: upsampling"},
+    ),
+    ("--l2", "l2", {"type": float, "help": "unet3plus: L2 weight decay"}),
+    (
+        "--deep-supervision",
+        "deep_supervision",
+        {
+            "action": argparse.BooleanOptionalAction,
+            "help": "unet3plus: train a head on every decoder level too",
+        },
+    ),
+    (
+        "--discriminator-filters",
+        "discriminator_filters",
+        {"type": int, "help": "context-encoder: channels of the discriminator's first layer"},
+    ),
+    (
+        "--discriminator-depth",
+        "discriminator_depth",
+        {"type": int, "help": "context-encoder: stride-2 layers of the discriminator"},
+    ),
+)
+# Where `train` departs from the configurations' own defaults.
+TRAIN_MODEL_DEFAULTS = {"pconv": {"image_size": 256, "depth": 7}, "unet3plus": {"image_size": 256}}
+# Adversarial flags, as (flag, `AdversarialConfig` field): context-encoder only.
+ADVERSARIAL_FLAGS = (
+    ("--reconstruction-weight", "reconstruction_weight"),
+    ("--adversarial-weight", "adversarial_weight"),
+    ("--style-weight", "style_weight"),
+    ("--discriminator-learning-rate", "discriminator_learning_rate"),
+    ("--gradient-clip-norm", "gradient_clip_norm"),
+)
 
 
 def main(argv=None):
@@ -33,16 +98,23 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = commands.add_parser("info", help="parameters and GFLOP per image of a configuration")
-    add_model_arguments(info, image_size=512, depth=8)
+    add_model_arguments(info, defaults={})
     info.set_defaults(handler=run_info)
 
-    train = commands.add_parser("train", help="train a PConv U-Net (first stage)")
-    add_model_arguments(train, image_size=256, depth=7)
+    train = commands.add_parser(
+        "train", help="train a PConv U-Net, a UNet3+ or a context encoder (first stage)"
+    )
+    add_model_arguments(train, defaults=TRAIN_MODEL_DEFAULTS)
     add_training_arguments(train, steps=10000)
+    adversarial = train.add_argument_group(
+        "context-encoder: the adversarial loss (defaults: 0.999, 0.001, 0, 1e-3, 1)"
+    )
+    for flag, field in ADVERSARIAL_FLAGS:
+        adversarial.add_argument(flag, dest=field, type=float)
     train.set_defaults(handler=run_training, stage="train")
 
     finetune = commands.add_parser(
-        "finetune", help="fine-tune a trained model with the encoder batch norm frozen"
+        "finetune", help="fine-tune a trained PConv U-Net with the encoder batch norm frozen"
     )
     finetune.add_argument(
         "--from",
@@ -187,15 +259,16 @@ def build_parser():
     return parser
 
 
-def add_model_arguments(parser, *, image_size, depth):
-    group = parser.add_argument_group("model")
-    group.add_argument("--image-size", type=int, default=image_size)
-    group.add_argument("--depth", type=int, default=depth, help="stride-2 encoder layers")
-    group.add_argument("--width", type=float, default=1.0, help="channel multiplier")
-    group.add_argument("--dropout", type=float, default=0.0, help="decoder dropout rate")
-    group.add_argument(
-        "--dropout-layers", type=int, default=1, help="decoder layers with dropout, from the output"
+def add_model_arguments(parser, *, defaults):
+    """`--arch` and `MODEL_FLAGS`; `defaults` ({architecture: {field: value}}) replace the
+    configurations' own where the command wants others."""
+    group = parser.add_argument_group(
+        "model (unset flags keep the architecture's default: `holefill info --arch ARCH`)"
     )
+    group.add_argument("--arch", default=DEFAULT_ARCHITECTURE, choices=ARCHITECTURE_NAMES)
+    for flag, field, options in MODEL_FLAGS:
+        group.add_argument(flag, dest=field, **options)
+    parser.set_defaults(model_defaults=defaults)
 
 
 def add_training_arguments(parser, *, steps):
@@ -222,14 +295,31 @@ def add_training_arguments(parser, *, steps):
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--sample-every", type=int, default=500)
     parser.add_argument(
-        "--learning-rate", type=float, help="default: 2e-4 for train, 5e-5 for finetune"
+        "--learning-rate",
+        type=float,
+        help="default: the architecture's for train (pconv 2e-4, unet3plus 5e-5, "
+        "context-encoder 6e-4), 5e-5 for finetune",
+    )
+    parser.add_argument(
+        "--loss",
+        choices=("pconv", "blind-mae"),
+        help="reconstruction loss: the PConv paper's, or the masked L1 per hole pixel "
+        "(default: pconv for pconv, blind-mae for unet3plus and context-encoder)",
     )
     parser.add_argument(
         "--loss-weight",
         action="append",
         default=[],
         metavar="TERM=VALUE",
-        help="override one loss weight, e.g. hole=6 (repeatable)",
+        help="override one weight of the pconv loss, e.g. hole=6 (repeatable)",
+    )
+    parser.add_argument(
+        "--mask-kind",
+        action="append",
+        default=[],
+        metavar="KIND=WEIGHT",
+        help="training masks: irregular, random_blocks, region, centre_block with relative "
+        "weights (repeatable; default: the architecture's)",
     )
     parser.add_argument(
         "--hole-ratio", type=float, nargs=2, default=(0.01, 0.6), metavar=("LOW", "HIGH")
@@ -245,42 +335,72 @@ def add_training_arguments(parser, *, steps):
     parser.add_argument(
         "--in-memory", action="store_true", help="decode every photo once and keep it in memory"
     )
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        help="stop at the first checkpoint after this many minutes, whatever --steps says",
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
 def model_config_from(arguments):
-    from holefill.models import PConvUNetConfig
+    """The configuration of `--arch` from the model flags given, refusing flags that do not
+    apply to it."""
+    from holefill.architectures import architecture_named
 
-    return PConvUNetConfig(
-        image_size=arguments.image_size,
-        depth=arguments.depth,
-        width=arguments.width,
-        dropout_rate=arguments.dropout,
-        dropout_layers=arguments.dropout_layers,
-    )
+    architecture = architecture_named(arguments.arch)
+    fields = {field.name for field in dataclasses.fields(architecture.config_class)}
+    given = {
+        field: getattr(arguments, field)
+        for _, field, _ in MODEL_FLAGS
+        if getattr(arguments, field) is not None
+    }
+    foreign = [flag for flag, field, _ in MODEL_FLAGS if field in given and field not in fields]
+    if foreign:
+        raise ValueError(f"{', '.join(foreign)} does not apply to --arch {architecture.name}.")
+    defaults = arguments.model_defaults.get(architecture.name, {})
+    return architecture.config_class(**{**defaults, **given})
+
+
+def adversarial_config_from(arguments):
+    """The `AdversarialConfig` of the adversarial flags given (context-encoder only)."""
+    from holefill.adversarial import AdversarialConfig
+
+    given = {
+        field: getattr(arguments, field)
+        for _, field in ADVERSARIAL_FLAGS
+        if getattr(arguments, field, None) is not None
+    }
+    if given and arguments.arch != "context-encoder":
+        flags = [flag for flag, field in ADVERSARIAL_FLAGS if field in given]
+        raise ValueError(f"{', '.join(flags)} applies to --arch context-encoder only.")
+    return AdversarialConfig(**given)
 
 
 def run_info(arguments):
-    from holefill.models import describe
+    from holefill.architectures import describe
 
     description = describe(model_config_from(arguments))
     print(json.dumps(description, indent=2))
     print(
         f"{description['parameters'] / 1e6:.2f} M parameters, "
-        f"{description['gflop_per_image']:.2f} GFLOP per {arguments.image_size} px image"
+        f"{description['gflop_per_image']:.2f} GFLOP per "
+        f"{description['config']['image_size']} px image"
     )
 
 
 def run_training(arguments):
-    from holefill.losses import LossWeights
+    from holefill.losses import LOSS_TERMS, LossWeights
+    from holefill.masks import MASK_KINDS
     from holefill.models import PConvUNetConfig
     from holefill.training import TrainingConfig, train
 
+    first_stage = arguments.stage == "train"
     config = TrainingConfig(
         data_dirs=tuple(str(folder) for folder in arguments.data),
         output_dir=str(arguments.output),
         vgg_weights=str(arguments.vgg_weights or default_vgg_weights()),
-        model=model_config_from(arguments) if arguments.stage == "train" else PConvUNetConfig(),
+        model=model_config_from(arguments) if first_stage else PConvUNetConfig(),
         stage=arguments.stage,
         initial_checkpoint=str(getattr(arguments, "initial_checkpoint", "") or "") or None,
         batch_size=arguments.batch_size,
@@ -288,33 +408,36 @@ def run_training(arguments):
         checkpoint_every=arguments.checkpoint_every,
         sample_every=arguments.sample_every,
         learning_rate=arguments.learning_rate,
-        loss_weights=LossWeights(**parse_loss_weights(arguments.loss_weight)),
+        loss=arguments.loss,
+        loss_weights=LossWeights(
+            **parse_weights(arguments.loss_weight, "--loss-weight", LOSS_TERMS)
+        ),
+        mask_kinds=parse_weights(arguments.mask_kind, "--mask-kind", MASK_KINDS) or None,
+        adversarial=adversarial_config_from(arguments),
         hole_ratio=tuple(arguments.hole_ratio),
         precision=arguments.precision,
         jit_compile={"auto": "auto", "on": True, "off": False}[arguments.jit_compile],
         data_parallel=arguments.data_parallel,
         workers=arguments.workers,
         in_memory=arguments.in_memory,
+        max_minutes=arguments.max_minutes,
         seed=arguments.seed,
     )
     final = train(config)
     print(f"Latest checkpoint: {final}")
 
 
-def parse_loss_weights(pairs):
-    from holefill.losses import LOSS_TERMS
-
+def parse_weights(pairs, flag, names):
+    """`{name: weight}` from `flag`'s NAME=VALUE pairs, NAME one of `names`."""
     weights = {}
     for pair in pairs:
         name, separator, value = pair.partition("=")
-        if not separator or name not in LOSS_TERMS:
-            raise ValueError(
-                f"--loss-weight takes TERM=VALUE with TERM in {LOSS_TERMS}, got {pair!r}."
-            )
+        if not separator or name not in names:
+            raise ValueError(f"{flag} takes NAME=VALUE with NAME in {names}, got {pair!r}.")
         try:
             weights[name] = float(value)
         except ValueError:
-            raise ValueError(f"--loss-weight {pair!r}: {value!r} is not a number.") from None
+            raise ValueError(f"{flag} {pair!r}: {value!r} is not a number.") from None
     return weights
 
 

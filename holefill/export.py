@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 import holefill
+from holefill.architectures import architecture_named, architecture_of, config_from_metadata
 from holefill.card import (
     CARD_FORMAT_VERSION,
     CARD_NAME,
@@ -21,11 +22,12 @@ from holefill.card import (
     LITERT_HEAD_NAME,
     LITERT_NAME,
     LITERT_TRUNK_NAME,
+    read_card,
 )
 from holefill.checkpoints import load_checkpoint, resolve_checkpoint, save_checkpoint
 from holefill.litert_graphs import monte_carlo_split, serving_model
 from holefill.masks import MaskGenerator
-from holefill.models import PConvUNetConfig, build_pconv_unet, count_flops
+from holefill.models import count_flops
 from holefill.runtime import LiteRTModel
 
 # LiteRT and Keras use different convolution kernels, whose rounding differs in proportion
@@ -34,27 +36,30 @@ LITERT_TOLERANCE = 1e-3
 
 
 def load_generator(path, *, monte_carlo=False, input_size=None):
-    """The U-Net of a run folder, a checkpoint folder, or an exported model folder.
+    """The generator of a run folder, a checkpoint folder, or an exported model folder, of
+    whichever architecture its checkpoint metadata or card names.
 
-    Returns `(model, card)` where `card` describes where the weights came from.
+    Returns `(model, card)` where `card` describes where the weights came from, with the
+    "architecture" and its "config".
     """
     path = Path(path)
-    card_path = path / CARD_NAME
-    if card_path.is_file():
-        card = json.loads(card_path.read_text())
-        config = PConvUNetConfig.from_dict(card["config"])
+    if (path / CARD_NAME).is_file():
+        card = read_card(path)
+        architecture = architecture_named(card["architecture"])
+        config = architecture.config_class.from_dict(card["config"])
         trained = keras.saving.load_model(path / KERAS_NAME, compile=False)
         weights = trained.get_weights()
     else:
         checkpoint = resolve_checkpoint(path)
         step, metadata, groups = load_checkpoint(checkpoint)
-        config = PConvUNetConfig.from_dict(metadata["model"])
+        config = config_from_metadata(metadata)
+        architecture = architecture_of(config)
         card = {"checkpoint": str(checkpoint), "step": step, "stage": metadata.get("stage")}
-        reference = build_pconv_unet(config)
+        reference = architecture.build(config)
         weights = [groups["model"][variable.path] for variable in reference.weights]
-    model = build_pconv_unet(config, monte_carlo=monte_carlo, input_size=input_size)
+    model = architecture.build(config, monte_carlo=monte_carlo, input_size=input_size)
     model.set_weights(weights)
-    return model, {**card, "config": config.to_dict()}
+    return model, {**card, "architecture": architecture.name, "config": config.to_dict()}
 
 
 def export_model(source, output_dir, *, tile_size=None, check_samples=4, seed=0):
@@ -72,10 +77,10 @@ def export_model(source, output_dir, *, tile_size=None, check_samples=4, seed=0)
             "(training may use any backend)."
         )
     model, source_card = load_generator(source)
-    config = PConvUNetConfig.from_dict(source_card["config"])
+    architecture = architecture_named(source_card["architecture"])
+    config = architecture.config_class.from_dict(source_card["config"])
     tile_size = tile_size or config.image_size
-    if tile_size % 2**config.depth:
-        raise ValueError(f"tile_size must be a multiple of {2**config.depth}, got {tile_size}.")
+    config.validate_input_size(tile_size, "tile_size")
     fixed, _ = load_generator(source, input_size=tile_size)
 
     output_dir = Path(output_dir)
@@ -100,7 +105,7 @@ def export_model(source, output_dir, *, tile_size=None, check_samples=4, seed=0)
     card = {
         "format_version": CARD_FORMAT_VERSION,
         "holefill_version": holefill.__version__,
-        "architecture": "pconv_unet",
+        "architecture": architecture.name,
         "config": config.to_dict(),
         "tile_size": tile_size,
         "dropout_rate": config.dropout_rate,
@@ -127,19 +132,19 @@ def export_model(source, output_dir, *, tile_size=None, check_samples=4, seed=0)
 
 
 def export_untrained_model(config, output_dir, *, tile_size=None, check_samples=1, seed=0):
-    """Exports a randomly initialised U-Net; returns its card.
+    """Exports a randomly initialised network of `config`'s architecture; returns its card.
 
     For tests and benchmarks of serving, which need a model folder but not a trained one:
     the cost and the code paths are those of a trained model of the same configuration.
     The card's `source.stage` says "untrained".
     """
     keras.utils.set_random_seed(seed)
-    model = build_pconv_unet(config)
+    architecture = architecture_of(config)
+    model = architecture.build(config)
     weights = {variable.path: keras.ops.convert_to_numpy(variable) for variable in model.weights}
+    metadata = {"architecture": architecture.name, "model": config.to_dict(), "stage": "untrained"}
     with tempfile.TemporaryDirectory() as checkpoints:
-        save_checkpoint(
-            checkpoints, 0, {"model": weights}, {"model": config.to_dict(), "stage": "untrained"}
-        )
+        save_checkpoint(checkpoints, 0, {"model": weights}, metadata)
         return export_model(
             checkpoints, output_dir, tile_size=tile_size, check_samples=check_samples, seed=seed
         )

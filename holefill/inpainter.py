@@ -60,7 +60,8 @@ class Inpainting:
 
 
 class Inpainter:
-    """Fills holes in photos with an exported partial-convolution U-Net, on LiteRT.
+    """Fills holes in photos with an exported model, on LiteRT: a partial-convolution U-Net,
+    a UNet3+ or a context encoder, as its card says (`Inpainter.architecture`).
 
     Args:
         model: a loaded `LiteRTModel`.
@@ -106,6 +107,11 @@ class Inpainter:
         """
         model = LiteRTModel.load(model_dir, threads=threads)
         return cls(model, limits=limits, mask_dilation=mask_dilation)
+
+    @property
+    def architecture(self):
+        """The model's architecture, as its card names it ("pconv", "unet3plus", ...)."""
+        return self.model.architecture
 
     @property
     def supports_uncertainty(self):

@@ -1,6 +1,9 @@
-"""The partial convolution of Liu et al. 2018, as a Keras 3 layer that runs on any backend.
+"""Holefill's Keras 3 layers, which run on any backend: the partial convolution of Liu et al.
+2018, the channel-wise fully connected layer of the context encoder, Monte-Carlo dropout and
+the composite that keeps known pixels.
 
-For a window with mask sum S (over the window and the mask channels counted in the sum):
+For a partial-convolution window with mask sum S (over the window and the mask channels
+counted in the sum):
 
     output   = W^T (X * M) * (window / S) + b    where S > 0
     output   = 0 (bias included)                 where S = 0
@@ -182,6 +185,85 @@ class MonteCarloDropout(keras.layers.Dropout):
 
     def call(self, inputs, training=None):
         return super().call(inputs, training=True)
+
+
+@keras.saving.register_keras_serializable(package="holefill")
+class KnownPixelsComposite(keras.layers.Layer):
+    """`[image, mask, prediction] -> mask * image + (1 - mask) * prediction`.
+
+    Known pixels (mask 1) pass through from the image, so a network ending in this layer
+    is judged, and learns, only on what it fills; the mask has one channel.
+    """
+
+    def call(self, inputs):
+        image, mask, prediction = inputs
+        mask = ops.cast(mask, prediction.dtype)
+        return mask * ops.cast(image, prediction.dtype) + (1.0 - mask) * prediction
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[2]
+
+
+@keras.saving.register_keras_serializable(package="holefill")
+class ChannelWiseFullyConnected(keras.layers.Layer):
+    """Connects every position of a channel to every position of the same channel.
+
+    `(N, H, W, C) -> (N, H, W, C)` with one `(H*W, H*W)` matrix per channel and a bias per
+    position and channel: C (HW)^2 weights where a dense layer would need (C HW)^2 (Pathak
+    et al. 2016, the context encoder's bottleneck). The weights are the layer's own, so
+    they train (the course project's matrix was a plain tensor and never learned). It
+    ties the network to one spatial size, which `build` fixes.
+
+    Args:
+        kernel_initializer: for the `(C, HW, HW)` kernel; by default Glorot uniform over
+            each channel's matrix (Keras's "glorot_uniform" would count the channel axis
+            as a receptive field and draw C times smaller weights).
+        **kwargs: passed on to `keras.layers.Layer`.
+    """
+
+    def __init__(self, kernel_initializer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_initializer = (
+            None if kernel_initializer is None else keras.initializers.get(kernel_initializer)
+        )
+
+    def build(self, input_shape):
+        _, height, width, channels = input_shape
+        if None in (height, width, channels):
+            raise ValueError(
+                "ChannelWiseFullyConnected needs a fixed height, width and channel count, "
+                f"got input shape {input_shape}."
+            )
+        self.height, self.width, self.channels = height, width, channels
+        positions = height * width
+        initializer = self.kernel_initializer or keras.initializers.RandomUniform(
+            -((3.0 / positions) ** 0.5), (3.0 / positions) ** 0.5
+        )
+        self.kernel = self.add_weight(
+            name="kernel", shape=(channels, positions, positions), initializer=initializer
+        )
+        self.bias = self.add_weight(name="bias", shape=(positions, channels), initializer="zeros")
+
+    def call(self, inputs):
+        positions = self.height * self.width
+        # (N, HW, C) -> (C, N, HW): a batched matrix product with the channel as the batch,
+        # which LiteRT runs as one BATCH_MATMUL.
+        flat = ops.transpose(ops.reshape(inputs, (-1, positions, self.channels)), (2, 0, 1))
+        mixed = ops.matmul(flat, ops.cast(self.kernel, inputs.dtype))
+        outputs = ops.transpose(mixed, (1, 2, 0)) + ops.cast(self.bias, inputs.dtype)
+        return ops.reshape(outputs, (-1, self.height, self.width, self.channels))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config["kernel_initializer"] = (
+            None
+            if self.kernel_initializer is None
+            else keras.initializers.serialize(self.kernel_initializer)
+        )
+        return config
 
 
 def _split_inputs(inputs):

@@ -1,4 +1,7 @@
-"""The loss of Liu et al. 2018: valid, hole, perceptual, style (out and comp), total variation.
+"""Reconstruction losses: the loss of Liu et al. 2018, and BlindPaint's masked L1.
+
+The partial-convolution loss has terms valid, hole, perceptual, style (out and comp) and
+total variation,
 
     L = 1 L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv
 
@@ -119,6 +122,8 @@ class PConvLoss:
         weights: a `LossWeights`.
     """
 
+    terms = LOSS_TERMS
+
     def __init__(self, feature_extractor, weights=None):
         self.feature_extractor = feature_extractor
         self.weights = weights or LossWeights()
@@ -163,3 +168,20 @@ class PConvLoss:
         }
         terms["total"] = sum(getattr(self.weights, name) * terms[name] for name in LOSS_TERMS)
         return terms
+
+
+class BlindMAELoss:
+    """The masked L1 that BlindPaint trained its UNet3+ with (`blind_MAE`), in our mask
+    convention: mean(|output - truth| * hole) / mean(hole), the mean absolute error per
+    hole pixel and channel. `__call__` takes the arguments of `PConvLoss` and returns
+    `{"blind_mae": loss, "total": loss}`.
+    """
+
+    terms = ("blind_mae",)
+
+    def __call__(self, ground_truth, output, mask):
+        hole = 1.0 - ops.cast(mask, "float32")
+        error = ops.abs(ops.cast(output, "float32") - ops.cast(ground_truth, "float32"))
+        # A batch without holes has nothing to fill: its loss is 0, not 0 / 0.
+        loss = ops.mean(error * hole) / ops.maximum(ops.mean(hole), 1e-8)
+        return {"blind_mae": loss, "total": loss}

@@ -47,7 +47,7 @@ HOLE_RATIO_BUCKETS = (
     HoleRatioBucket(0.5, 0.6),
 )
 
-MASK_KINDS = ("irregular", "random_blocks", "region")
+MASK_KINDS = ("irregular", "random_blocks", "region", "centre_block")
 
 # Mostly strokes, as in the partial-convolution paper, with some blocks and large regions so
 # that the model also learns to fill wide holes that no stroke mask produces.
@@ -210,23 +210,29 @@ class MaskGenerator:
         return self._add_shapes(height, width, hole_ratio, draw_stroke)
 
     def centre_block(self, height, width, hole_ratio=0.25):
-        """A centred rectangle with the image's aspect ratio covering `hole_ratio` of it.
+        """A centred rectangle with (about) the image's aspect ratio: the context encoder's
+        hole.
 
         Args:
             height: mask height in pixels.
             width: mask width in pixels.
-            hole_ratio: the fraction of the image to cover, in (0, 1]; the block is rounded
-                to whole pixels.
+            hole_ratio: the fraction of the image to cover, in (0, 1], the block being
+                rounded to whole pixels; or a `(lower, upper)` range, from which the
+                fraction is drawn at random (the mask's hole ratio then lies in
+                `(lower, upper]`, as for the other kinds).
 
         Returns:
             A float32 mask of shape `(height, width, 1)`.
         """
         _check_size(height, width)
-        if not 0.0 < hole_ratio <= 1.0:
-            raise ValueError(f"hole_ratio must be in (0, 1], got {hole_ratio!r}")
-        side_factor = math.sqrt(hole_ratio)
-        block_height = max(1, round(height * side_factor))
-        block_width = max(1, round(width * side_factor))
+        if isinstance(hole_ratio, tuple | list):
+            block_height, block_width = self._centre_block_size(height, width, hole_ratio)
+        else:
+            if not 0.0 < hole_ratio <= 1.0:
+                raise ValueError(f"hole_ratio must be in (0, 1], got {hole_ratio!r}")
+            side_factor = math.sqrt(hole_ratio)
+            block_height = max(1, round(height * side_factor))
+            block_width = max(1, round(width * side_factor))
         top = (height - block_height) // 2
         left = (width - block_width) // 2
         holes = np.zeros((height, width), np.uint8)
@@ -313,8 +319,9 @@ class MaskGenerator:
             height: mask height in pixels.
             width: mask width in pixels.
             hole_ratio: `(lower, upper)`; the mask's hole ratio lies in `(lower, upper]`.
-            kinds: `{kind: weight}` over "irregular", "random_blocks" and "region"; weights
-                are normalised. Defaults to `DEFAULT_MASK_KIND_PROBABILITIES`.
+            kinds: `{kind: weight}` over `MASK_KINDS` ("irregular", "random_blocks",
+                "region" and "centre_block"); weights are normalised. Defaults to
+                `DEFAULT_MASK_KIND_PROBABILITIES`.
 
         Returns:
             A float32 mask of shape `(height, width, 1)`.
@@ -324,6 +331,21 @@ class MaskGenerator:
         )
         kind = self.rng.choice(list(probabilities), p=list(probabilities.values()))
         return getattr(self, kind)(height, width, hole_ratio=hole_ratio)
+
+    def _centre_block_size(self, height, width, hole_ratio):
+        """`(block_height, block_width)` of a hole count drawn from `hole_ratio`'s range,
+        the shape closest to the image's aspect ratio whose count stays in the range."""
+        smallest, largest = _hole_count_bounds(hole_ratio, height * width)
+        target = self._target_count(smallest, largest)
+        ideal_height = math.sqrt(target * height / width)
+        for block_height in sorted(range(1, height + 1), key=lambda side: abs(side - ideal_height)):
+            block_width = min(width, max(1, round(target / block_height)))
+            if smallest <= block_height * block_width <= largest:
+                return block_height, block_width
+        raise ValueError(
+            f"no rectangle in a {height}x{width} mask has a hole ratio in {hole_ratio}: "
+            "widen the range"
+        )
 
     def _add_shapes(self, height, width, hole_ratio, draw_shape):
         """Adds shapes until the hole count reaches a random target inside the range.

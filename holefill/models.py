@@ -1,4 +1,5 @@
-"""The partial-convolution U-Net of Liu et al. 2018, parameterised by size, depth and width.
+"""The partial-convolution U-Net of Liu et al. 2018, parameterised by size, depth and width;
+what every architecture's configuration shares; and the floating-point cost of a network.
 
 At depth 8, width 1 and 512 px it is the paper's network (design reference, section B):
 encoder PConv 7x7/64, 5x5/128, 5x5/256, then 3x3/512, all stride 2, ReLU, batch norm except
@@ -12,15 +13,49 @@ import math
 
 import keras
 
-from holefill.layers import ConcatenateWithMasks, MonteCarloDropout, PartialConv2D
+from holefill.layers import (
+    ChannelWiseFullyConnected,
+    ConcatenateWithMasks,
+    MonteCarloDropout,
+    PartialConv2D,
+)
 
 PAPER_ENCODER_CHANNELS = (64, 128, 256, 512, 512, 512, 512, 512)
 PAPER_ENCODER_KERNELS = (7, 5, 5, 3, 3, 3, 3, 3)
 ENCODER_BATCH_NORM_PREFIX = "encoder_bn_"
 
 
+class ModelConfig:
+    """What the frozen configuration dataclasses of every architecture share.
+
+    A configuration is stored in checkpoints and model cards as a dict. Architectures
+    whose input size is free need it to be a multiple of their total stride, 2**depth;
+    one with a fixed size overrides `validate_input_size`.
+    """
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"Unknown {cls.__name__} fields: {sorted(unknown)}.")
+        return cls(**values)
+
+    def validate_input_size(self, size, name="input size"):
+        """Raises ValueError unless the network runs on `size` x `size` inputs."""
+        stride = 2**self.depth
+        if size < stride or size % stride:
+            raise ValueError(
+                f"{name} must be a multiple of 2**depth = {stride} (depth {self.depth}), "
+                f"got {size}."
+            )
+
+
 @dataclasses.dataclass(frozen=True)
-class PConvUNetConfig:
+class PConvUNetConfig(ModelConfig):
     """What defines a PConv U-Net; stored in checkpoints and model cards.
 
     Attributes:
@@ -47,11 +82,7 @@ class PConvUNetConfig:
     def __post_init__(self):
         if self.depth < 2:
             raise ValueError(f"depth must be at least 2, got {self.depth}.")
-        if self.image_size % 2**self.depth:
-            raise ValueError(
-                f"image_size must be a multiple of 2**depth = {2**self.depth} "
-                f"(depth {self.depth}), got {self.image_size}."
-            )
+        self.validate_input_size(self.image_size, "image_size")
         if not 0 < self.width <= 4:
             raise ValueError(f"width must be in (0, 4], got {self.width}.")
         if not 0 <= self.dropout_rate < 1:
@@ -70,17 +101,6 @@ class PConvUNetConfig:
     @property
     def encoder_kernels(self):
         return (PAPER_ENCODER_KERNELS + (3,) * max(0, self.depth - 8))[: self.depth]
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"Unknown PConvUNetConfig fields: {sorted(unknown)}.")
-        return cls(**values)
 
 
 def build_pconv_unet(config, *, monte_carlo=False, input_size=None, name="pconv_unet"):
@@ -157,34 +177,45 @@ def set_encoder_batch_norm_frozen(model, frozen=True):
     return layers
 
 
-def count_flops(model):
-    """Floating-point operations of one forward pass (2 per multiply-add), convolutions only.
+def layer_calls(model):
+    """The model's layer calls (nodes), each after the calls that produce its inputs.
 
-    Counts each partial convolution's feature convolution and its mask-sum convolution;
-    batch norm, activations and the masking multiplications are negligible next to them.
+    A functional model keeps its nodes by depth, inputs deepest, and runs them in
+    decreasing depth; this walks them the same way (Keras has no public API for it).
+    """
+    by_depth = model._nodes_by_depth
+    return [
+        node
+        for depth in sorted(by_depth, reverse=True)
+        for node in by_depth[depth]
+        if not node.is_input
+    ]
+
+
+def count_flops(model):
+    """Floating-point operations of one forward pass (2 per multiply-add) of a functional
+    model built for a fixed input size.
+
+    Counts convolutions (a partial convolution's feature convolution and its mask-sum
+    convolution) and channel-wise fully connected layers; batch norm, activations,
+    pooling, resizing and masking are negligible next to them. Counted per layer call, so
+    a layer that several graphs share is counted where this model calls it.
     """
     total = 0
-    for layer in model.layers:
-        if not isinstance(layer, PartialConv2D):
+    for node in layer_calls(model):
+        layer = node.operation
+        if not isinstance(layer, PartialConv2D | keras.layers.Conv2D | ChannelWiseFullyConnected):
             continue
-        (features_shape, mask_shape) = [tensor.shape for tensor in layer.input]
-        output_shape = layer.output[0].shape
-        if None in output_shape[1:3]:
+        input_shape = node.input_tensors[0].shape
+        output_shape = node.outputs[0].shape
+        if None in (*input_shape[1:], *output_shape[1:]):
             raise ValueError("count_flops needs a model built for a fixed input size.")
-        positions = output_shape[1] * output_shape[2]
-        window = layer.kernel_size[0] * layer.kernel_size[1]
-        total += 2 * positions * window * features_shape[-1] * layer.filters
-        total += 2 * positions * window * mask_shape[-1]
+        positions = math.prod(output_shape[1:-1])
+        if isinstance(layer, ChannelWiseFullyConnected):
+            total += 2 * positions * positions * layer.channels
+        else:
+            window = layer.kernel_size[0] * layer.kernel_size[1]
+            total += 2 * positions * window * input_shape[-1] * layer.filters
+            if isinstance(layer, PartialConv2D):
+                total += 2 * positions * window * node.input_tensors[1].shape[-1]
     return total
-
-
-def describe(config):
-    """Parameters and GFLOP per image of a configuration, as printed by `holefill info`."""
-    model = build_pconv_unet(config, input_size=config.image_size)
-    trainable = sum(math.prod(weight.shape) for weight in model.trainable_weights)
-    return {
-        "config": config.to_dict(),
-        "parameters": model.count_params(),
-        "trainable_parameters": trainable,
-        "gflop_per_image": count_flops(model) / 1e9,
-    }

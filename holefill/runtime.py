@@ -4,6 +4,11 @@ This is the only serving module that touches the network, and it imports neither
 TensorFlow nor Keras: a fresh process starts about 4x faster and uses a third of the
 memory. Tiles are float32 in [0, 1] with the library's mask convention (1 = known,
 0 = hole), at the model's fixed `tile_size`.
+
+Every architecture exports the same graphs (`holefill.card`), so the card alone decides
+what runs: the architecture it names, its tile size, and the Monte-Carlo trunk and head
+with their inputs, crop margin and alignment (a head that mixes every position, as the
+context encoder's, has the whole tile as its margin, so it always runs on whole tiles).
 """
 
 import os
@@ -34,7 +39,7 @@ def available_cpus():
 
 
 class LiteRTModel:
-    """An exported model folder, loaded for LiteRT.
+    """An exported model folder of any architecture (`architecture`), loaded for LiteRT.
 
     The deterministic network loads at once; the Monte-Carlo trunk and head load the first
     time they are needed. Calls are serialised by a lock: a LiteRT interpreter must not run
@@ -58,6 +63,7 @@ class LiteRTModel:
         self.threads = available_cpus() if threads is None else int(threads)
         if self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads!r}.")
+        self.architecture = card["architecture"]
         self.tile_size = int(card["tile_size"])
         self.monte_carlo_spec = card.get("monte_carlo")
         self._deterministic = self._runner(card["files"]["litert"])
@@ -66,7 +72,8 @@ class LiteRTModel:
 
     @classmethod
     def load(cls, model_dir, *, threads=None):
-        """Reads the card of `model_dir` and loads its deterministic network."""
+        """Reads the card of `model_dir` (`holefill.card.read_card`) and loads its
+        deterministic network."""
         return cls(model_dir, read_card(model_dir), threads=threads)
 
     @property

@@ -1,8 +1,11 @@
-"""Training and fine-tuning of the PConv U-Net with Keras `fit`, on any Keras backend.
+"""Training and fine-tuning with Keras `fit`, on any Keras backend, of every architecture
+(`holefill.architectures`).
 
-The loss needs the mask and VGG16 features, so the model that `fit` trains wraps the U-Net
-and overrides `compute_loss`, which every backend's training step calls (statelessly on
-JAX); each loss term is tracked as its own metric.
+The losses need the mask (and the PConv loss VGG16 features), so the model that `fit`
+trains wraps the generator and overrides `compute_loss`, which every backend's training
+step calls (statelessly on JAX); each loss term is tracked as its own metric. The context
+encoder trains against a discriminator, with its own training step
+(`holefill.adversarial`, TensorFlow and JAX).
 
 One Keras "epoch" is one checkpoint interval: at its end the weights are checkpointed,
 images per second and the loss terms are logged, and a sample grid is drawn.
@@ -15,33 +18,54 @@ import time
 from pathlib import Path
 
 import keras
+from keras import ops
 from PIL import Image
 
+from holefill.adversarial import AdversarialConfig, AdversarialTrainer
+from holefill.architectures import (
+    RECONSTRUCTION_LOSSES,
+    architecture_of,
+    config_from_metadata,
+)
 from holefill.checkpoints import (
     latest_checkpoint,
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
 )
+from holefill.context_encoder import build_patch_discriminator
 from holefill.data import InpaintingDataset
 from holefill.imaging import comparison_grid
-from holefill.losses import LOSS_TERMS, LossWeights, PConvLoss, build_vgg16_feature_extractor
-from holefill.models import PConvUNetConfig, build_pconv_unet, set_encoder_batch_norm_frozen
+from holefill.losses import BlindMAELoss, LossWeights, PConvLoss, build_vgg16_feature_extractor
+from holefill.masks import validate_mask_kinds
+from holefill.models import ModelConfig, PConvUNetConfig
 
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-STAGES = {"train": 2e-4, "finetune": 5e-5}  # stage -> the paper's learning rate
+STAGES = ("train", "finetune")
+FINETUNE_LEARNING_RATE = 5e-5  # the paper's second stage
+# The adversarial style term: Gram matrices of the output's VGG16 features against the
+# truth's, as the PConv loss's style_out.
+STYLE_ONLY = LossWeights(valid=0, hole=0, perceptual=0, style_out=1, style_comp=0, tv=0)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-    """Everything a training or fine-tuning run depends on; saved with each checkpoint."""
+    """Everything a training or fine-tuning run depends on; saved with each checkpoint.
+
+    `model` is the configuration of any architecture (`PConvUNetConfig`,
+    `UNet3PlusConfig`, `ContextEncoderConfig`); a fine-tuning or resumed run takes it from
+    its checkpoint instead. `learning_rate`, `loss` and `mask_kinds` default to the
+    architecture's (`holefill.architectures`); `adversarial` applies to the context encoder
+    alone, `loss_weights` to the "pconv" loss alone. `max_minutes` stops the run at the
+    first checkpoint after that much time, whatever `steps` says.
+    """
 
     data_dirs: tuple[str, ...]
     output_dir: str
-    vgg_weights: str
-    model: PConvUNetConfig = dataclasses.field(
+    vgg_weights: str | None = None
+    model: ModelConfig = dataclasses.field(
         default_factory=lambda: PConvUNetConfig(image_size=256, depth=7)
     )
     stage: str = "train"
@@ -51,22 +75,30 @@ class TrainingConfig:
     checkpoint_every: int = 100
     sample_every: int = 500
     learning_rate: float | None = None
+    loss: str | None = None
     loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
+    mask_kinds: dict[str, float] | None = None
+    adversarial: AdversarialConfig = dataclasses.field(default_factory=AdversarialConfig)
     hole_ratio: tuple[float, float] = (0.01, 0.6)
     precision: str = "float32"
     jit_compile: bool | str = "auto"
     data_parallel: bool = False
     workers: int = 1
     in_memory: bool = False
+    max_minutes: float | None = None
     seed: int = 0
 
     def __post_init__(self):
         if self.stage not in STAGES:
-            raise ValueError(f"stage must be one of {sorted(STAGES)}, got {self.stage!r}.")
+            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}.")
         if self.stage == "finetune" and not self.initial_checkpoint:
             raise ValueError("Fine-tuning starts from a trained checkpoint: pass one.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
+        if self.loss is not None and self.loss not in RECONSTRUCTION_LOSSES:
+            raise ValueError(f"loss must be one of {RECONSTRUCTION_LOSSES}, got {self.loss!r}.")
+        if self.mask_kinds is not None:
+            validate_mask_kinds(self.mask_kinds)
         for name in ("batch_size", "steps", "checkpoint_every", "sample_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -75,41 +107,149 @@ class TrainingConfig:
                 f"steps ({self.steps}) and sample_every ({self.sample_every}) must be "
                 f"multiples of checkpoint_every ({self.checkpoint_every})."
             )
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"max_minutes must be positive, got {self.max_minutes}.")
+        if self.architecture.adversarial and self.precision == "mixed_float16":
+            raise ValueError(
+                "Adversarial training does not scale its losses for float16: use "
+                "--precision mixed_bfloat16 or float32."
+            )
+
+    @property
+    def architecture(self):
+        return architecture_of(self.model)
 
     @property
     def resolved_learning_rate(self):
-        return self.learning_rate if self.learning_rate is not None else STAGES[self.stage]
+        if self.learning_rate is not None:
+            return self.learning_rate
+        if self.stage == "finetune":
+            return FINETUNE_LEARNING_RATE
+        return self.architecture.learning_rate
+
+    @property
+    def resolved_loss(self):
+        return self.loss or self.architecture.loss
+
+    @property
+    def resolved_mask_kinds(self):
+        return self.mask_kinds or self.architecture.mask_kinds
 
     def to_dict(self):
         values = dataclasses.asdict(self)
         values["learning_rate"] = self.resolved_learning_rate
+        values["loss"] = self.resolved_loss
+        values["mask_kinds"] = self.resolved_mask_kinds
         return values
 
 
 @keras.saving.register_keras_serializable(package="holefill")
 class InpaintingTrainer(keras.Model):
-    """Wraps a U-Net `{"image", "mask"} -> image` with the paper's loss for `fit`."""
+    """Wraps a network `{"image", "mask"} -> image` with its reconstruction loss for `fit`.
 
-    def __init__(self, generator, loss, **kwargs):
+    Args:
+        network: the generator, or a network with several outputs whose first is the
+            generator's and the others deep-supervision heads, each held to the same loss
+            (their mean is the objective). `trainer.generator` is what export and serving
+            use: the first output, through the same layers.
+        loss: `(truth, output, mask) -> {term: value, "total": value}` with a `terms`
+            attribute (`holefill.losses.PConvLoss` or `BlindMAELoss`).
+    """
+
+    def __init__(self, network, loss, **kwargs):
         super().__init__(**kwargs)
-        self.generator = generator
-        self.pconv_loss = loss
-        self.term_trackers = [keras.metrics.Mean(name=name) for name in LOSS_TERMS]
+        self.network = network
+        self.generator = (
+            network
+            if len(network.outputs) == 1
+            else keras.Model(network.inputs, network.outputs[0], name=network.name)
+        )
+        self.reconstruction_loss = loss
+        self.term_trackers = [keras.metrics.Mean(name=name) for name in loss.terms]
 
     def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
+        return self.network(inputs, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        terms = self.pconv_loss(y, y_pred, x["mask"])
+        outputs = y_pred if isinstance(y_pred, list | tuple) else [y_pred]
+        terms = [self.reconstruction_loss(y, output, x["mask"]) for output in outputs]
         for tracker in self.term_trackers:
-            tracker.update_state(terms[tracker.name])
-        return terms["total"]
+            tracker.update_state(terms[0][tracker.name])
+        total = sum(head["total"] for head in terms) / len(terms)
+        # Weight decay (UNet3+'s L2), which a compute_loss of one's own must add itself.
+        for penalty in self.losses:
+            total = total + ops.cast(penalty, "float32")
+        return total
 
     @property
     def metrics(self):
         own = {id(tracker) for tracker in self.term_trackers}
         inherited = [metric for metric in super().metrics if id(metric) not in own]
         return [*inherited, *self.term_trackers]
+
+    def checkpoint_variables(self):
+        """`{group: variables}` that a checkpoint holds; "model" is the generator."""
+        generator_ids = {id(variable) for variable in self.generator.weights}
+        heads = [variable for variable in self.network.weights if id(variable) not in generator_ids]
+        groups = {"model": self.generator.weights, "optimizer": self.optimizer.variables}
+        if heads:
+            groups["supervision_heads"] = heads
+        return groups
+
+
+def build_trainer(model_config, config):
+    """The compiled trainer of `model_config`'s architecture for the run `config`, its
+    optimizer variables created (a checkpoint can be restored into it at once)."""
+    architecture = architecture_of(model_config)
+    loss = config.resolved_loss
+    style = architecture.adversarial and config.adversarial.style_weight
+    feature_extractor = None
+    if loss == "pconv" or style:
+        if not config.vgg_weights:
+            raise ValueError(
+                "The pconv loss and the style term need VGG16 weights: pass vgg_weights "
+                "(`holefill fetch-vgg` downloads them)."
+            )
+        feature_extractor = build_vgg16_feature_extractor(config.vgg_weights)
+    reconstruction = (
+        PConvLoss(feature_extractor, config.loss_weights) if loss == "pconv" else BlindMAELoss()
+    )
+    clip_norm = config.adversarial.gradient_clip_norm if architecture.adversarial else None
+    # A fixed name keeps optimizer variable paths, the checkpoint keys, stable. The
+    # context encoder's Adam is the course project's (beta_1 0.5, as GANs commonly use).
+    optimizer = keras.optimizers.Adam(
+        config.resolved_learning_rate,
+        beta_1=0.5 if architecture.adversarial else 0.9,
+        global_clipnorm=clip_norm,
+        name="adam",
+    )
+    if architecture.adversarial:
+        trainer = AdversarialTrainer(
+            architecture.build(model_config),
+            build_patch_discriminator(model_config),
+            reconstruction,
+            keras.optimizers.SGD(
+                config.adversarial.discriminator_learning_rate,
+                global_clipnorm=clip_norm,
+                name="discriminator_sgd",
+            ),
+            adversarial=config.adversarial,
+            style_loss=PConvLoss(feature_extractor, STYLE_ONLY) if style else None,
+        )
+    else:
+        network = (architecture.build_for_training or architecture.build)(model_config)
+        trainer = InpaintingTrainer(network, reconstruction)
+    if config.stage == "finetune":
+        architecture.freeze_for_finetune(trainer.generator)
+    trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+    # The compiled optimizer trains the generator (and its supervision heads); the
+    # discriminator has its own.
+    trainer.optimizer.build(
+        trainer.generator.trainable_variables
+        if architecture.adversarial
+        else trainer.trainable_variables
+    )
+    return trainer
 
 
 def train(config):
@@ -125,37 +265,42 @@ def train(config):
     model_config = config.model
     if resume_from is None and config.initial_checkpoint:
         _, metadata, _ = load_checkpoint(resolve_checkpoint(config.initial_checkpoint))
-        model_config = PConvUNetConfig.from_dict(metadata["model"])
+        model_config = config_from_metadata(metadata)
     elif resume_from is not None:
         _, metadata, _ = load_checkpoint(resume_from)
-        model_config = PConvUNetConfig.from_dict(metadata["model"])
+        model_config = config_from_metadata(metadata)
         if metadata.get("stage") != config.stage:
             raise ValueError(
                 f"{output_dir} holds a {metadata.get('stage')!r} run; use another output "
                 f"folder for the {config.stage!r} stage."
             )
+    architecture = architecture_of(model_config)
+    if config.stage == "train" and architecture is not config.architecture:
+        raise ValueError(
+            f"{output_dir} holds a {architecture.name} run, not a {config.architecture.name} "
+            f"one: pass --arch {architecture.name} to resume it, or use another output folder."
+        )
+    if config.stage == "finetune" and architecture.freeze_for_finetune is None:
+        raise ValueError(
+            f"Fine-tuning does not apply to {architecture.name}: it is the second stage of "
+            "the PConv U-Net, which freezes the encoder batch norm that hole pixels skew. "
+            f"Train a {architecture.name} run longer instead: `holefill train --arch "
+            f"{architecture.name} --output RUN --steps MORE` resumes it."
+        )
 
-    generator = build_pconv_unet(model_config)
-    if config.stage == "finetune":
-        # The paper's second stage: hole pixels no longer pollute encoder statistics.
-        set_encoder_batch_norm_frozen(generator)
-    loss = PConvLoss(build_vgg16_feature_extractor(config.vgg_weights), config.loss_weights)
-    trainer = InpaintingTrainer(generator, loss)
-    trainer.compile(
-        # A fixed name keeps optimizer variable paths, the checkpoint keys, stable.
-        optimizer=keras.optimizers.Adam(config.resolved_learning_rate, name="adam"),
-        jit_compile=config.jit_compile,
-    )
-    trainer.optimizer.build(trainer.trainable_variables)
-
+    trainer = build_trainer(model_config, config)
     step = 0
     if resume_from is not None:
-        step = restore(trainer, resume_from, with_optimizer=True)
-        # The learning rate is optimizer state too; the one asked for now wins.
+        step = restore(trainer, resume_from, with_training_state=True)
+        # The learning rates are optimizer state too; the ones asked for now win.
         trainer.optimizer.learning_rate.assign(config.resolved_learning_rate)
+        if architecture.adversarial:
+            trainer.discriminator_optimizer.learning_rate.assign(
+                config.adversarial.discriminator_learning_rate
+            )
         logger.info("Resuming %s from step %d (%s).", config.stage, step, resume_from)
     elif config.initial_checkpoint:
-        restore(trainer, resolve_checkpoint(config.initial_checkpoint), with_optimizer=False)
+        restore(trainer, resolve_checkpoint(config.initial_checkpoint), with_training_state=False)
     if step >= config.steps:
         logger.info("%s already reached step %d of %d.", output_dir, step, config.steps)
         return resume_from
@@ -166,6 +311,7 @@ def train(config):
         batch_size=config.batch_size,
         steps_per_epoch=config.checkpoint_every,
         hole_ratio=config.hole_ratio,
+        mask_kinds=config.resolved_mask_kinds,
         in_memory=config.in_memory,
         seed=config.seed + step,
         workers=config.workers,
@@ -177,10 +323,12 @@ def train(config):
         batch_size=4,
         steps_per_epoch=1,
         hole_ratio=config.hole_ratio,
+        mask_kinds=config.resolved_mask_kinds,
         seed=config.seed + 1_000_003,
     )[0]
 
     metadata = {
+        "architecture": architecture.name,
         "model": model_config.to_dict(),
         "stage": config.stage,
         "training": config.to_dict(),
@@ -193,6 +341,8 @@ def train(config):
         SampleGridWriter(output_dir / "samples", sample_inputs, sample_truth, config.sample_every),
         TensorBoardWriter(output_dir / "logs"),
     ]
+    if config.max_minutes:
+        callbacks.append(TimeLimit(config.max_minutes))
     trainer.fit(
         dataset,
         epochs=config.steps // config.checkpoint_every,
@@ -203,12 +353,14 @@ def train(config):
     return latest_checkpoint(checkpoint_dir)
 
 
-def restore(trainer, folder, *, with_optimizer):
-    """Loads a checkpoint's U-Net weights (and optimizer state); returns its step."""
+def restore(trainer, folder, *, with_training_state):
+    """Loads a checkpoint's generator weights and, `with_training_state`, everything else
+    the trainer checkpoints (optimizers, discriminator, supervision heads); returns its
+    step."""
     step, _, groups = load_checkpoint(folder)
-    _assign(trainer.generator.weights, groups["model"], f"{folder} (model)")
-    if with_optimizer:
-        _assign(trainer.optimizer.variables, groups["optimizer"], f"{folder} (optimizer)")
+    for group, variables in trainer.checkpoint_variables().items():
+        if group == "model" or with_training_state:
+            _assign(variables, groups.get(group, {}), f"{folder} ({group})")
     return step
 
 
@@ -272,10 +424,25 @@ class CheckpointWriter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
         groups = {
-            "model": _values(self.model.generator.weights),
-            "optimizer": _values(self.model.optimizer.variables),
+            group: _values(variables)
+            for group, variables in self.model.checkpoint_variables().items()
         }
         save_checkpoint(self.directory, step, groups, self.metadata)
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch (checkpoint) after `minutes`."""
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.seconds = minutes * 60
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.perf_counter() - self.started >= self.seconds:
+            self.model.stop_training = True
 
 
 class SampleGridWriter(keras.callbacks.Callback):

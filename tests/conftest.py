@@ -1,5 +1,6 @@
 """Shared test set-up: the `needs_shared_data` marker skips where ../shared/data is absent;
-fixtures for the downloaded weights and for a stand-in LPIPS network."""
+fixtures for the downloaded weights, a stand-in LPIPS network, photos and VGG16 weights to
+train tiny models with, and a tiny exported model."""
 
 from pathlib import Path
 
@@ -74,6 +75,63 @@ def fake_pretrained_lpips(monkeypatch, random_lpips_weights):
 
     monkeypatch.setattr(lpips, "pretrained_lpips", fake)
     return fake
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory):
+    """Four small photos (48 x 40 JPEGs) to train tiny models on."""
+    from PIL import Image
+    from skimage import data as skimage_data
+
+    folder = tmp_path_factory.mktemp("photos")
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        image = Image.fromarray(getattr(skimage_data, name)()).resize((48, 40))
+        image.save(folder / f"{name}.jpg")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def vgg_weights(tmp_path_factory):
+    """Random VGG weights: the tests check the training machinery, not what it learns."""
+    import keras
+
+    from holefill.losses import build_vgg16_feature_extractor
+
+    extractor = build_vgg16_feature_extractor()
+    path = tmp_path_factory.mktemp("vgg") / "vgg.npz"
+    np.savez(
+        path,
+        **{
+            f"{layer.name}/{kind}": value
+            for layer in extractor.layers
+            if isinstance(layer, keras.layers.Conv2D)
+            for kind, value in zip(("kernel", "bias"), layer.get_weights(), strict=True)
+        },
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def training_config(photos, vgg_weights):
+    """``make(output_dir, model, **overrides)``: a `TrainingConfig` of 2 steps of 2 photos
+    (one checkpoint) on `photos`, without XLA (it compiles longer than tiny runs run)."""
+    from holefill.training import TrainingConfig
+
+    def make(output_dir, model, **overrides):
+        values = {
+            "data_dirs": (str(photos),),
+            "output_dir": str(output_dir),
+            "vgg_weights": str(vgg_weights),
+            "model": model,
+            "batch_size": 2,
+            "steps": 2,
+            "checkpoint_every": 2,
+            "sample_every": 2,
+            "jit_compile": False,
+        }
+        return TrainingConfig(**{**values, **overrides})
+
+    return make
 
 
 @pytest.fixture(scope="session")

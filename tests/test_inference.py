@@ -113,6 +113,20 @@ def test_card_describes_every_graph(model_dir):
     assert card["export_check"]["monte_carlo_max_abs_difference"] < 1e-3
 
 
+def test_a_format_2_card_is_a_pconv_and_an_unknown_architecture_is_refused(model_dir, tmp_path):
+    card = json.loads((model_dir / CARD_NAME).read_text())
+    assert card["architecture"] == "pconv"
+    for name in card["files"].values():
+        shutil.copy(model_dir / name, tmp_path)
+    (tmp_path / CARD_NAME).write_text(
+        json.dumps({**card, "format_version": 2, "architecture": "pconv_unet"})
+    )
+    assert LiteRTModel.load(tmp_path).architecture == "pconv"
+    (tmp_path / CARD_NAME).write_text(json.dumps({**card, "architecture": "diffusion"}))
+    with pytest.raises(ValueError, match="architecture this Holefill does not know"):
+        Inpainter.load(tmp_path)
+
+
 def test_runtime_matches_keras(model_dir):
     from holefill.export import load_generator
 

@@ -80,6 +80,24 @@ def test_centre_block():
     np.testing.assert_array_equal(holes.max(axis=0), [149, 74])
 
 
+def test_centre_blocks_drawn_from_a_range_are_centred_and_in_the_range():
+    generator = MaskGenerator(seed=4)
+    ratios = set()
+    for _ in range(10):
+        mask = generator.sample(48, 64, hole_ratio=(0.2, 0.3), kinds={"centre_block": 1.0})
+        check_mask(mask, 48, 64)
+        ratios.add(hole_ratio(mask))
+        assert 0.2 < hole_ratio(mask) <= 0.3
+        holes = np.argwhere(mask[..., 0] == 0)
+        top, left = holes.min(axis=0)
+        bottom, right = holes.max(axis=0)
+        assert len(holes) == (bottom - top + 1) * (right - left + 1), "one rectangle"
+        assert abs(top - (47 - bottom)) <= 1 and abs(left - (63 - right)) <= 1, "centred"
+    assert len(ratios) > 3, "the ratio is drawn, not fixed"
+    with pytest.raises(ValueError, match="widen"):
+        generator.centre_block(5, 5, hole_ratio=(0.5, 0.51))
+
+
 def test_sample_draws_only_the_given_kinds():
     generator = MaskGenerator(seed=3)
     for _ in range(10):

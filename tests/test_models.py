@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from keras import ops
 
+from holefill.architectures import describe
 from holefill.models import (
     ENCODER_BATCH_NORM_PREFIX,
     PConvUNetConfig,
     build_pconv_unet,
-    describe,
     set_encoder_batch_norm_frozen,
 )
 

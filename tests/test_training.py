@@ -6,76 +6,31 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image
-from skimage import data as skimage_data
 
 from holefill.checkpoints import latest_checkpoint, load_checkpoint
 from holefill.cli import main
-from holefill.losses import build_vgg16_feature_extractor
 from holefill.models import ENCODER_BATCH_NORM_PREFIX, PConvUNetConfig
-from holefill.training import TrainingConfig, train
+from holefill.training import train
 
 pytestmark = pytest.mark.keras_backend
 
 TINY = PConvUNetConfig(image_size=32, depth=3, width=0.125, dropout_rate=0.1)
 
 
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("photos")
-    for name in ("astronaut", "coffee", "chelsea", "rocket"):
-        image = Image.fromarray(getattr(skimage_data, name)()).resize((48, 40))
-        image.save(folder / f"{name}.jpg")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def vgg_weights(tmp_path_factory):
-    """Random VGG weights: the tests check the training machinery, not what it learns."""
-    extractor = build_vgg16_feature_extractor()
-    path = tmp_path_factory.mktemp("vgg") / "vgg.npz"
-    np.savez(
-        path,
-        **{
-            f"{layer.name}/{kind}": value
-            for layer in extractor.layers
-            if isinstance(layer, keras.layers.Conv2D)
-            for kind, value in zip(("kernel", "bias"), layer.get_weights(), strict=True)
-        },
-    )
-    return path
-
-
-def config(photos, vgg_weights, output_dir, **overrides):
-    values = {
-        "data_dirs": (str(photos),),
-        "output_dir": str(output_dir),
-        "vgg_weights": str(vgg_weights),
-        "model": TINY,
-        "batch_size": 2,
-        "steps": 2,
-        "checkpoint_every": 2,
-        "sample_every": 2,
-        "jit_compile": False,
-    }
-    return TrainingConfig(**{**values, **overrides})
-
-
-def test_train_then_resume_then_finetune(photos, vgg_weights, tmp_path):
+def test_train_then_resume_then_finetune(training_config, tmp_path):
     run = tmp_path / "run"
-    first = train(config(photos, vgg_weights, run))
+    first = train(training_config(run, TINY))
     assert first.name == "step-00000002"
     assert (run / "samples" / "step-00000002.png").is_file()
     assert any((run / "logs").iterdir()), "TensorBoard event file"
 
-    resumed = train(config(photos, vgg_weights, run, steps=4))
+    resumed = train(training_config(run, TINY, steps=4))
     step, metadata, groups = load_checkpoint(resumed)
     assert step == 4 and metadata["model"] == TINY.to_dict()
     assert int(np.asarray(groups["optimizer"]["adam/iteration"])) == 4
 
     tuned_run = tmp_path / "finetune"
-    tuned = train(
-        config(photos, vgg_weights, tuned_run, stage="finetune", initial_checkpoint=str(run))
-    )
+    tuned = train(training_config(tuned_run, TINY, stage="finetune", initial_checkpoint=str(run)))
     tuned_step, tuned_metadata, tuned_groups = load_checkpoint(tuned)
     assert tuned_step == 2 and tuned_metadata["training"]["learning_rate"] == 5e-5
     encoder_statistics = [
@@ -93,25 +48,25 @@ def test_train_then_resume_then_finetune(photos, vgg_weights, tmp_path):
     assert changed, "fine-tuning must update the decoder"
 
 
-def test_resuming_another_stage_in_the_same_folder_is_refused(photos, vgg_weights, tmp_path):
+def test_resuming_another_stage_in_the_same_folder_is_refused(training_config, tmp_path):
     run = tmp_path / "run"
-    train(config(photos, vgg_weights, run))
+    train(training_config(run, TINY))
     with pytest.raises(ValueError, match="another output folder"):
-        train(config(photos, vgg_weights, run, stage="finetune", initial_checkpoint=str(run)))
+        train(training_config(run, TINY, stage="finetune", initial_checkpoint=str(run)))
 
 
-def test_invalid_training_configurations(photos, vgg_weights, tmp_path):
+def test_invalid_training_configurations(training_config, tmp_path):
     with pytest.raises(ValueError, match="multiples of checkpoint_every"):
-        config(photos, vgg_weights, tmp_path, steps=3)
+        training_config(tmp_path, TINY, steps=3)
     with pytest.raises(ValueError, match="trained checkpoint"):
-        config(photos, vgg_weights, tmp_path, stage="finetune")
+        training_config(tmp_path, TINY, stage="finetune")
     with pytest.raises(ValueError, match="precision"):
-        config(photos, vgg_weights, tmp_path, precision="float8")
+        training_config(tmp_path, TINY, precision="float8")
 
 
-def test_export_matches_keras_or_says_it_needs_tensorflow(photos, vgg_weights, tmp_path):
+def test_export_matches_keras_or_says_it_needs_tensorflow(training_config, tmp_path):
     run = tmp_path / "run"
-    train(config(photos, vgg_weights, run))
+    train(training_config(run, TINY))
     arguments = ["export", "--from", str(run), "--output", str(tmp_path / "export")]
     if keras.backend.backend() != "tensorflow":
         assert main(arguments) == 2
@@ -121,6 +76,48 @@ def test_export_matches_keras_or_says_it_needs_tensorflow(photos, vgg_weights, t
     assert card["tile_size"] == 64 and card["config"] == TINY.to_dict()
     assert card["export_check"]["litert_max_abs_difference"] < 1e-3
     assert (tmp_path / "export" / "model.tflite").stat().st_size > 1000
+
+
+def test_a_checkpoint_without_an_architecture_holds_a_pconv(training_config, tmp_path):
+    from holefill.export import load_generator
+
+    run = tmp_path / "run"
+    checkpoint = train(training_config(run, TINY))
+    index = json.loads((checkpoint / "index.json").read_text())
+    assert index["metadata"].pop("architecture") == "pconv"
+    (checkpoint / "index.json").write_text(json.dumps(index))
+    model, card = load_generator(run)
+    assert card["architecture"] == "pconv" and card["config"] == TINY.to_dict()
+    assert model.get_layer("decoder_pconv_1")
+    step, metadata, _ = load_checkpoint(train(training_config(run, TINY, steps=4)))
+    assert step == 4 and metadata["architecture"] == "pconv"
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--arch", "unet3plus", "--width", "0.5"], "--width does not apply to --arch unet3plus"),
+        (["--arch", "context-encoder", "--dropout-layers", "2"], "--dropout-layers does not"),
+        (["--adversarial-weight", "0.1"], "applies to --arch context-encoder only"),
+        (["--mask-kind", "stars=1"], "--mask-kind takes NAME=VALUE"),
+        (["--arch", "unet3plus", "--depth", "9"], "depth must be between 1 and 8"),
+    ],
+)
+def test_cli_train_refuses_flags_of_another_architecture(
+    photos, tmp_path, capsys, arguments, message
+):
+    command = ["train", "--data", str(photos), "--output", str(tmp_path / "run"), *arguments]
+    assert main(command) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_info_describes_every_architecture(capsys):
+    assert main(["info", "--arch", "context-encoder", "--filters", "16"]) == 0
+    output = capsys.readouterr().out
+    assert '"architecture": "context-encoder"' in output and "GFLOP per 128 px image" in output
+    assert main(["info", "--arch", "unet3plus", "--image-size", "64", "--filters", "8"]) == 0
+    assert "GFLOP per 64 px image" in capsys.readouterr().out
 
 
 def test_cli_info_and_evaluate(photos, tmp_path, capsys):
@@ -136,9 +133,9 @@ def test_cli_info_and_evaluate(photos, tmp_path, capsys):
     assert "unknown baseline" in capsys.readouterr().err
 
 
-def test_cli_evaluates_a_trained_run(photos, vgg_weights, tmp_path):
+def test_cli_evaluates_a_trained_run(photos, training_config, tmp_path):
     run = tmp_path / "run"
-    train(config(photos, vgg_weights, run))
+    train(training_config(run, TINY))
     output = tmp_path / "evaluation"
     arguments = ["evaluate", "--model", str(run), "--images", str(photos), "--size", "32"]
     arguments.append("--no-lpips")  # LPIPS has its own tests, in test_lpips.py.
@@ -148,12 +145,12 @@ def test_cli_evaluates_a_trained_run(photos, vgg_weights, tmp_path):
     assert latest_checkpoint(run / "checkpoints") is not None
 
 
-def test_cli_records_training_and_evaluation_in_the_card(photos, vgg_weights, tmp_path, capsys):
+def test_cli_records_training_and_evaluation_in_the_card(photos, training_config, tmp_path, capsys):
     if keras.backend.backend() != "tensorflow":
         pytest.skip("export to LiteRT needs the TensorFlow backend")
     run, tuned, model = tmp_path / "train", tmp_path / "finetune", tmp_path / "model"
-    train(config(photos, vgg_weights, run))
-    train(config(photos, vgg_weights, tuned, stage="finetune", initial_checkpoint=str(run)))
+    train(training_config(run, TINY))
+    train(training_config(tuned, TINY, stage="finetune", initial_checkpoint=str(run)))
     assert main(["export", "--from", str(tuned), "--output", str(model)]) == 0
     evaluation = tmp_path / "evaluation"
     arguments = ["evaluate", "--model", str(model), "--images", str(photos), "--size", "32"]

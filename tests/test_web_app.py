@@ -7,6 +7,7 @@ skips with the reason when either is missing.
 """
 
 import io
+import itertools
 import shutil
 from pathlib import Path
 
@@ -78,9 +79,9 @@ def artifacts():
     return ARTIFACTS
 
 
-@pytest.fixture
-def page(browser, web_twin):
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 720})
+def open_app(browser, web_twin, **context_options):
+    """A page on the app in a fresh context; fails the test on uncaught page errors."""
+    context = browser.new_context(accept_downloads=True, **context_options)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(error))
@@ -89,6 +90,24 @@ def page(browser, web_twin):
     yield page
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, web_twin):
+    yield from open_app(browser, web_twin, viewport={"width": 1100, "height": 720})
+
+
+@pytest.fixture
+def phone(browser, web_twin):
+    """A touch-screen phone: no mouse, a narrow viewport."""
+    yield from open_app(
+        browser,
+        web_twin,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+    )
 
 
 def open_photo(page, name, data, mime="image/png"):
@@ -109,6 +128,23 @@ def paint(page, strokes):
         for point in points[1:]:
             page.mouse.move(*point, steps=8)
         page.mouse.up()
+
+
+def swipe(page, stroke):
+    """Drags one finger along a stroke through real touch events, which the browser turns
+    into pointer events of type "touch", as on a phone."""
+    box = page.get_by_test_id("mask").bounding_box()
+    points = [
+        {"x": box["x"] + fx * box["width"], "y": box["y"] + fy * box["height"]} for fx, fy in stroke
+    ]
+    session = page.context.new_cdp_session(page)
+    session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [points[0]]})
+    for start, end in itertools.pairwise(points):
+        for fraction in np.linspace(0, 1, 9)[1:]:
+            point = {axis: start[axis] + fraction * (end[axis] - start[axis]) for axis in start}
+            session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    session.detach()
 
 
 def painted_pixels(page):
@@ -173,6 +209,21 @@ def test_paint_fill_compare_download(page, artifacts):
     np.testing.assert_array_equal(result[~near_hole], photo[~near_hole])
     inside = mask > 0
     assert np.abs(result[inside].astype(int) - photo[inside]).mean() > 1
+
+
+def test_paint_and_fill_with_a_finger_on_a_phone(phone, artifacts):
+    open_photo(phone, "gradient.png", png_bytes(photo_array()))
+    phone.get_by_test_id("mask").wait_for()
+    box = phone.get_by_test_id("mask").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, "the photo overflows the screen"
+    swipe(phone, [(0.2, 0.3), (0.8, 0.6)])
+    assert painted_pixels(phone) > 0
+    phone.screenshot(path=artifacts / "5-phone-painted.png")
+    fill = phone.get_by_role("button", name="Fill", exact=True)
+    fill.scroll_into_view_if_needed()
+    fill.tap()
+    wait_done(phone)
+    phone.screenshot(path=artifacts / "6-phone-result.png", full_page=True)
 
 
 def test_a_text_file_is_refused(page, artifacts):
