@@ -14,7 +14,7 @@ FRONTEND_SOURCES := $(shell find frontend/src -type f) frontend/index.html front
 WEB_APP := frontend/dist/index.html
 # The browser of tests/test_web_app.py (Playwright's own download does not work here).
 CHROMIUM := /usr/bin/chromium
-# The model the local twin serves: issue 4 ships models/default; any exported folder works.
+# The model the local twin serves: the shipped default, or any exported folder.
 MODEL ?= models/default
 
 .PHONY: test run lint test-web test-tensorflow test-jax bench-load train-default clean
