@@ -1,0 +1,82 @@
+"""The shipped default model (`models/default`): its size, its card, and a regression guard
+against OpenCV's Telea on photos that scikit-image ships.
+
+The guard is not the benchmark (that is `holefill evaluate` on the validation set, whose
+tables the card holds): it catches a broken export, a wrong mask convention or a model
+that lost its training, on data that is always here.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as skimage_data
+
+from holefill import Inpainter
+from holefill.baselines import telea
+from holefill.card import read_card
+from holefill.masks import MaskGenerator
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
+# Colour photos of scenes and objects, as users upload, not test charts.
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+SIZE = 256
+MASKS_PER_PHOTO = 3
+
+
+@pytest.fixture(scope="module")
+def card():
+    return read_card(DEFAULT_MODEL)
+
+
+def test_shipped_model_stays_light_to_clone():
+    total = sum(path.stat().st_size for path in DEFAULT_MODEL.rglob("*") if path.is_file())
+    assert total <= 20 * 2**20, f"models/default holds {total / 2**20:.1f} MiB, over 20 MiB"
+
+
+def test_card_records_training_data_terms_and_evaluation(card):
+    stages = [stage["stage"] for stage in card["training"]["stages"]]
+    assert stages == ["train", "finetune"]
+    assert all(stage["step"] > 0 for stage in card["training"]["stages"])
+    assert "research" in card["training"]["data"]["terms"].lower()
+    assert card["training"]["hardware"]
+    assert card["monte_carlo"] is not None, "the default model must support uncertainty maps"
+    # The budget of the default-model issue: at most 20 GFLOP per 512 px image.
+    assert card["tile_size"] == 512 and card["gflop_per_tile"] <= 20
+    for size in ("256", "512"):
+        evaluation = card["evaluation"][size]
+        assert evaluation["counts"]["overall"] == 480
+        assert {"telea", "ns", "biharmonic", "holefill"} <= set(evaluation["methods"])
+        assert isinstance(evaluation["quality_bar"], bool)
+    assert -1 <= card["evaluation"]["256"]["uncertainty"]["spearman"]["overall"] <= 1
+    assert card["recorded"]
+
+
+def centre_square(photo):
+    image = Image.fromarray(photo).convert("RGB")
+    scale = SIZE / min(image.size)
+    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+    left, top = (image.width - SIZE) // 2, (image.height - SIZE) // 2
+    return np.asarray(image.crop((left, top, left + SIZE, top + SIZE)))
+
+
+def test_beats_telea_inside_generated_holes():
+    """On the squared error inside the holes (PSNR, the first metric of the quality bar)."""
+    inpainter = Inpainter.load(DEFAULT_MODEL, threads=2, mask_dilation=0)
+    masks = MaskGenerator(seed=0)
+    model_errors, telea_errors = [], []
+    for name in PHOTOS:
+        photo = centre_square(getattr(skimage_data, name)())
+        truth = photo.astype(np.float32) / 255.0
+        for _ in range(MASKS_PER_PHOTO):
+            known = masks.irregular(SIZE, SIZE, hole_ratio=(0.2, 0.3))
+            holes = known[..., 0] < 0.5
+            filled = np.asarray(inpainter.inpaint(photo, holes).image, np.float32) / 255.0
+            classical = telea(truth * known, known)
+            model_errors.append(np.square(filled - truth)[holes].mean())
+            telea_errors.append(np.square(classical - truth)[holes].mean())
+    model_error, telea_error = np.mean(model_errors), np.mean(telea_errors)
+    assert model_error < telea_error, (
+        f"mean squared error inside the holes: model {model_error:.5f}, Telea {telea_error:.5f}"
+    )
