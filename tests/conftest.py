@@ -176,3 +176,41 @@ def twin(tiny_model, tmp_path_factory):
     )
     with LocalTwin(config) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def check_served_uncertainty():
+    """Checks an exported model's serving path: LiteRT gives `expected` (the Keras output)
+    for the first of `inputs`, the Monte-Carlo spread lies inside the holes only, and
+    `Inpainter` keeps the known pixels."""
+    import numpy as np
+
+    from holefill import Inpainter
+    from holefill.inpainter import DEFAULT_MASK_DILATION
+    from holefill.photos import read_mask
+    from holefill.runtime import LiteRTModel
+
+    def check(exported, architecture, inputs, expected):
+        runtime = LiteRTModel.load(exported, threads=1)
+        assert runtime.architecture == architecture
+        image, known = inputs["image"][0], inputs["mask"][0]
+        np.testing.assert_allclose(runtime.predict(image, known), expected, atol=1e-3)
+        _, mean, mean_square = runtime.monte_carlo(image, known, 16, np.random.default_rng(0))
+        # Float32 moments: E[x^2] - E[x]^2 of constant draws is 0 to within ~1e-7.
+        variance = mean_square - np.square(mean)
+        holes = known[..., 0] == 0
+        np.testing.assert_allclose(mean[~holes], image[~holes], atol=1e-6)
+        assert np.abs(variance[~holes]).max() < 1e-6
+        assert (variance[holes] > 1e-5).mean() > 0.5
+
+        inpainter = Inpainter.load(exported, threads=1)
+        assert inpainter.architecture == architecture
+        photo = (np.random.default_rng(1).random((40, 56, 3)) * 255).astype(np.uint8)
+        mask = np.zeros((40, 56), bool)
+        mask[12:24, 20:36] = True
+        result = inpainter.inpaint(photo, mask, uncertainty_samples=8, seed=0)
+        holes = read_mask(mask, (40, 56), dilation=DEFAULT_MASK_DILATION)
+        np.testing.assert_array_equal(result.image[~holes], photo[~holes])
+        assert (result.uncertainty.std[holes] > 0).mean() > 0.5
+
+    return check

@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 
-from holefill import Inpainter
 from holefill.adversarial import AdversarialConfig
 from holefill.card import CARD_NAME
 from holefill.checkpoints import load_checkpoint
@@ -18,11 +17,8 @@ from holefill.context_encoder import (
     build_patch_discriminator,
 )
 from holefill.export import export_model, load_generator
-from holefill.inpainter import DEFAULT_MASK_DILATION
 from holefill.layers import ChannelWiseFullyConnected
 from holefill.masks import MaskGenerator
-from holefill.photos import read_mask
-from holefill.runtime import LiteRTModel
 from holefill.training import build_trainer, train
 
 pytestmark = pytest.mark.keras_backend
@@ -206,27 +202,9 @@ def test_export_writes_the_architecture_and_a_whole_tile_head(exported):
     assert card["monte_carlo"]["crop_margin"] == 32
 
 
-def test_serving_runs_the_context_encoder_and_its_uncertainty_lies_in_the_holes(exported):
-    runtime = LiteRTModel.load(exported, threads=1)
-    assert runtime.architecture == "context-encoder"
+def test_serving_runs_the_context_encoder_and_its_uncertainty_lies_in_the_holes(
+    exported, check_served_uncertainty
+):
     reference, _ = load_generator(exported)
     inputs, _ = random_inputs(batch=1, seed=3, kind="irregular")
-    image, known = inputs["image"][0], inputs["mask"][0]
-    np.testing.assert_allclose(runtime.predict(image, known), run(reference, inputs)[0], atol=1e-3)
-    _, mean, mean_square = runtime.monte_carlo(image, known, 16, np.random.default_rng(0))
-    # Float32 moments: E[x^2] - E[x]^2 of constant draws is 0 to within ~1e-7.
-    variance = mean_square - np.square(mean)
-    holes = known[..., 0] == 0
-    np.testing.assert_allclose(mean[~holes], image[~holes], atol=1e-6)
-    assert np.abs(variance[~holes]).max() < 1e-6
-    assert (variance[holes] > 1e-5).mean() > 0.5
-
-    inpainter = Inpainter.load(exported, threads=1)
-    assert inpainter.architecture == "context-encoder"
-    photo = (np.random.default_rng(1).random((40, 56, 3)) * 255).astype(np.uint8)
-    mask = np.zeros((40, 56), bool)
-    mask[12:24, 20:36] = True
-    result = inpainter.inpaint(photo, mask, uncertainty_samples=8, seed=0)
-    holes = read_mask(mask, (40, 56), dilation=DEFAULT_MASK_DILATION)
-    np.testing.assert_array_equal(result.image[~holes], photo[~holes])
-    assert (result.uncertainty.std[holes] > 0).mean() > 0.5
+    check_served_uncertainty(exported, "context-encoder", inputs, run(reference, inputs)[0])

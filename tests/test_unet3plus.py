@@ -7,17 +7,13 @@ import keras
 import numpy as np
 import pytest
 
-from holefill import Inpainter
 from holefill.architectures import describe
 from holefill.card import CARD_FORMAT_VERSION, CARD_NAME
 from holefill.checkpoints import load_checkpoint
 from holefill.cli import main
-from holefill.inpainter import DEFAULT_MASK_DILATION
 from holefill.litert_graphs import monte_carlo_split
 from holefill.masks import MaskGenerator
 from holefill.models import PConvUNetConfig, count_flops
-from holefill.photos import read_mask
-from holefill.runtime import LiteRTModel
 from holefill.training import build_trainer, train
 from holefill.unet3plus import UNet3PlusConfig, build_unet3plus
 
@@ -217,29 +213,11 @@ def test_cli_trains_and_exports_a_unet3plus(exported):
     assert card["monte_carlo"]["gflop_head_per_sample"] > card["monte_carlo"]["gflop_trunk"]
 
 
-def test_serving_runs_the_unet3plus_and_its_uncertainty_lies_in_the_holes(exported):
+def test_serving_runs_the_unet3plus_and_its_uncertainty_lies_in_the_holes(
+    exported, check_served_uncertainty
+):
     from holefill.export import load_generator
 
-    runtime = LiteRTModel.load(exported, threads=1)
-    assert runtime.architecture == "unet3plus"
     reference, _ = load_generator(exported, input_size=32)
     inputs = random_inputs(batch=1, seed=5)
-    image, known = inputs["image"][0], inputs["mask"][0]
-    np.testing.assert_allclose(runtime.predict(image, known), run(reference, inputs)[0], atol=1e-3)
-    _, mean, mean_square = runtime.monte_carlo(image, known, 16, np.random.default_rng(0))
-    # Float32 moments: E[x^2] - E[x]^2 of constant draws is 0 to within ~1e-7.
-    variance = mean_square - np.square(mean)
-    holes = known[..., 0] == 0
-    np.testing.assert_allclose(mean[~holes], image[~holes], atol=1e-6)
-    assert np.abs(variance[~holes]).max() < 1e-6
-    assert (variance[holes] > 1e-5).mean() > 0.5
-
-    inpainter = Inpainter.load(exported, threads=1)
-    assert inpainter.architecture == "unet3plus"
-    photo = (np.random.default_rng(1).random((40, 56, 3)) * 255).astype(np.uint8)
-    mask = np.zeros((40, 56), bool)
-    mask[12:24, 20:36] = True
-    result = inpainter.inpaint(photo, mask, uncertainty_samples=8, seed=0)
-    holes = read_mask(mask, (40, 56), dilation=DEFAULT_MASK_DILATION)
-    np.testing.assert_array_equal(result.image[~holes], photo[~holes])
-    assert (result.uncertainty.std[holes] > 0).mean() > 0.5
+    check_served_uncertainty(exported, "unet3plus", inputs, run(reference, inputs)[0])

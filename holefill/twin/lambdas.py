@@ -26,6 +26,7 @@ from holefill.twin.functions import LambdaContext, load_function
 log = logging.getLogger("holefill.twin")
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 _STOP = object()
+INIT_TIMEOUT_SECONDS = 60
 
 
 class LocalLambda:
@@ -109,8 +110,10 @@ class _Worker:
         )
         self.process.start()
         child.close()
-        # The handler module loads the model at import, as Lambda's init phase does.
-        ready = self._receive(self.owner.timeout_seconds)
+        # The handler module loads the model at import, as Lambda's init phase does; that
+        # phase has its own limit, which a short function timeout must not cut on a
+        # loaded machine.
+        ready = self._receive(max(self.owner.timeout_seconds, INIT_TIMEOUT_SECONDS))
         if ready != ("ready", None):
             self._kill()
             raise RuntimeError(f"{self.owner.function_name} could not start: {ready}")
