@@ -26,7 +26,12 @@ from pathlib import Path
 
 from holefill.card import CARD_NAME, read_card
 from holefill.checkpoints import load_checkpoint, resolve_checkpoint
-from holefill.evaluation import JSON_FILENAME, UNCERTAINTY_FILENAME
+from holefill.evaluation import (
+    JSON_FILENAME,
+    UNCERTAINTY_FILENAME,
+    EvaluationResult,
+    beats_every_bucket,
+)
 
 # What the default model's card must show: the quality bar of the default-model issue.
 QUALITY_BAR_METRICS = ("psnr", "ssim")
@@ -86,8 +91,6 @@ def record_in_card(model_dir, *, data_terms, hardware, evaluations):
 
 
 def _evaluation(folder):
-    from holefill.evaluation import EvaluationResult, beats_every_bucket
-
     folder = Path(folder)
     path = folder / JSON_FILENAME
     if not path.is_file():
