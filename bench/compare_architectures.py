@@ -4,6 +4,10 @@ validation set with the classical baselines; writes docs/architecture-comparison
     KERAS_BACKEND=jax .venv/bin/python bench/compare_architectures.py --minutes 60
     KERAS_BACKEND=jax .venv/bin/python bench/compare_architectures.py --images 400000
 
+`--phase train` stops after training (on a GPU machine that carries only the training
+photos) and `--phase report` evaluates the runs already in `--workdir` (where the
+validation set is); the default does both.
+
 The budget is the same for every architecture: wall-clock minutes of training (each run
 stops at its first checkpoint past them) or training images (steps x batch). Each trains
 with its own defaults (`holefill.architectures`: loss, learning rate, masks) at one size,
@@ -19,6 +23,7 @@ dropout draws and the error (`holefill.evaluation.evaluate_uncertainty`).
 import argparse
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -74,7 +79,7 @@ def gflop_per_512px_image(config):
 
 
 def train_one(name, config, arguments):
-    """Trains one architecture within the budget; returns its run folder and statistics."""
+    """Trains one architecture within the budget; returns its statistics."""
     batch, every = arguments.batch_size, arguments.checkpoint_every
     if arguments.images:
         steps = math.ceil(arguments.images / batch / every) * every
@@ -91,6 +96,8 @@ def train_one(name, config, arguments):
         checkpoint_every=every,
         sample_every=every,
         max_minutes=arguments.minutes,
+        precision=arguments.precision,
+        workers=arguments.workers,
         in_memory=True,
         seed=arguments.seed,
     )
@@ -98,13 +105,28 @@ def train_one(name, config, arguments):
     checkpoint = train(training)
     seconds = time.perf_counter() - started
     step, _, _ = load_checkpoint(checkpoint)
-    return run_dir, {
+    return {
+        "device": training_device(),
         "steps": step,
         "images": step * batch,
         "training_minutes": seconds / 60,
         "loss": training.resolved_loss,
         "learning_rate": training.resolved_learning_rate,
     }
+
+
+def training_device():
+    """What trained: the accelerator's name under JAX, else the CPU core count."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.devices()[0].device_kind
+    return f"{os.cpu_count()} CPU cores"
+
+
+def statistics_path(arguments, name):
+    """Where a finished run's training statistics wait for the report."""
+    return arguments.workdir / name / "statistics.json"
 
 
 def demoted(markdown):
@@ -128,16 +150,18 @@ def report(arguments, summary, result, uncertainties):
         f", one per bucket); Monte-Carlo uncertainty from {arguments.uncertainty_draws} draws. "
         "Written by `bench/compare_architectures.py`.",
         "",
-        "| architecture | parameters | GFLOP per 512 px image | steps | images | minutes | "
-        "loss | Spearman (std, error) |",
-        "|---|---:|---:|---:|---:|---:|---|---:|",
+        *([arguments.note, ""] if arguments.note else []),
+        "| architecture | parameters | GFLOP per 512 px image | trained on | steps | images | "
+        "minutes | loss | Spearman (std, error) |",
+        "|---|---:|---:|---|---:|---:|---:|---|---:|",
     ]
     for name, row in summary.items():
         spearman = uncertainties[name].spearman["overall"]
         note = f" ({row['gflop_note']})" if row["gflop_note"] else ""
         lines.append(
             f"| {name} | {row['parameters'] / 1e6:.2f} M | {row['gflop']:.1f}{note} | "
-            f"{row['steps']} | {row['images']} | {row['training_minutes']:.1f} | {row['loss']} | "
+            f"{row['device']} | {row['steps']} | {row['images']} | "
+            f"{row['training_minutes']:.1f} | {row['loss']} | "
             f"{spearman:.3f} |"
         )
     lines += ["", demoted(result.to_markdown())]
@@ -163,6 +187,10 @@ def main():
     parser.add_argument("--size", type=int, default=256, help="training and evaluation size")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument(
+        "--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="data-loading processes per run")
     parser.add_argument("--pconv-width", type=float, default=0.25)
     parser.add_argument("--unet3plus-filters", type=int, default=16)
     parser.add_argument("--context-encoder-filters", type=int, default=32)
@@ -174,20 +202,34 @@ def main():
     parser.add_argument("--workdir", type=Path, default=ROOT / "runs" / "compare-architectures")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "architecture-comparison.md")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--phase", choices=("all", "train", "report"), default="all")
+    parser.add_argument("--note", help="a paragraph for the report: how the runs shared hardware")
     arguments = parser.parse_args()
+
+    configs = model_configs(arguments)
+    if arguments.phase in ("train", "all"):
+        for name in arguments.architectures:
+            statistics = train_one(name, configs[name], arguments)
+            statistics_path(arguments, name).write_text(json.dumps(statistics, indent=2) + "\n")
+    if arguments.phase == "train":
+        return
 
     samples = load_validation_set(
         arguments.val / "images", arguments.val / "masks", size=arguments.size
     )
     if arguments.photos:
         samples = samples[: arguments.photos * len(HOLE_RATIO_BUCKETS)]
-    configs = model_configs(arguments)
     summary, methods, uncertainties = {}, {}, {}
     for name in arguments.architectures:
-        run_dir, statistics = train_one(name, configs[name], arguments)
+        if not statistics_path(arguments, name).is_file():
+            raise SystemExit(
+                f"{arguments.workdir / name} holds no finished run: train it first "
+                "(--phase train, or --phase all)."
+            )
+        run_dir = arguments.workdir / name
         gflop, note = gflop_per_512px_image(configs[name])
         summary[name] = {
-            **statistics,
+            **json.loads(statistics_path(arguments, name).read_text()),
             "parameters": describe(configs[name])["parameters"],
             "gflop": gflop,
             "gflop_note": note,

@@ -28,7 +28,6 @@ from holefill.checkpoints import load_checkpoint, resolve_checkpoint, save_check
 from holefill.litert_graphs import monte_carlo_split, serving_model
 from holefill.masks import MaskGenerator
 from holefill.models import count_flops
-from holefill.runtime import LiteRTModel
 
 # LiteRT and Keras use different convolution kernels, whose rounding differs in proportion
 # to the outputs: beyond this times max(1, largest |output|) the export is refused.
@@ -116,6 +115,10 @@ def export_model(source, output_dir, *, tile_size=None, check_samples=4, seed=0)
         "monte_carlo": monte_carlo,
         "source": {key: source_card.get(key) for key in ("checkpoint", "step", "stage")},
     }
+    # Imported here: training and Keras evaluation also run on machines without the
+    # serving runtime (a GPU box carrying only Keras).
+    from holefill.runtime import LiteRTModel
+
     card["export_check"] = check_litert(
         LiteRTModel(output_dir, card), fixed, split, check_samples, seed
     )

@@ -33,6 +33,11 @@ class LossWeights:
     style_comp: float = 120.0
     tv: float = 0.1
 
+    @property
+    def uses_features(self):
+        """Whether a term needs VGG16 features (which dominate a training step's cost)."""
+        return any((self.perceptual, self.style_out, self.style_comp))
+
 
 LOSS_TERMS = tuple(field.name for field in dataclasses.fields(LossWeights))
 
@@ -138,14 +143,10 @@ class PConvLoss:
 
         batch = ops.shape(output)[0]
         perceptual = style_out = style_comp = 0.0
-        # VGG16 dominates a CPU training step: skip it when no term uses its features.
-        uses_features = any(
-            getattr(self.weights, name) for name in ("perceptual", "style_out", "style_comp")
-        )
         # One pass over the three image sets instead of three.
         features = (
             self.feature_extractor(ops.concatenate([output, composite, ground_truth], 0))
-            if uses_features
+            if self.weights.uses_features
             else []
         )
         for level in features:

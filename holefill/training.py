@@ -204,11 +204,12 @@ def build_trainer(model_config, config):
     loss = config.resolved_loss
     style = architecture.adversarial and config.adversarial.style_weight
     feature_extractor = None
-    if loss == "pconv" or style:
-        if not config.vgg_weights:
+    if (loss == "pconv" and config.loss_weights.uses_features) or style:
+        if not config.vgg_weights or not Path(config.vgg_weights).is_file():
             raise ValueError(
-                "The pconv loss and the style term need VGG16 weights: pass vgg_weights "
-                "(`holefill fetch-vgg` downloads them)."
+                "The perceptual and style terms need VGG16 weights: pass vgg_weights, "
+                "the .npz that `holefill fetch-vgg` writes (got "
+                f"{config.vgg_weights!r}), or set those terms' weights to 0."
             )
         feature_extractor = build_vgg16_feature_extractor(config.vgg_weights)
     reconstruction = (
@@ -315,7 +316,9 @@ def train(config):
         in_memory=config.in_memory,
         seed=config.seed + step,
         workers=config.workers,
-        use_multiprocessing=config.workers > 1,
+        # Threads, not processes: forking a process that runs JAX can deadlock (JAX warns
+        # so), and a process pool pickles every batch, tens of MB of float32, through a pipe.
+        use_multiprocessing=False,
     )
     sample_inputs, sample_truth = InpaintingDataset(
         [Path(folder) for folder in config.data_dirs],

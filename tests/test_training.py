@@ -9,6 +9,7 @@ from PIL import Image
 
 from holefill.checkpoints import latest_checkpoint, load_checkpoint
 from holefill.cli import main
+from holefill.losses import LossWeights
 from holefill.models import ENCODER_BATCH_NORM_PREFIX, PConvUNetConfig
 from holefill.training import train
 
@@ -53,6 +54,19 @@ def test_resuming_another_stage_in_the_same_folder_is_refused(training_config, t
     train(training_config(run, TINY))
     with pytest.raises(ValueError, match="another output folder"):
         train(training_config(run, TINY, stage="finetune", initial_checkpoint=str(run)))
+
+
+def test_the_pixel_terms_alone_train_without_vgg_weights(training_config, tmp_path):
+    pixel_only = LossWeights(perceptual=0.0, style_out=0.0, style_comp=0.0)
+    missing = str(tmp_path / "absent.npz")
+    checkpoint = train(
+        training_config(
+            tmp_path / "run", TINY, loss_weights=pixel_only, vgg_weights=missing, workers=2
+        )
+    )
+    assert checkpoint.name == "step-00000002"
+    with pytest.raises(ValueError, match="perceptual and style terms need VGG16 weights"):
+        train(training_config(tmp_path / "with-vgg", TINY, vgg_weights=missing))
 
 
 def test_invalid_training_configurations(training_config, tmp_path):
