@@ -151,6 +151,12 @@ def build_parser():
         default="telea,ns,biharmonic",
         help="comma-separated classical methods to compare with ('' for none)",
     )
+    evaluate.add_argument(
+        "--raw-network",
+        action="store_true",
+        help="score the network's fill alone, without the diffusion blend at the holes' "
+        "edges that serving applies (holefill.seams)",
+    )
     evaluate.add_argument("--limit", type=int, help="evaluate only the first N samples")
     evaluate.add_argument("--batch-size", type=int, default=8)
     evaluate.add_argument(
@@ -471,7 +477,10 @@ def run_evaluation(arguments):
 
     methods = {}
     if arguments.model:
-        methods["holefill"] = keras_method(arguments.model, arguments.batch_size)
+        from holefill.seams import DEFAULT_SEAMS
+
+        seams = None if arguments.raw_network else DEFAULT_SEAMS
+        methods["holefill"] = keras_method(arguments.model, arguments.batch_size, seams=seams)
     for name in filter(None, arguments.baselines.split(",")):
         if name not in CLASSICAL_METHODS:
             raise ValueError(f"unknown baseline {name!r}; choose from {sorted(CLASSICAL_METHODS)}.")
@@ -548,20 +557,33 @@ def evaluation_metrics(*, include_lpips):
     return list(METRICS)
 
 
-def keras_method(model_path, batch_size, *, monte_carlo=False):
+def keras_method(model_path, batch_size, *, monte_carlo=False, seams=None):
     """A batched `(images, masks) -> images` method running the U-Net with Keras; with
-    `monte_carlo`, dropout stays active and each call is one random draw."""
+    `monte_carlo`, dropout stays active and each call is one random draw; with a `seams`
+    `SeamBlend`, the holes' edges are blended with diffusion as serving does."""
     import numpy as np
 
     from holefill.export import load_generator
+    from holefill.seams import blend_seams
 
     model, card = load_generator(model_path, monte_carlo=monte_carlo)
     if monte_carlo and not card["config"].get("dropout_rate"):
         raise ValueError(f"{model_path} has no dropout: it cannot draw Monte-Carlo samples.")
 
     def inpaint(images, masks):
-        outputs = model.predict({"image": images * masks, "mask": masks}, batch_size, verbose=0)
-        return np.clip(outputs, 0.0, 1.0)
+        outputs = np.clip(
+            model.predict({"image": images * masks, "mask": masks}, batch_size, verbose=0),
+            0.0,
+            1.0,
+        )
+        if seams is None:
+            return outputs
+        return np.stack(
+            [
+                blend_seams(image, mask[..., 0] < 0.5, output, seams)
+                for image, mask, output in zip(images, masks, outputs, strict=True)
+            ]
+        )
 
     return inpaint
 

@@ -5,7 +5,8 @@ The serving path, one module per step, none of which imports TensorFlow or Keras
     decode, validate   photos.read_photo, photos.read_mask   (limits, EXIF, modes, masks)
     preprocess         strategies.inpaint                     (crop, tile or resize)
     model              runtime.LiteRTModel                    (tiles, Monte-Carlo samples)
-    postprocess        Photo.with_fill, Uncertainty           (holes only, bit-exact rest)
+    postprocess        seams.blend_seams, Photo.with_fill,    (holes only, bit-exact rest)
+                       Uncertainty
     encode             Photo.encode                           (same format and metadata)
 """
 
@@ -19,6 +20,7 @@ from holefill import strategies
 from holefill.errors import InvalidInputError
 from holefill.photos import DEFAULT_LIMITS, Photo, read_mask, read_photo
 from holefill.runtime import LiteRTModel
+from holefill.seams import DEFAULT_SEAMS, blend_seams
 from holefill.uncertainty import Uncertainty
 
 DEFAULT_MODEL_DIR = Path("models/default")
@@ -68,6 +70,8 @@ class Inpainter:
         limits: the file-size and pixel limits for photos and masks.
         mask_dilation: pixels by which holes grow, to cover the soft edge of what is
             removed.
+        seams: a `SeamBlend` for where a diffusion fill takes over from the network's at
+            the holes' edges; None keeps the network's fill alone.
 
     Example:
 
@@ -81,12 +85,20 @@ class Inpainter:
     ```
     """
 
-    def __init__(self, model, *, limits=DEFAULT_LIMITS, mask_dilation=DEFAULT_MASK_DILATION):
+    def __init__(
+        self,
+        model,
+        *,
+        limits=DEFAULT_LIMITS,
+        mask_dilation=DEFAULT_MASK_DILATION,
+        seams=DEFAULT_SEAMS,
+    ):
         if mask_dilation < 0:
             raise ValueError(f"mask_dilation must be >= 0, got {mask_dilation!r}.")
         self.model = model
         self.limits = limits
         self.mask_dilation = int(mask_dilation)
+        self.seams = seams
 
     @classmethod
     def load(
@@ -96,6 +108,7 @@ class Inpainter:
         threads=None,
         limits=DEFAULT_LIMITS,
         mask_dilation=DEFAULT_MASK_DILATION,
+        seams=DEFAULT_SEAMS,
     ):
         """Loads an exported model folder (`holefill export` writes one).
 
@@ -103,10 +116,10 @@ class Inpainter:
             model_dir: the folder; defaults to `models/default`.
             threads: CPU threads per network run; defaults to every CPU available.
             limits: see `Inpainter`.
-            mask_dilation: see `Inpainter`.
+            mask_dilation, seams: see `Inpainter`.
         """
         model = LiteRTModel.load(model_dir, threads=threads)
-        return cls(model, limits=limits, mask_dilation=mask_dilation)
+        return cls(model, limits=limits, mask_dilation=mask_dilation, seams=seams)
 
     @property
     def architecture(self):
@@ -178,7 +191,10 @@ class Inpainter:
             mean = np.where(holes[..., None], values[..., 3:6], known_colour)
             mean_square = np.where(holes[..., None], values[..., 6:9], np.square(known_colour))
             uncertainty = Uncertainty.from_moments(mean, mean_square, holes, samples)
-        result = photo.with_fill(holes, values[..., :3])
+        fill = values[..., :3]
+        if self.seams is not None:
+            fill = blend_seams(colour, holes, fill, self.seams)
+        result = photo.with_fill(holes, fill)
         return Inpainting(photo=result, uncertainty=uncertainty, strategy=strategy)
 
 
