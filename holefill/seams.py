@@ -85,20 +85,23 @@ def blend_seams(colour, holes, fill, blend=DEFAULT_SEAMS):
         slice(max(columns[0] - margin, 0), columns[-1] + margin + 1),
     )
     hole = holes[window].astype(np.uint8)
-    diffused = _diffuse(colour[window], hole, blend.radius)
-    distance = cv2.distanceTransform(hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    weight = blend.diffusion_weight(distance)[..., None]
-    blended = fill.copy()
     inside = hole.astype(bool)
-    blended[window][inside] = (weight * diffused + (1.0 - weight) * fill[window])[inside]
+    # Only the hole's pixels are blended: whole-window float arrays would cost more than
+    # the diffusion itself on a large photo.
+    diffused = _diffuse(colour[window], hole, blend.radius)[inside]
+    distance = cv2.distanceTransform(hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[inside]
+    weight = blend.diffusion_weight(distance)[:, None]
+    blended = fill.copy()
+    region = blended[window]
+    region[inside] = weight * unit_float(diffused) + (1.0 - weight) * region[inside]
     return blended
 
 
 def _diffuse(colour, hole, radius):
-    """Navier-Stokes fill of `colour` (any type) as float32 in [0, 1]."""
+    """Navier-Stokes fill of `colour`, in its own type (float32 for non-8-bit colour)."""
     if colour.dtype == np.uint8:
         # OpenCV fills 8-bit colour in one call; other types one channel at a time.
-        return unit_float(cv2.inpaint(colour, hole, radius, cv2.INPAINT_NS))
+        return cv2.inpaint(colour, hole, radius, cv2.INPAINT_NS)
     channels = unit_float(colour)
     return np.stack(
         [cv2.inpaint(channels[..., c], hole, radius, cv2.INPAINT_NS) for c in range(3)], axis=-1
