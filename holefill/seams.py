@@ -10,6 +10,7 @@ independently, a small share of diffusion in the interior lowers the error there
 """
 
 import dataclasses
+import math
 
 import cv2
 import numpy as np
@@ -54,6 +55,10 @@ class SeamBlend:
 
 
 DEFAULT_SEAMS = SeamBlend()
+# Holes up to this many pixels (a 512 px tile's) are diffused at full resolution throughout;
+# larger ones first at the size that brings them down to COARSE_HOLE_PIXELS.
+FULL_RESOLUTION_HOLE_PIXELS = 512 * 512
+COARSE_HOLE_PIXELS = 256 * 256
 
 
 def blend_seams(colour, holes, fill, blend=DEFAULT_SEAMS):
@@ -88,17 +93,43 @@ def blend_seams(colour, holes, fill, blend=DEFAULT_SEAMS):
     inside = hole.astype(bool)
     # Only the hole's pixels are blended: whole-window float arrays would cost more than
     # the diffusion itself on a large photo.
-    diffused = _diffuse(colour[window], hole, blend.radius)[inside]
-    distance = cv2.distanceTransform(hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[inside]
-    weight = blend.diffusion_weight(distance)[:, None]
+    distance = cv2.distanceTransform(hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    diffused = _diffuse(colour[window], hole, distance, blend)[inside]
+    weight = blend.diffusion_weight(distance[inside])[:, None]
     blended = fill.copy()
     region = blended[window]
     region[inside] = weight * unit_float(diffused) + (1.0 - weight) * region[inside]
     return blended
 
 
-def _diffuse(colour, hole, radius):
-    """Navier-Stokes fill of `colour`, in its own type (float32 for non-8-bit colour)."""
+def _diffuse(colour, hole, distance, blend):
+    """Navier-Stokes fill of `colour`'s `hole`, in its own type (float32 unless 8-bit).
+
+    Diffusion costs time in proportion to the hole's area, and far from the edge it is
+    smooth and weighs only `interior_diffusion_share`: a hole of more than
+    `FULL_RESOLUTION_HOLE_PIXELS` is diffused at a reduced size, then again at full
+    resolution in a band along its edge, seeded with that coarse fill inside the band (on
+    a 620 px square hole: 0.08 instead of 0.19 s, mean difference 0.8% of the range).
+    """
+    hole_pixels = int(np.count_nonzero(hole))
+    if hole_pixels <= FULL_RESOLUTION_HOLE_PIXELS:
+        return _navier_stokes(colour, hole, blend.radius)
+    scale = math.sqrt(COARSE_HOLE_PIXELS / hole_pixels)
+    rows, columns = hole.shape
+    size = (max(1, round(columns * scale)), max(1, round(rows * scale)))
+    coarse_hole = (cv2.resize(hole, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    coarse = _navier_stokes(
+        cv2.resize(colour, size, interpolation=cv2.INTER_AREA), coarse_hole, blend.radius
+    )
+    coarse = cv2.resize(coarse, (columns, rows), interpolation=cv2.INTER_LINEAR)
+    band = (hole > 0) & (distance <= blend.ramp_end + 2 * blend.radius)
+    interior = (hole > 0) & ~band
+    seeded = colour.copy() if colour.dtype == np.uint8 else unit_float(colour)
+    seeded[interior] = coarse[interior]
+    return _navier_stokes(seeded, band.astype(np.uint8), blend.radius)
+
+
+def _navier_stokes(colour, hole, radius):
     if colour.dtype == np.uint8:
         # OpenCV fills 8-bit colour in one call; other types one channel at a time.
         return cv2.inpaint(colour, hole, radius, cv2.INPAINT_NS)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import skimage.data
 
+from holefill import seams
 from holefill.masks import MaskGenerator
 from holefill.seams import SeamBlend, blend_seams
 
@@ -42,6 +43,23 @@ def test_every_photo_type_is_blended(photo_and_holes):
         blended = blend_seams(other, holes, network)
         # OpenCV diffuses 8-bit colour jointly and other types per channel: close, not equal.
         assert np.abs(blended - eight_bit)[holes].mean() < 0.01
+
+
+def test_a_large_hole_is_diffused_coarsely_inside_and_finely_at_its_edge(monkeypatch):
+    photo = cv2.resize(skimage.data.astronaut(), (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    holes = np.zeros((1024, 1024), bool)
+    holes[200:820, 250:870] = True
+    assert holes.sum() > seams.FULL_RESOLUTION_HOLE_PIXELS
+    network = np.full((1024, 1024, 3), 0.5, np.float32)
+    coarse = blend_seams(photo, holes, network)
+    monkeypatch.setattr(seams, "FULL_RESOLUTION_HOLE_PIXELS", holes.size)
+    fine = blend_seams(photo, holes, network)
+
+    distance = cv2.distanceTransform(holes.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    edge = holes & (distance <= 2)
+    assert np.abs(coarse - fine)[edge].mean() < 0.005
+    assert np.abs(coarse - fine)[holes].mean() < 0.01
+    np.testing.assert_array_equal(coarse[~holes], network[~holes])
 
 
 def test_no_hole_and_bad_arguments(photo_and_holes):
