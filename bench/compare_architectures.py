@@ -38,7 +38,7 @@ from holefill.data import load_validation_set
 from holefill.evaluation import batched, evaluate, evaluate_uncertainty
 from holefill.masks import HOLE_RATIO_BUCKETS
 from holefill.models import PConvUNetConfig, count_flops
-from holefill.training import TrainingConfig, train
+from holefill.training import PRECISIONS, TrainingConfig, train
 from holefill.unet3plus import UNet3PlusConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,10 +187,8 @@ def main():
     parser.add_argument("--size", type=int, default=256, help="training and evaluation size")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--checkpoint-every", type=int, default=200)
-    parser.add_argument(
-        "--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32"
-    )
-    parser.add_argument("--workers", type=int, default=1, help="data-loading processes per run")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
+    parser.add_argument("--workers", type=int, default=1, help="data-loading threads per run")
     parser.add_argument("--pconv-width", type=float, default=0.25)
     parser.add_argument("--unet3plus-filters", type=int, default=16)
     parser.add_argument("--context-encoder-filters", type=int, default=32)

@@ -337,7 +337,7 @@ def add_training_arguments(parser, *, steps):
     parser.add_argument(
         "--data-parallel", action="store_true", help="split each batch over every accelerator (JAX)"
     )
-    parser.add_argument("--workers", type=int, default=1, help="data-loading processes")
+    parser.add_argument("--workers", type=int, default=1, help="data-loading threads")
     parser.add_argument(
         "--in-memory", action="store_true", help="decode every photo once and keep it in memory"
     )
