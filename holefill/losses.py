@@ -32,6 +32,9 @@ class LossWeights:
     style_out: float = 120.0
     style_comp: float = 120.0
     tv: float = 0.1
+    # Not in the paper: 1 - SSIM of the composite, as `holefill evaluate` scores it. Pixel
+    # terms alone favour fills that are right on average but flatter than the photo.
+    ssim: float = 0.0
 
     @property
     def uses_features(self):
@@ -118,6 +121,34 @@ def total_variation_in_dilated_hole(composite, mask):
     return (ops.sum(horizontal) + ops.sum(vertical)) / count
 
 
+def structural_similarity(images, references, window=7):
+    """Mean SSIM of `images` against `references`, both `(N, H, W, C)` in [0, 1].
+
+    The statistic `holefill evaluate` reports (scikit-image's defaults): a `window` x
+    `window` uniform window over the pixels where it fits, sample covariances, K1 = 0.01,
+    K2 = 0.03, averaged over pixels, channels and the batch.
+    """
+    height, width = images.shape[1:3]
+    if (height is not None and height < window) or (width is not None and width < window):
+        raise ValueError(
+            f"SSIM needs images of at least {window}x{window} pixels, got {height}x{width}."
+        )
+    c1, c2 = 0.01**2, 0.03**2
+    sample_correction = window * window / (window * window - 1.0)
+
+    def local_mean(values):
+        return ops.average_pool(values, pool_size=window, strides=1, padding="valid")
+
+    mean_x, mean_y = local_mean(images), local_mean(references)
+    variance_x = (local_mean(images * images) - mean_x * mean_x) * sample_correction
+    variance_y = (local_mean(references * references) - mean_y * mean_y) * sample_correction
+    covariance = (local_mean(images * references) - mean_x * mean_y) * sample_correction
+    similarity = ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / (
+        (mean_x * mean_x + mean_y * mean_y + c1) * (variance_x + variance_y + c2)
+    )
+    return ops.mean(similarity)
+
+
 class PConvLoss:
     """Computes every term of the paper's loss; `__call__` returns them with their total.
 
@@ -166,6 +197,9 @@ class PConvLoss:
             "style_out": style_out,
             "style_comp": style_comp,
             "tv": total_variation_in_dilated_hole(composite, mask),
+            "ssim": (
+                1.0 - structural_similarity(composite, ground_truth) if self.weights.ssim else 0.0
+            ),
         }
         terms["total"] = sum(getattr(self.weights, name) * terms[name] for name in LOSS_TERMS)
         return terms

@@ -11,8 +11,10 @@ from holefill.losses import (
     PConvLoss,
     build_vgg16_feature_extractor,
     gram_matrix,
+    structural_similarity,
     total_variation_in_dilated_hole,
 )
+from holefill.metrics import composite, ssim
 
 pytestmark = pytest.mark.keras_backend
 
@@ -94,6 +96,36 @@ def test_perfect_output_leaves_only_the_smoothness_prior():
         assert scalar(terms[name]) == pytest.approx(0.0, abs=1e-6), name
     expected_tv = scalar(total_variation_in_dilated_hole(truth, mask))
     assert scalar(terms["tv"]) == pytest.approx(expected_tv) and expected_tv > 0
+
+
+def test_structural_similarity_is_the_statistic_that_evaluate_reports():
+    rng = np.random.default_rng(0)
+    truths = rng.random((2, 24, 20, 3)).astype("float32")
+    # Smoothed, so that the windows hold structure to compare, not only noise.
+    truths = (truths + np.roll(truths, 1, axis=1) + np.roll(truths, 1, axis=2)) / 3
+    outputs = np.clip(truths + rng.normal(0, 0.05, truths.shape), 0, 1).astype("float32")
+    expected = np.mean([ssim(output, truth) for output, truth in zip(outputs, truths, strict=True)])
+    assert scalar(structural_similarity(outputs, truths)) == pytest.approx(expected, abs=1e-5)
+    assert scalar(structural_similarity(truths, truths)) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_ssim_term_scores_the_composite():
+    rng = np.random.default_rng(1)
+    truth = rng.random((1, 16, 16, 3)).astype("float32")
+    output = rng.random((1, 16, 16, 3)).astype("float32")
+    mask = np.ones((1, 16, 16, 1), "float32")
+    mask[:, 4:12, 4:12] = 0
+    weights = LossWeights(valid=0, hole=0, perceptual=0, style_out=0, style_comp=0, tv=0, ssim=2)
+    terms = PConvLoss(identity_features, weights)(truth, output, mask)
+    expected = 1 - ssim(composite(output[0], truth[0], mask[0]), truth[0])
+    assert scalar(terms["ssim"]) == pytest.approx(expected, abs=1e-5) and expected > 0.1
+    assert scalar(terms["total"]) == pytest.approx(2 * expected, abs=1e-5)
+
+
+def test_ssim_of_images_smaller_than_its_window_is_a_clear_error():
+    tiny = np.zeros((1, 5, 9, 3), "float32")
+    with pytest.raises(ValueError, match="at least 7x7 pixels, got 5x9"):
+        structural_similarity(tiny, tiny)
 
 
 def test_vgg_normalisation_and_weight_loading(tmp_path):
