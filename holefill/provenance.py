@@ -44,7 +44,9 @@ def training_stages(checkpoint):
     folder = resolve_checkpoint(checkpoint)
     while folder is not None:
         step, metadata, _ = load_checkpoint(folder)
-        settings = metadata.get("training", {})
+        # A fine-tuning run's own settings hold a placeholder network: it takes the one of
+        # the run it starts from, which its checkpoints record.
+        settings = {**metadata.get("training", {}), "model": metadata.get("model")}
         run_dir = Path(folder).parent.parent
         stages.append(
             {

@@ -164,7 +164,9 @@ def test_cli_records_training_and_evaluation_in_the_card(photos, training_config
         pytest.skip("export to LiteRT needs the TensorFlow backend")
     run, tuned, model = tmp_path / "train", tmp_path / "finetune", tmp_path / "model"
     train(training_config(run, TINY))
-    train(training_config(tuned, TINY, stage="finetune", initial_checkpoint=str(run)))
+    # As the CLI does: a fine-tuning run is handed a placeholder network.
+    placeholder = PConvUNetConfig()
+    train(training_config(tuned, placeholder, stage="finetune", initial_checkpoint=str(run)))
     assert main(["export", "--from", str(tuned), "--output", str(model)]) == 0
     evaluation = tmp_path / "evaluation"
     arguments = ["evaluate", "--model", str(model), "--images", str(photos), "--size", "32"]
@@ -182,6 +184,7 @@ def test_cli_records_training_and_evaluation_in_the_card(photos, training_config
     stages = card["training"]["stages"]
     assert [stage["stage"] for stage in stages] == ["train", "finetune"]
     assert all(stage["images_per_second"] > 0 for stage in stages)
+    assert all(stage["settings"]["model"] == TINY.to_dict() for stage in stages)
     assert card["training"]["data"] == {"folders": [str(photos)], "terms": "Research use only."}
     assert card["evaluation"]["32"]["uncertainty"] == uncertainty
     assert isinstance(card["evaluation"]["32"]["quality_bar"], bool)
