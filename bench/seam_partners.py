@@ -1,0 +1,121 @@
+"""Which diffusion fill to blend the network's with at the holes' edges, side by side.
+
+    .venv/bin/python bench/seam_partners.py --images ../shared/data/train --every 21
+                                            [--model models/default] [--size 256]
+
+Pairs every `--every`-th photo of `--images` with one generated irregular mask per
+hole-ratio bucket from (10%,20%] up (the validation set is left alone, so that what this
+chooses is not fitted to the tables it is judged by), runs the network once, and scores
+per bucket, SSIM and PSNR of the composite: the network alone, OpenCV's Navier-Stokes and
+scikit-image's biharmonic fills, and the network blended with each of the two as
+`holefill.seams` blends (`DEFAULT_SEAMS`'s edge and ramp; each interior share asked for).
+Also prints each fill's seconds per image, the cost that serving would add.
+
+On training photos the network errs less than on new ones, which favours small diffusion
+shares; the comparison between the two partners holds either way.
+"""
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from holefill.baselines import CLASSICAL_METHODS
+from holefill.cli import keras_method
+from holefill.data import generated_validation_set
+from holefill.masks import HOLE_RATIO_BUCKETS
+from holefill.metrics import composite, psnr, ssim
+from holefill.seams import DEFAULT_SEAMS
+
+PARTNERS = ("ns", "biharmonic")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=Path, required=True, help="folder of photos")
+    parser.add_argument("--every", type=int, default=1, help="use every N-th photo")
+    parser.add_argument("--model", type=Path, default=Path("models/default"))
+    parser.add_argument("--size", type=int, default=256, help="centre-crop size in pixels")
+    parser.add_argument(
+        "--shares", default="0.2,0.4", help="comma-separated interior diffusion shares"
+    )
+    arguments = parser.parse_args()
+    if arguments.every < 1:
+        parser.error(f"--every must be at least 1, got {arguments.every}.")
+    shares = [float(share) for share in arguments.shares.split(",")]
+
+    buckets_per_photo = len(HOLE_RATIO_BUCKETS)
+    samples = [
+        sample
+        for index, sample in enumerate(
+            generated_validation_set(arguments.images, size=arguments.size)
+        )
+        if (index // buckets_per_photo) % arguments.every == 0 and sample.bucket >= 1
+    ]
+    if not samples:
+        parser.error(f"{arguments.images} holds no photos.")
+    images = np.stack([sample.image for sample in samples]).astype(np.float32)
+    masks = np.stack([sample.mask for sample in samples]).astype(np.float32)
+    holes = masks[..., 0] < 0.5
+
+    network = keras_method(arguments.model, 8)
+    fills = {
+        "network": np.concatenate(
+            [network(images[i : i + 16], masks[i : i + 16]) for i in range(0, len(samples), 16)]
+        )
+    }
+    seconds = {}
+    for partner in PARTNERS:
+        start = time.perf_counter()
+        fills[partner] = np.stack(
+            [
+                CLASSICAL_METHODS[partner](image, mask)
+                for image, mask in zip(images, masks, strict=True)
+            ]
+        )
+        seconds[partner] = (time.perf_counter() - start) / len(samples)
+    for partner in PARTNERS:
+        for share in shares:
+            blend = dataclasses.replace(DEFAULT_SEAMS, interior_diffusion_share=share)
+            weights = np.stack(
+                [
+                    blend.diffusion_weight(
+                        cv2.distanceTransform(
+                            hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE
+                        )
+                    )
+                    for hole in holes
+                ]
+            )[..., None]
+            fills[f"network + {share:g} {partner}"] = np.where(
+                holes[..., None],
+                weights * fills[partner] + (1.0 - weights) * fills["network"],
+                fills["network"],
+            )
+
+    bucket_indices = sorted({sample.bucket for sample in samples})
+    print(f"{len(samples)} samples at {arguments.size} px from {arguments.images}")
+    print("| fill | " + " | ".join(HOLE_RATIO_BUCKETS[b].label for b in bucket_indices) + " |")
+    print("|---|" + "---:|" * len(bucket_indices))
+    for name, fill in fills.items():
+        cells = []
+        for bucket in bucket_indices:
+            scores = [
+                (ssim(pasted, truth), psnr(pasted, truth))
+                for sample, output, truth, mask in zip(samples, fill, images, masks, strict=True)
+                if sample.bucket == bucket
+                for pasted in [composite(output, truth, mask)]
+            ]
+            mean_ssim, mean_psnr = np.mean(scores, axis=0)
+            cells.append(f"{mean_ssim:.4f} / {mean_psnr:.2f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("SSIM / PSNR (dB) of the composite, per bucket.")
+    for partner, value in seconds.items():
+        print(f"{partner} fill: {value:.3f} s per {arguments.size} px image")
+
+
+if __name__ == "__main__":
+    main()
