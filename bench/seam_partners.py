@@ -45,18 +45,24 @@ def main():
     arguments = parser.parse_args()
     if arguments.every < 1:
         parser.error(f"--every must be at least 1, got {arguments.every}.")
-    shares = [float(share) for share in arguments.shares.split(",")]
+    try:
+        blends = {
+            float(share): dataclasses.replace(DEFAULT_SEAMS, interior_diffusion_share=float(share))
+            for share in arguments.shares.split(",")
+        }
+    except ValueError as error:
+        parser.error(f"--shares takes numbers in [0, 1] separated by commas: {error}")
 
+    try:
+        every_sample = generated_validation_set(arguments.images, size=arguments.size)
+    except ValueError as error:
+        parser.error(str(error))
     buckets_per_photo = len(HOLE_RATIO_BUCKETS)
     samples = [
         sample
-        for index, sample in enumerate(
-            generated_validation_set(arguments.images, size=arguments.size)
-        )
+        for index, sample in enumerate(every_sample)
         if (index // buckets_per_photo) % arguments.every == 0 and sample.bucket >= 1
     ]
-    if not samples:
-        parser.error(f"{arguments.images} holds no photos.")
     images = np.stack([sample.image for sample in samples]).astype(np.float32)
     masks = np.stack([sample.mask for sample in samples]).astype(np.float32)
     holes = masks[..., 0] < 0.5
@@ -78,8 +84,7 @@ def main():
         )
         seconds[partner] = (time.perf_counter() - start) / len(samples)
     for partner in PARTNERS:
-        for share in shares:
-            blend = dataclasses.replace(DEFAULT_SEAMS, interior_diffusion_share=share)
+        for share, blend in blends.items():
             weights = np.stack(
                 [
                     blend.diffusion_weight(
