@@ -73,15 +73,19 @@ bench-load: $(STAMP)
 	KERAS_BACKEND=tensorflow $(BIN)/python bench/load.py $(if $(filter command line,$(origin MODEL)),--model $(MODEL))
 
 # The shipped default model, from the shared photos: train, fine-tune with the encoder batch
-# norm frozen, fine-tune again with 1 - SSIM in the loss, export, evaluate at 256 and 512 px
-# (the uncertainty correlation at 256, where it costs a quarter), and record it all in the
-# card. Every stage resumes where an interrupted run stopped. Width, depth, loss and steps:
-# README.
+# norm frozen, fine-tune again with 1 - SSIM in the loss (these three ran on a CPU), then three
+# more such fine-tuning runs at batch 32 on the 256 px crops (these ran on a GPU: pass
+# GPU_BACKEND=jax there), export, evaluate at 256 and 512 px (the uncertainty correlation at
+# 256, where it costs a quarter), and record it all in the card. Every stage resumes where an
+# interrupted run stopped. Width, depth, loss and steps: README.
 SHARED_DATA ?= ../shared/data
 DEFAULT_RUN ?= runs/default
 TRAIN_STEPS ?= 13500
 FINETUNE_STEPS ?= 6000
 SSIM_STEPS ?= 10000
+# Steps and learning rate of each batch-32 run, in order.
+GPU_STAGES ?= 5500:1.5e-4 5500:3e-4 5000:3e-4
+GPU_BACKEND ?= tensorflow
 HARDWARE ?= $(shell nproc) CPU cores ($(shell lscpu | sed -n 's/^Model name: *//p'))
 DEFAULT_DATA_TERMS := ImageNet sample photos (one per class; ImageNet terms) and BSDS500 \
 	train+val (Arbelaez et al., TPAMI 2011): research use only. The weights inherit these terms.
@@ -90,6 +94,9 @@ DEFAULT_TRAINING_FLAGS := --data $(SHARED_DATA)/train \
 	--vgg-weights $(SHARED_DATA)/vgg16/vgg16_blocks1-3_torchvision_imagenet_hwio.npz \
 	--batch-size 8 --checkpoint-every 500 --sample-every 2500 --in-memory \
 	--loss-weight perceptual=0 --loss-weight style_out=0 --loss-weight style_comp=0
+GPU_TRAINING_FLAGS := --data $(SHARED_DATA)/train256 --batch-size 32 --checkpoint-every 500 \
+	--sample-every 100000 --in-memory --workers 5 --loss-weight perceptual=0 \
+	--loss-weight style_out=0 --loss-weight style_comp=0 --loss-weight ssim=1
 HOLEFILL := KERAS_BACKEND=tensorflow $(BIN)/holefill
 # Photos that scikit-image ships (public domain or CC0) for the README's sample grid: the
 # validation photos may not be redistributed.
@@ -102,7 +109,14 @@ train-default: $(STAMP)
 		--steps $(FINETUNE_STEPS) --output $(DEFAULT_RUN)/finetune
 	$(HOLEFILL) finetune $(DEFAULT_TRAINING_FLAGS) --from $(DEFAULT_RUN)/finetune \
 		--loss-weight ssim=1 --steps $(SSIM_STEPS) --output $(DEFAULT_RUN)/finetune-ssim
-	$(HOLEFILL) export --from $(DEFAULT_RUN)/finetune-ssim --tile-size 512 --output models/default
+	from=$(DEFAULT_RUN)/finetune-ssim; run=0; for stage in $(GPU_STAGES); do \
+		run=$$((run + 1)); \
+		KERAS_BACKEND=$(GPU_BACKEND) $(BIN)/holefill finetune $(GPU_TRAINING_FLAGS) \
+			--from $$from --steps $${stage%%:*} --learning-rate $${stage##*:} \
+			--output $(DEFAULT_RUN)/gpu-ssim-$$run || exit 1; \
+		from=$(DEFAULT_RUN)/gpu-ssim-$$run; \
+	done; \
+	$(HOLEFILL) export --from $$from --tile-size 512 --output models/default
 	$(HOLEFILL) evaluate --model models/default --images $(SHARED_DATA)/val/images \
 		--masks $(SHARED_DATA)/val/masks --size 256 --uncertainty-samples 16 \
 		--output $(DEFAULT_RUN)/evaluation-256
