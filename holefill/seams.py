@@ -36,11 +36,14 @@ class Diffusion:
         full_resolution_hole_pixels: holes up to this many pixels are diffused at full
             resolution throughout; larger ones first at a reduced size.
         coarse_hole_pixels: the reduced size brings a large hole down to this many pixels.
+        largest_band_pixels: a large hole's full-resolution band of more pixels than this
+            is filled by Navier-Stokes diffusion instead (None: no limit).
     """
 
     fill: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
     full_resolution_hole_pixels: int
     coarse_hole_pixels: int
+    largest_band_pixels: int | None = None
 
 
 def _navier_stokes(colour, hole, radius):
@@ -65,9 +68,11 @@ def _biharmonic(colour, hole, radius):
 # Sizes by cost: Navier-Stokes fills a 512 px square in about 0.05 s. A sparse direct solve
 # of the biharmonic equation grows faster than the hole: a 46,000-pixel blob takes 0.45 s
 # at full size and 0.05 s this way (a 512 px tile, 2 cores); strokes cost less for their
-# size (0.2 s for 49,000 pixels either way), all of them being near an edge.
+# size (0.2 s for 49,000 pixels either way), all of them being near an edge. Painted strokes
+# on a 12 MP photo make a band of hundreds of thousands of pixels (4 s instead of 1 s for
+# Navier-Stokes): beyond a 512 px tile's worth, the band is Navier-Stokes's.
 DIFFUSIONS = {
-    "biharmonic": Diffusion(_biharmonic, 128 * 128, 64 * 64),
+    "biharmonic": Diffusion(_biharmonic, 128 * 128, 64 * 64, largest_band_pixels=2 * 256 * 256),
     "navier-stokes": Diffusion(_navier_stokes, 512 * 512, 256 * 256),
 }
 
@@ -201,4 +206,8 @@ def _diffuse(colour, hole, distance, blend, scale):
     interior = (hole > 0) & ~band
     seeded = colour.copy() if colour.dtype == coarse.dtype else unit_float(colour)
     seeded[interior] = coarse[interior]
-    return diffusion.fill(seeded, band.astype(np.uint8), blend.radius)
+    band_fill = diffusion.fill
+    largest = diffusion.largest_band_pixels
+    if largest is not None and np.count_nonzero(band) > largest:
+        band_fill = _navier_stokes
+    return band_fill(seeded, band.astype(np.uint8), blend.radius)

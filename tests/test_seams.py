@@ -101,6 +101,24 @@ def test_a_large_hole_is_diffused_coarsely_inside_and_finely_at_its_edge(
     np.testing.assert_array_equal(coarse[~holes], network[~holes])
 
 
+def test_a_band_too_large_to_solve_is_filled_by_navier_stokes(monkeypatch):
+    photo = cv2.resize(skimage.data.astronaut(), (512, 512), interpolation=cv2.INTER_CUBIC)
+    holes = np.zeros((512, 512), bool)
+    holes[106:406, 106:406] = True
+    blend = SeamBlend(interior_diffusion_share=1.0)
+    network = np.zeros((512, 512, 3), np.float32)
+    solved = blend_seams(photo, holes, network, blend)
+    capped = dataclasses.replace(DIFFUSIONS["biharmonic"], largest_band_pixels=1000)
+    monkeypatch.setitem(DIFFUSIONS, "biharmonic", capped)
+    fallback = blend_seams(photo, holes, network, blend)
+
+    distance = cv2.distanceTransform(holes.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    edge = holes & (distance <= 2)
+    navier_stokes = reference_diffusion("navier-stokes", photo, holes)
+    assert np.abs(fallback - navier_stokes)[edge].mean() < 0.01
+    assert np.abs(solved - navier_stokes)[edge].mean() > 0.02
+
+
 def test_a_hole_known_only_along_thin_lines_is_diffused_at_full_size():
     photo = skimage.data.astronaut()[::2, ::2].copy()
     holes = np.ones(photo.shape[:2], bool)
