@@ -106,6 +106,13 @@ def build_parser():
     )
     add_model_arguments(train, defaults=TRAIN_MODEL_DEFAULTS)
     add_training_arguments(train, steps=10000)
+    train.add_argument(
+        "--init-from",
+        dest="initial_checkpoint",
+        type=Path,
+        help="start from this run's or checkpoint's generator weights (its model settings "
+        "win over the flags; the optimizer starts afresh), e.g. a `holefill slim` folder",
+    )
     adversarial = train.add_argument_group(
         "context-encoder: the adversarial loss (defaults: 0.999, 0.001, 0, 1e-3, 1)"
     )
@@ -143,7 +150,14 @@ def build_parser():
         "--generated-masks",
         type=int,
         metavar="N",
-        help="without --masks: N generated irregular masks per bucket and photo",
+        help="without --masks: N generated masks per bucket and photo",
+    )
+    evaluate.add_argument(
+        "--mask-family",
+        choices=("strokes", "objects"),
+        default="strokes",
+        help="the generated masks: thin strokes, or blobs, boxes and thick brush paths as "
+        "painted over an object to remove",
     )
     evaluate.add_argument("--size", type=int, default=256, help="centre-crop size in pixels")
     evaluate.add_argument(
@@ -189,6 +203,17 @@ def build_parser():
     export.add_argument("--output", type=Path, required=True, help="folder to write")
     export.add_argument("--tile-size", type=int, help="LiteRT input size (default: training size)")
     export.set_defaults(handler=run_export)
+
+    slim = commands.add_parser(
+        "slim",
+        help="a run's generator weights alone, in float16: a checkpoint small enough to "
+        "commit and to carry to a GPU machine",
+    )
+    slim.add_argument(
+        "--from", dest="source", type=Path, required=True, help="run folder or checkpoint"
+    )
+    slim.add_argument("--output", type=Path, required=True, help="checkpoints folder to write")
+    slim.set_defaults(handler=run_slim)
 
     predict = commands.add_parser(
         "predict", help="inpaint photos with an exported model (LiteRT, no TensorFlow)"
@@ -324,7 +349,7 @@ def add_training_arguments(parser, *, steps):
         action="append",
         default=[],
         metavar="KIND=WEIGHT",
-        help="training masks: irregular, random_blocks, region, centre_block with relative "
+        help="training masks: irregular, random_blocks, region, brush, centre_block with relative "
         "weights (repeatable; default: the architecture's)",
     )
     parser.add_argument(
@@ -340,6 +365,22 @@ def add_training_arguments(parser, *, steps):
     parser.add_argument("--workers", type=int, default=1, help="data-loading threads")
     parser.add_argument(
         "--in-memory", action="store_true", help="decode every photo once and keep it in memory"
+    )
+    parser.add_argument(
+        "--pipeline",
+        choices=("host", "device"),
+        default="host",
+        help="host: batches made on the CPU; device: photos and a mask bank held on the "
+        "accelerator, each batch drawn inside the training step (keeps a GPU busy)",
+    )
+    parser.add_argument(
+        "--mask-bank", type=int, default=4000, metavar="N", help="device pipeline: masks drawn once"
+    )
+    parser.add_argument(
+        "--max-dilation",
+        type=int,
+        default=4,
+        help="device pipeline: largest random dilation of a bank mask, in pixels",
     )
     parser.add_argument(
         "--max-minutes",
@@ -426,6 +467,9 @@ def run_training(arguments):
         data_parallel=arguments.data_parallel,
         workers=arguments.workers,
         in_memory=arguments.in_memory,
+        pipeline=arguments.pipeline,
+        mask_bank_size=arguments.mask_bank,
+        max_dilation=arguments.max_dilation,
         max_minutes=arguments.max_minutes,
         seed=arguments.seed,
     )
@@ -453,6 +497,14 @@ def default_vgg_weights():
     return default_cache_dir() / "vgg16_blocks1-3.npz"
 
 
+def run_slim(arguments):
+    from holefill.checkpoints import save_weights_only
+
+    folder = save_weights_only(arguments.source, arguments.output)
+    size = sum(path.stat().st_size for path in folder.iterdir())
+    print(f"Wrote {folder} ({size / 1e6:.1f} MB)")
+
+
 def run_evaluation(arguments):
     import numpy as np
 
@@ -469,7 +521,10 @@ def run_evaluation(arguments):
         samples = load_validation_set(arguments.images, arguments.masks, size=arguments.size)
     elif arguments.generated_masks:
         samples = generated_validation_set(
-            arguments.images, size=arguments.size, per_bucket=arguments.generated_masks
+            arguments.images,
+            size=arguments.size,
+            per_bucket=arguments.generated_masks,
+            family=arguments.mask_family,
         )
     else:
         raise ValueError("pass --masks FOLDER or --generated-masks N.")

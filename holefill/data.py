@@ -302,15 +302,18 @@ def load_validation_set(images_dir, masks_dir, *, size, hole_is="white"):
     return samples
 
 
-def generated_validation_set(images_dir, *, size, per_bucket=1, seed=0):
-    """Pairs every photo with generated irregular masks in each hole-ratio bucket's range.
+def generated_validation_set(images_dir, *, size, per_bucket=1, family="strokes", seed=0):
+    """Pairs every photo with generated masks in each hole-ratio bucket's range.
 
-    For photo folders without a mask set; photos are prepared as in `load_validation_set`.
+    For photo folders without a mask set, and for holes that no mask set has: `family`
+    "objects" paints blobs, boxes and thick brush paths, as a user does over an object to
+    remove (`masks.MASK_FAMILIES`). Photos are prepared as in `load_validation_set`.
 
     Args:
         images_dir: folder of photos (not searched recursively).
         size: side of the square samples, in pixels.
         per_bucket: masks per photo and bucket.
+        family: "strokes" or "objects".
         seed: seed of the `MaskGenerator`; the same seed gives the same set.
 
     Returns:
@@ -318,6 +321,9 @@ def generated_validation_set(images_dir, *, size, per_bucket=1, seed=0):
     """
     if per_bucket < 1:
         raise ValueError(f"per_bucket must be positive, got {per_bucket}")
+    if family not in masks.MASK_FAMILIES:
+        raise ValueError(f"mask family must be one of {list(masks.MASK_FAMILIES)}, got {family!r}")
+    kinds = masks.MASK_FAMILIES[family]
     mask_generator = masks.MaskGenerator(seed=seed)
     samples = []
     for photo_name, image in _validation_photos(images_dir, size):
@@ -325,9 +331,11 @@ def generated_validation_set(images_dir, *, size, per_bucket=1, seed=0):
             for draw in range(per_bucket):
                 samples.append(
                     ValidationSample(
-                        name=f"{photo_name}_bucket{bucket}_{draw}",
+                        name=f"{photo_name}_{family}{bucket}_{draw}",
                         image=image,
-                        mask=mask_generator.irregular(size, size, hole_ratio=ratio_bucket.range),
+                        mask=mask_generator.sample(
+                            size, size, hole_ratio=ratio_bucket.range, kinds=kinds
+                        ),
                         bucket=bucket,
                     )
                 )

@@ -47,11 +47,19 @@ HOLE_RATIO_BUCKETS = (
     HoleRatioBucket(0.5, 0.6),
 )
 
-MASK_KINDS = ("irregular", "random_blocks", "region", "centre_block")
+MASK_KINDS = ("irregular", "random_blocks", "region", "brush", "centre_block")
 
 # Mostly strokes, as in the partial-convolution paper, with some blocks and large regions so
 # that the model also learns to fill wide holes that no stroke mask produces.
 DEFAULT_MASK_KIND_PROBABILITIES = {"irregular": 0.7, "random_blocks": 0.15, "region": 0.15}
+
+# The two kinds of hole that evaluation reports apart: thin strokes (scratches, wires, the
+# NVIDIA test masks) and what a user paints over an object to remove it (a blob, a box or a
+# thick brush path).
+MASK_FAMILIES = {
+    "strokes": {"irregular": 1.0},
+    "objects": {"region": 1.0, "random_blocks": 1.0, "brush": 1.0},
+}
 
 # Once this many shapes have overshot the range, a mask already inside the range is accepted
 # even if it is short of its drawn target: further tries would only add tiny specks.
@@ -312,6 +320,41 @@ class MaskGenerator:
                 high_scale = scale
         return _to_mask(self._settle(holes, smallest, largest))
 
+    def brush(self, height, width, hole_ratio=(0.05, 0.4)):
+        """Thick brush paths, as a user paints over an object: polylines with round joints
+        whose width is 4-12% of the image's short side, starting near a common centre,
+        added until the hole ratio reaches
+        a target drawn uniformly from `hole_ratio`.
+
+        Args:
+            height: mask height in pixels.
+            width: mask width in pixels.
+            hole_ratio: `(lower, upper)`; the mask's hole ratio lies in `(lower, upper]`.
+
+        Returns:
+            A float32 mask of shape `(height, width, 1)`.
+        """
+        short_side = min(height, width)
+        # Paths gather around one object, as a user's strokes over it do.
+        centre_x, centre_y = self._point(height, width)
+
+        def draw_path(canvas, size_factor):
+            thickness = max(1, round(self.rng.uniform(0.04, 0.12) * short_side * size_factor))
+            spread = 0.2 * short_side
+            x = int(np.clip(centre_x + self.rng.uniform(-spread, spread), 0, width - 1))
+            y = int(np.clip(centre_y + self.rng.uniform(-spread, spread), 0, height - 1))
+            heading = self.rng.uniform(0, 2 * np.pi)
+            for _ in range(self.rng.integers(2, 7)):
+                # A hand turns gradually: each segment bends by at most 70 degrees.
+                heading += self.rng.uniform(-1.2, 1.2)
+                length = self.rng.uniform(0.1, 0.3) * short_side * max(size_factor, 0.25)
+                end_x = int(np.clip(x + length * np.cos(heading), 0, width - 1))
+                end_y = int(np.clip(y + length * np.sin(heading), 0, height - 1))
+                cv2.line(canvas, (x, y), (end_x, end_y), 1, thickness)
+                x, y = end_x, end_y
+
+        return self._add_shapes(height, width, hole_ratio, draw_path)
+
     def sample(self, height, width, hole_ratio=(0.01, 0.6), kinds=None):
         """A mask of a randomly chosen kind; this is what training uses.
 
@@ -320,7 +363,7 @@ class MaskGenerator:
             width: mask width in pixels.
             hole_ratio: `(lower, upper)`; the mask's hole ratio lies in `(lower, upper]`.
             kinds: `{kind: weight}` over `MASK_KINDS` ("irregular", "random_blocks",
-                "region" and "centre_block"); weights are normalised. Defaults to
+                "region", "brush" and "centre_block"); weights are normalised. Defaults to
                 `DEFAULT_MASK_KIND_PROBABILITIES`.
 
         Returns:

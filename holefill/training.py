@@ -14,10 +14,12 @@ images per second and the loss terms are logged, and a sample grid is drawn.
 import dataclasses
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import ops
 from PIL import Image
 
@@ -35,6 +37,7 @@ from holefill.checkpoints import (
 )
 from holefill.context_encoder import build_patch_discriminator
 from holefill.data import InpaintingDataset
+from holefill.device_batches import DeviceBatchSampler, build_mask_bank, load_photo_array
 from holefill.imaging import comparison_grid
 from holefill.losses import BlindMAELoss, LossWeights, PConvLoss, build_vgg16_feature_extractor
 from holefill.masks import validate_mask_kinds
@@ -43,6 +46,10 @@ from holefill.models import ModelConfig, PConvUNetConfig
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# "host": `InpaintingDataset` decodes and masks each batch on the CPU; "device": the photos
+# and a mask bank sit on the accelerator and each step draws its batch there
+# (`holefill.device_batches`).
+PIPELINES = ("host", "device")
 STAGES = ("train", "finetune")
 FINETUNE_LEARNING_RATE = 5e-5  # the paper's second stage
 # The adversarial style term: Gram matrices of the output's VGG16 features against the
@@ -59,7 +66,8 @@ class TrainingConfig:
     its checkpoint instead. `learning_rate`, `loss` and `mask_kinds` default to the
     architecture's (`holefill.architectures`); `adversarial` applies to the context encoder
     alone, `loss_weights` to the "pconv" loss alone. `max_minutes` stops the run at the
-    first checkpoint after that much time, whatever `steps` says.
+    first checkpoint after that much time, whatever `steps` says. `mask_bank_size` and
+    `max_dilation` apply to the "device" pipeline alone.
     """
 
     data_dirs: tuple[str, ...]
@@ -85,6 +93,9 @@ class TrainingConfig:
     data_parallel: bool = False
     workers: int = 1
     in_memory: bool = False
+    pipeline: str = "host"
+    mask_bank_size: int = 4000
+    max_dilation: int = 4
     max_minutes: float | None = None
     seed: int = 0
 
@@ -95,11 +106,18 @@ class TrainingConfig:
             raise ValueError("Fine-tuning starts from a trained checkpoint: pass one.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
+        if self.pipeline not in PIPELINES:
+            raise ValueError(f"pipeline must be one of {PIPELINES}, got {self.pipeline!r}.")
+        if self.pipeline == "device" and self.architecture.adversarial:
+            raise ValueError(
+                "The device pipeline trains the reconstruction architectures; the context "
+                "encoder's adversarial step takes host batches (pipeline 'host')."
+            )
         if self.loss is not None and self.loss not in RECONSTRUCTION_LOSSES:
             raise ValueError(f"loss must be one of {RECONSTRUCTION_LOSSES}, got {self.loss!r}.")
         if self.mask_kinds is not None:
             validate_mask_kinds(self.mask_kinds)
-        for name in ("batch_size", "steps", "checkpoint_every", "sample_every"):
+        for name in ("batch_size", "steps", "checkpoint_every", "sample_every", "mask_bank_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if self.steps % self.checkpoint_every or self.sample_every % self.checkpoint_every:
@@ -171,8 +189,11 @@ class InpaintingTrainer(keras.Model):
         return self.network(inputs, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        outputs = y_pred if isinstance(y_pred, list | tuple) else [y_pred]
-        terms = [self.reconstruction_loss(y, output, x["mask"]) for output in outputs]
+        return self._objective(y_pred, y, x["mask"])
+
+    def _objective(self, predictions, truth, mask):
+        outputs = predictions if isinstance(predictions, list | tuple) else [predictions]
+        terms = [self.reconstruction_loss(truth, output, mask) for output in outputs]
         for tracker in self.term_trackers:
             tracker.update_state(terms[0][tracker.name])
         total = sum(head["total"] for head in terms) / len(terms)
@@ -197,9 +218,45 @@ class InpaintingTrainer(keras.Model):
         return groups
 
 
-def build_trainer(model_config, config):
+@keras.saving.register_keras_serializable(package="holefill")
+class DeviceBatchTrainer(InpaintingTrainer):
+    """An `InpaintingTrainer` whose every step draws its own batch with `sampler` (a
+    `holefill.device_batches.DeviceBatchSampler`), inside the compiled step.
+
+    `fit` takes placeholder batches (`PlaceholderBatches`): they only count the steps.
+    """
+
+    def __init__(self, network, loss, sampler, **kwargs):
+        super().__init__(network, loss, **kwargs)
+        self.sampler = sampler
+
+    def call(self, inputs, training=False):
+        batch, truth = self.sampler.draw()
+        return self.network(batch, training=training), truth, batch["mask"]
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return self._objective(*y_pred)
+
+
+class PlaceholderBatches(keras.utils.PyDataset):
+    """`steps` tiny constant batches: what `fit` iterates over for a `DeviceBatchTrainer`."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+        self.placeholder = np.zeros((1, 1), np.float32)
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, index):
+        return (self.placeholder,)
+
+
+def build_trainer(model_config, config, sampler=None):
     """The compiled trainer of `model_config`'s architecture for the run `config`, its
-    optimizer variables created (a checkpoint can be restored into it at once)."""
+    optimizer variables created (a checkpoint can be restored into it at once); with a
+    `sampler`, a `DeviceBatchTrainer` that draws its batches with it."""
     architecture = architecture_of(model_config)
     loss = config.resolved_loss
     style = architecture.adversarial and config.adversarial.style_weight
@@ -239,7 +296,11 @@ def build_trainer(model_config, config):
         )
     else:
         network = (architecture.build_for_training or architecture.build)(model_config)
-        trainer = InpaintingTrainer(network, reconstruction)
+        trainer = (
+            InpaintingTrainer(network, reconstruction)
+            if sampler is None
+            else DeviceBatchTrainer(network, reconstruction, sampler)
+        )
     if config.stage == "finetune":
         architecture.freeze_for_finetune(trainer.generator)
     trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
@@ -263,12 +324,13 @@ def train(config):
         _use_all_devices()
 
     resume_from = latest_checkpoint(checkpoint_dir)
+    resumed_step = 0
     model_config = config.model
     if resume_from is None and config.initial_checkpoint:
         _, metadata, _ = load_checkpoint(resolve_checkpoint(config.initial_checkpoint))
         model_config = config_from_metadata(metadata)
     elif resume_from is not None:
-        _, metadata, _ = load_checkpoint(resume_from)
+        resumed_step, metadata, _ = load_checkpoint(resume_from)
         model_config = config_from_metadata(metadata)
         if metadata.get("stage") != config.stage:
             raise ValueError(
@@ -289,7 +351,11 @@ def train(config):
             f"{architecture.name} --output RUN --steps MORE` resumes it."
         )
 
-    trainer = build_trainer(model_config, config)
+    sampler = None
+    if config.pipeline == "device":
+        # Each resumed run draws a fresh sequence, as the host batches do.
+        sampler = build_sampler(config, model_config.image_size, seed=config.seed + resumed_step)
+    trainer = build_trainer(model_config, config, sampler)
     step = 0
     if resume_from is not None:
         step = restore(trainer, resume_from, with_training_state=True)
@@ -306,20 +372,10 @@ def train(config):
         logger.info("%s already reached step %d of %d.", output_dir, step, config.steps)
         return resume_from
 
-    dataset = InpaintingDataset(
-        [Path(folder) for folder in config.data_dirs],
-        image_size=model_config.image_size,
-        batch_size=config.batch_size,
-        steps_per_epoch=config.checkpoint_every,
-        hole_ratio=config.hole_ratio,
-        mask_kinds=config.resolved_mask_kinds,
-        in_memory=config.in_memory,
-        seed=config.seed + step,
-        workers=config.workers,
-        # Threads, not processes: forking a process that runs JAX can deadlock (JAX warns
-        # so), and a process pool pickles every batch, tens of MB of float32, through a pipe.
-        use_multiprocessing=False,
-    )
+    if sampler is None:
+        dataset = host_batches(config, model_config.image_size, seed=config.seed + step)
+    else:
+        dataset = PlaceholderBatches(config.checkpoint_every)
     sample_inputs, sample_truth = InpaintingDataset(
         [Path(folder) for folder in config.data_dirs],
         image_size=model_config.image_size,
@@ -351,9 +407,59 @@ def train(config):
         epochs=config.steps // config.checkpoint_every,
         initial_epoch=step // config.checkpoint_every,
         callbacks=callbacks,
-        verbose=1,
+        # A progress bar where someone watches; one line per checkpoint in a log file.
+        verbose=1 if sys.stdout.isatty() else 2,
     )
     return latest_checkpoint(checkpoint_dir)
+
+
+def host_batches(config, image_size, *, seed):
+    """The `InpaintingDataset` of a "host" pipeline run: one epoch per checkpoint."""
+    return InpaintingDataset(
+        [Path(folder) for folder in config.data_dirs],
+        image_size=image_size,
+        batch_size=config.batch_size,
+        steps_per_epoch=config.checkpoint_every,
+        hole_ratio=config.hole_ratio,
+        mask_kinds=config.resolved_mask_kinds,
+        in_memory=config.in_memory,
+        seed=seed,
+        workers=config.workers,
+        # Threads, not processes: forking a process that runs JAX can deadlock (JAX warns
+        # so), and a process pool pickles every batch, tens of MB of float32, through a pipe.
+        use_multiprocessing=False,
+    )
+
+
+def build_sampler(config, image_size, *, seed):
+    """The `DeviceBatchSampler` of a "device" pipeline run: its photos decoded and its
+    mask bank drawn (in the run's hole-ratio range and mask kinds) once, here."""
+    started = time.perf_counter()
+    photos = load_photo_array([Path(folder) for folder in config.data_dirs], image_size=image_size)
+    bank = build_mask_bank(
+        config.mask_bank_size,
+        size=image_size,
+        kinds=config.resolved_mask_kinds,
+        hole_ratio=config.hole_ratio,
+        seed=config.seed,
+    )
+    logger.info(
+        "Device pipeline: %d photos of %d px and %d masks of %d px (%.0f MB) in %.1f s.",
+        len(photos),
+        photos.shape[1],
+        len(bank),
+        image_size,
+        (photos.nbytes + bank.nbytes) / 1e6,
+        time.perf_counter() - started,
+    )
+    return DeviceBatchSampler(
+        photos,
+        bank,
+        batch_size=config.batch_size,
+        hole_ratio=config.hole_ratio,
+        max_dilation=config.max_dilation,
+        seed=seed,
+    )
 
 
 def restore(trainer, folder, *, with_training_state):

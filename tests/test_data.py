@@ -1,6 +1,7 @@
 import io
 import warnings
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -219,6 +220,24 @@ def test_generated_validation_set(photo_folder):
         assert masks.bucket_of(masks.hole_ratio(sample.mask)) == sample.bucket
     again = data.generated_validation_set(photo_folder, size=48, per_bucket=2, seed=0)
     np.testing.assert_array_equal(samples[5].mask, again[5].mask)
+
+
+def test_generated_object_masks_are_wide_holes_in_each_bucket(photo_folder):
+    (photo_folder / "broken.jpg").unlink(missing_ok=True)
+    samples = data.generated_validation_set(photo_folder, size=64, family="objects", seed=0)
+    assert len(samples) == 6 * 6 and "_objects" in samples[0].name
+    for sample in samples:
+        assert masks.bucket_of(masks.hole_ratio(sample.mask)) == sample.bucket
+    strokes = data.generated_validation_set(photo_folder, size=64, family="strokes", seed=0)
+
+    def surviving_erosion(samples):
+        holes = [(sample.mask[..., 0] == 0).astype(np.uint8) for sample in samples[-12:]]
+        kernel = np.ones((5, 5), np.uint8)
+        return sum(cv2.erode(hole, kernel).sum() for hole in holes) / sum(h.sum() for h in holes)
+
+    assert surviving_erosion(samples) > surviving_erosion(strokes) + 0.1
+    with pytest.raises(ValueError, match="mask family"):
+        data.generated_validation_set(photo_folder, size=64, family="blobs")
 
 
 @pytest.mark.needs_shared_data

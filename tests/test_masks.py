@@ -10,7 +10,7 @@ from holefill.masks import HOLE_RATIO_BUCKETS, MaskGenerator, bucket_of, hole_ra
 
 RANGES = [(0.01, 0.6), (0.5, 0.51)] + [bucket.range for bucket in HOLE_RATIO_BUCKETS]
 SIZES = [(64, 64), (256, 256), (96, 200), (300, 128)]
-KINDS = ["irregular", "random_blocks", "region"]
+KINDS = ["irregular", "random_blocks", "region", "brush"]
 
 
 def check_mask(mask, height, width):
@@ -208,3 +208,15 @@ def test_load_mask_file_unreadable(tmp_path):
     path.write_bytes(b"not a png")
     with pytest.raises(ValueError, match="cannot read image"):
         masks.load_mask_file(path)
+
+
+def test_brush_paths_are_thick_and_gathered():
+    generator = MaskGenerator(seed=3)
+    for _ in range(10):
+        holes = (generator.brush(256, 256, hole_ratio=(0.2, 0.3))[..., 0] == 0).astype(np.uint8)
+        # Painted with a broad brush: most hole pixels survive an erosion by 3 pixels,
+        # which removes the strokes of the irregular kind.
+        eroded = cv2.erode(holes, np.ones((7, 7), np.uint8))
+        assert eroded.sum() > 0.4 * holes.sum()
+        count, _ = cv2.connectedComponents(holes)
+        assert count - 1 <= 4, "over one object, not scattered"
