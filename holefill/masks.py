@@ -323,8 +323,7 @@ class MaskGenerator:
     def brush(self, height, width, hole_ratio=(0.05, 0.4)):
         """Thick brush paths, as a user paints over an object: polylines with round joints
         whose width is 4-12% of the image's short side, starting near a common centre,
-        added until the hole ratio reaches
-        a target drawn uniformly from `hole_ratio`.
+        added until the hole ratio reaches a target drawn uniformly from `hole_ratio`.
 
         Args:
             height: mask height in pixels.
