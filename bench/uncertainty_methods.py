@@ -111,7 +111,7 @@ def main():
     lines = [
         f"Model {arguments.model}, {len(scoring)} samples of {arguments.images} at "
         f"{arguments.size} px ({arguments.pixels} hole pixels each at most); ErrorMap fitted "
-        f"on {len(fitting)} samples of every {arguments.fit_every}th photo of "
+        f"on {len(fitting)} samples of one photo in every {arguments.fit_every} of "
         f"{arguments.fit_images} with generated masks. Weights {error_map.to_dict()}.",
         "",
         "Spearman correlation with the absolute error, over hole pixels:",
