@@ -237,11 +237,17 @@ def build_parser():
     )
     predict.add_argument(
         "--uncertainty",
+        choices=("none", "auto", "error-map", "monte-carlo"),
+        default="none",
+        help="also write NAME.uncertainty.png (heat map over the holes) and "
+        "NAME.uncertainty.npz (the map; for monte-carlo also the mean and 95%% interval); "
+        "auto: the map the model's card offers, if any",
+    )
+    predict.add_argument(
+        "--uncertainty-samples",
         type=int,
-        default=0,
         metavar="N",
-        help="N Monte-Carlo dropout samples: also writes NAME.uncertainty.png (heat map) and "
-        "NAME.uncertainty.npz (mean, std, 95%% interval)",
+        help="Monte-Carlo dropout samples, with --uncertainty monte-carlo (default: 16)",
     )
     predict.add_argument(
         "--strategy", default="auto", help="auto, crop, tile or resize (default: auto)"
@@ -287,6 +293,30 @@ def build_parser():
         help="a `holefill evaluate --model` output at that crop size (repeatable)",
     )
     card.set_defaults(handler=run_card)
+
+    calibrate = commands.add_parser(
+        "calibrate-uncertainty",
+        help="fit an exported model's error map off the validation set, judge it and the "
+        "Monte-Carlo map on the validation set, and write which are offered to its card",
+    )
+    calibrate.add_argument("--model", type=Path, required=True, help="exported model folder")
+    calibrate.add_argument(
+        "--fit-images", type=Path, required=True, help="photos to fit on (not the validation set)"
+    )
+    calibrate.add_argument(
+        "--fit-every", type=int, default=53, help="fit on every Nth of --fit-images"
+    )
+    calibrate.add_argument("--images", type=Path, required=True, help="validation photos")
+    calibrate.add_argument("--masks", type=Path, required=True, help="NVIDIA-style mask files")
+    calibrate.add_argument("--size", type=int, default=256, help="centre-crop size in pixels")
+    calibrate.add_argument(
+        "--draws", type=int, default=16, help="Monte-Carlo samples of the map judged beside"
+    )
+    calibrate.add_argument("--pixels", type=int, default=2048, help="hole pixels per image")
+    calibrate.add_argument("--limit", type=int, help="validate on the first N samples only")
+    calibrate.add_argument("--threads", type=int, help="CPU threads (default: all available)")
+    calibrate.add_argument("--report", type=Path, help="also write the tables here (Markdown)")
+    calibrate.set_defaults(handler=run_calibrate_uncertainty)
     return parser
 
 
@@ -676,8 +706,8 @@ def run_predict(arguments):
         )
     dilation = DEFAULT_MASK_DILATION if arguments.dilation is None else arguments.dilation
     inpainter = Inpainter.load(model_dir, threads=arguments.threads, mask_dilation=dilation)
-    if arguments.uncertainty:
-        inpainter.model.require_monte_carlo()  # once, rather than once per photo
+    # Once, rather than once per photo.
+    inpainter.uncertainty_method(arguments.uncertainty, arguments.uncertainty_samples)
     if not single_file:
         arguments.output.mkdir(parents=True, exist_ok=True)
     failures = 0
@@ -690,7 +720,8 @@ def run_predict(arguments):
                 photo,
                 mask_file_for(photo, arguments.mask),
                 strategy=arguments.strategy,
-                uncertainty_samples=arguments.uncertainty,
+                uncertainty=arguments.uncertainty,
+                uncertainty_samples=arguments.uncertainty_samples,
                 seed=arguments.seed,
             )
             result.save(target)
@@ -749,6 +780,70 @@ def run_fetch_lpips(arguments):
     from holefill.pretrained import fetch_lpips_weights
 
     print(fetch_lpips_weights(arguments.network, arguments.output))
+
+
+def run_calibrate_uncertainty(arguments):
+    import shutil
+    import tempfile
+
+    from holefill.card import CARD_NAME
+    from holefill.data import generated_validation_set, list_photos, load_validation_set
+    from holefill.inpainter import Inpainter
+    from holefill.uncertainty_calibration import measure, to_markdown, uncertainty_section
+
+    if arguments.fit_every < 1 or arguments.draws < 2:
+        raise ValueError("--fit-every must be at least 1 and --draws at least 2.")
+    inpainter = Inpainter.load(
+        arguments.model,
+        threads=arguments.threads,
+        mask_dilation=0,
+        validated_uncertainty_only=False,
+    )
+    fitting_photos = list_photos(arguments.fit_images)[:: arguments.fit_every]
+    if not fitting_photos:
+        raise ValueError(f"no photos in {arguments.fit_images} to fit the error map on.")
+    with tempfile.TemporaryDirectory() as scratch:
+        for path in fitting_photos:
+            shutil.copy(path, scratch)
+        # Strokes as the validation masks draw them, objects as users paint them.
+        fitting_samples = [
+            sample
+            for family in ("strokes", "objects")
+            for sample in generated_validation_set(
+                scratch, size=arguments.size, family=family, seed=1
+            )
+        ]
+    samples = load_validation_set(arguments.images, arguments.masks, size=arguments.size)
+    samples = samples[: arguments.limit] if arguments.limit else samples
+    print(f"Fitting on {len(fitting_samples)} samples, validating on {len(samples)}")
+    fitting = measure(inpainter, fitting_samples, pixels_per_image=arguments.pixels)
+    scoring = measure(inpainter, samples, draws=arguments.draws, pixels_per_image=arguments.pixels)
+    described_sets = {
+        "fitted_on": {
+            "photos": f"every {arguments.fit_every}th of {arguments.fit_images} "
+            f"({len(fitting_photos)} photos)",
+            "masks": "generated strokes and objects, one per bucket and family",
+            "samples": len(fitting_samples),
+            "size": arguments.size,
+        },
+        "validation": {
+            "set": f"{arguments.images} with {arguments.masks}",
+            "samples": len(samples),
+            "size": arguments.size,
+        },
+    }
+    section, _ = uncertainty_section(
+        fitting, scoring, draws=arguments.draws, described_sets=described_sets
+    )
+    path = arguments.model / CARD_NAME
+    card = json.loads(path.read_text())
+    card["uncertainty"] = section
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    report = to_markdown(section)
+    print(report)
+    if arguments.report:
+        arguments.report.write_text(report)
+    print(f"Wrote the uncertainty section of {path}: default {section['default']}")
 
 
 def run_card(arguments):

@@ -11,9 +11,12 @@ photo's values (1.0 = the full range of a channel).
 """
 
 import dataclasses
+import math
 
 import cv2
 import numpy as np
+
+from holefill.strategies import unit_float
 
 FEATURES = ("disagreement", "distance", "context_texture", "fill_texture")
 # The floors keep the logarithms finite on flat regions and exact agreements.
@@ -24,6 +27,8 @@ _ERROR_FLOOR = 1e-2
 _DISAGREEMENT_SIGMA = 1.5
 _CONTEXT_SIGMA = 8.0
 _FILL_SIGMA = 3.0
+# The photo read around the holes: the context's blur reaches 3 sigma.
+_WINDOW_MARGIN = math.ceil(3 * _CONTEXT_SIGMA) + 2
 
 
 def _gradient_magnitude(rgb):
@@ -51,6 +56,36 @@ def error_features(photo, holes, fill, diffusion):
     context_texture = gathered / (cv2.GaussianBlur(known, (0, 0), _CONTEXT_SIGMA) + 1e-4)
     fill_texture = cv2.GaussianBlur(_gradient_magnitude(fill), (0, 0), _FILL_SIGMA)
     return np.stack([disagreement, distance, context_texture, fill_texture])
+
+
+def hole_features(colour, holes, fill, diffusion):
+    """The features at each hole pixel of a served fill: float32 `(4, holes)`, in the
+    row-major order of the hole pixels.
+
+    Only a window around the holes is read, so that a large photo costs what its holes do.
+
+    Args:
+        colour: the photo, `(height, width, 3)`, uint8, uint16 or float in [0, 1].
+        holes: bool `(height, width)`, True on the hole.
+        fill: `(height, width, 3)`, the fill in any of `colour`'s types, read on the holes.
+        diffusion: the `holefill.seams.HoleDiffusion` of the same holes.
+    """
+    rows, columns = diffusion.window
+    height, width = holes.shape
+    window = (
+        slice(max(rows.start - _WINDOW_MARGIN, 0), min(rows.stop + _WINDOW_MARGIN, height)),
+        slice(max(columns.start - _WINDOW_MARGIN, 0), min(columns.stop + _WINDOW_MARGIN, width)),
+    )
+    inner = (
+        slice(rows.start - window[0].start, rows.stop - window[0].start),
+        slice(columns.start - window[1].start, columns.stop - window[1].start),
+    )
+    photo = unit_float(colour[window])
+    hole = holes[window]
+    filled = np.where(hole[..., None], unit_float(fill[window]), photo)
+    diffused = photo.copy()
+    diffused[inner][diffusion.holes] = diffusion.values
+    return error_features(photo, hole, filled, diffused)[:, hole]
 
 
 def _design(features):
@@ -94,6 +129,13 @@ class ErrorMap:
         logged = _design(features) @ np.asarray(self.weights)
         error = np.maximum(np.exp(logged) - _ERROR_FLOOR, 0.0) * self.scale
         return error.reshape(shape).astype(np.float32)
+
+    def estimate(self, colour, holes, fill, diffusion):
+        """The expected absolute error at each pixel of a served fill: float32
+        `(height, width)`, 0 off the holes (arguments as for `hole_features`)."""
+        error = np.zeros(holes.shape, np.float32)
+        error[holes] = self.predict(hole_features(colour, holes, fill, diffusion))
+        return error
 
     def to_dict(self):
         return {"features": list(FEATURES), "weights": list(self.weights), "scale": self.scale}

@@ -6,7 +6,7 @@ The serving path, one module per step, none of which imports TensorFlow or Keras
     preprocess         strategies.inpaint                     (crop, tile or resize)
     model              runtime.LiteRTModel                    (tiles, Monte-Carlo samples)
     postprocess        seams.blend_seams, Photo.with_fill,    (holes only, bit-exact rest)
-                       Uncertainty
+                       error_map.ErrorMap, uncertainty        (where the fill may be wrong)
     encode             Photo.encode                           (same format and metadata)
 """
 
@@ -17,14 +17,16 @@ import numpy as np
 from PIL import Image
 
 from holefill import strategies
+from holefill.error_map import ErrorMap
 from holefill.errors import InvalidInputError
 from holefill.photos import DEFAULT_LIMITS, Photo, read_mask, read_photo
 from holefill.runtime import LiteRTModel
-from holefill.seams import DEFAULT_SEAMS, blend_seams
-from holefill.uncertainty import Uncertainty
+from holefill.seams import DEFAULT_SEAMS, blend_seams, diffuse_holes
+from holefill.uncertainty import AUTO, FULL_SCALES, METHODS, MonteCarloUncertainty, Uncertainty
 
 DEFAULT_MODEL_DIR = Path("models/default")
 DEFAULT_MASK_DILATION = 3
+DEFAULT_MONTE_CARLO_SAMPLES = 16
 MAX_UNCERTAINTY_SAMPLES = 256
 
 
@@ -34,7 +36,8 @@ class Inpainting:
 
     Attributes:
         photo: the inpainted `Photo`: known pixels are the input's, bit for bit.
-        uncertainty: an `Uncertainty` when samples were asked for, else None.
+        uncertainty: an `Uncertainty` (a `MonteCarloUncertainty` for "monte-carlo") when
+            a map was asked for and the model has one, else None.
         strategy: what ran ("crop", "tile" or "resize"), or "none" for an empty mask.
     """
 
@@ -72,6 +75,9 @@ class Inpainter:
             removed.
         seams: a `SeamBlend` for where a diffusion fill takes over from the network's at
             the holes' edges; None keeps the network's fill alone.
+        validated_uncertainty_only: refuse an uncertainty method that the model's card does
+            not offer (its map does not rank the error on the validation set); False runs
+            any method the model can, to measure it.
 
     Example:
 
@@ -79,9 +85,10 @@ class Inpainter:
     from holefill import Inpainter
 
     inpainter = Inpainter.load("models/default", threads=2)
-    result = inpainter.inpaint("photo.jpg", "mask.png", uncertainty_samples=16)
+    result = inpainter.inpaint("photo.jpg", "mask.png", uncertainty="auto")
     result.save("photo-filled.jpg")
-    result.uncertainty.heatmap().save("photo-uncertainty.png")
+    if result.uncertainty is not None:  # the card offers a map for this model
+        result.uncertainty.heatmap().save("photo-uncertainty.png")
     ```
     """
 
@@ -92,6 +99,7 @@ class Inpainter:
         limits=DEFAULT_LIMITS,
         mask_dilation=DEFAULT_MASK_DILATION,
         seams=DEFAULT_SEAMS,
+        validated_uncertainty_only=True,
     ):
         if mask_dilation < 0:
             raise ValueError(f"mask_dilation must be >= 0, got {mask_dilation!r}.")
@@ -99,6 +107,10 @@ class Inpainter:
         self.limits = limits
         self.mask_dilation = int(mask_dilation)
         self.seams = seams
+        self.validated_uncertainty_only = validated_uncertainty_only
+        self.uncertainty_card = model.card.get("uncertainty") or {"default": None, "methods": {}}
+        fitted = self.uncertainty_card["methods"].get("error-map", {}).get("error_map")
+        self.error_map = ErrorMap.from_dict(fitted) if fitted else None
 
     @classmethod
     def load(
@@ -109,17 +121,23 @@ class Inpainter:
         limits=DEFAULT_LIMITS,
         mask_dilation=DEFAULT_MASK_DILATION,
         seams=DEFAULT_SEAMS,
+        validated_uncertainty_only=True,
     ):
         """Loads an exported model folder (`holefill export` writes one).
 
         Args:
             model_dir: the folder; defaults to `models/default`.
             threads: CPU threads per network run; defaults to every CPU available.
-            limits: see `Inpainter`.
-            mask_dilation, seams: see `Inpainter`.
+            limits, mask_dilation, seams, validated_uncertainty_only: see `Inpainter`.
         """
         model = LiteRTModel.load(model_dir, threads=threads)
-        return cls(model, limits=limits, mask_dilation=mask_dilation, seams=seams)
+        return cls(
+            model,
+            limits=limits,
+            mask_dilation=mask_dilation,
+            seams=seams,
+            validated_uncertainty_only=validated_uncertainty_only,
+        )
 
     @property
     def architecture(self):
@@ -127,11 +145,21 @@ class Inpainter:
         return self.model.architecture
 
     @property
-    def supports_uncertainty(self):
-        """Whether the model has dropout, which uncertainty samples need."""
-        return self.model.supports_uncertainty
+    def offered_uncertainty(self):
+        """The uncertainty methods whose maps pass the bar on this model's card."""
+        methods = self.uncertainty_card["methods"]
+        return tuple(method for method in METHODS if methods.get(method, {}).get("offered"))
 
-    def inpaint(self, image, mask, *, strategy="auto", uncertainty_samples=0, seed=None):
+    def inpaint(
+        self,
+        image,
+        mask,
+        *,
+        strategy="auto",
+        uncertainty=None,
+        uncertainty_samples=None,
+        seed=None,
+    ):
         """Fills the holes that `mask` marks in `image`.
 
         Args:
@@ -141,8 +169,11 @@ class Inpainter:
                 bool array is True on the hole. Another size is scaled if the aspect ratio
                 matches.
             strategy: "auto", "crop", "tile" or "resize" (see `holefill.strategies`).
-            uncertainty_samples: 0 for none, else the number N >= 2 of Monte-Carlo
-                dropout samples behind `Inpainting.uncertainty`.
+            uncertainty: None (or "none") for no map; "error-map" or "monte-carlo" (see
+                `holefill.uncertainty`); "auto" for the best method the card offers, or
+                none if it offers none.
+            uncertainty_samples: the number N >= 2 of Monte-Carlo dropout samples, for
+                "monte-carlo" only (default 16).
             seed: seeds the dropout draws, for reproducible uncertainty.
 
         Returns:
@@ -158,9 +189,12 @@ class Inpainter:
                 "invalid_strategy",
                 f"strategy must be one of {', '.join(strategies.STRATEGIES)}, got {strategy!r}",
             )
-        samples = _check_samples(uncertainty_samples)
-        if samples:
-            self.model.require_monte_carlo()  # before decoding anything
+        method = self.uncertainty_method(uncertainty, uncertainty_samples)
+        samples = 0
+        if method == "monte-carlo":
+            samples = _check_samples(
+                DEFAULT_MONTE_CARLO_SAMPLES if uncertainty_samples is None else uncertainty_samples
+            )
         photo = read_photo(image, self.limits)
         holes = read_mask(mask, photo.size, limits=self.limits, dilation=self.mask_dilation)
         if holes.all():
@@ -170,8 +204,7 @@ class Inpainter:
             )
         colour = photo.colour()
         if not holes.any():
-            uncertainty = _no_uncertainty(colour, holes, samples) if samples else None
-            return Inpainting(photo=photo, uncertainty=uncertainty, strategy="none")
+            return Inpainting(photo, _no_uncertainty(method, colour, holes, samples), "none")
 
         if samples:
             rng = np.random.default_rng(seed)
@@ -190,29 +223,77 @@ class Inpainter:
             known_colour = strategies.unit_float(colour)
             mean = np.where(holes[..., None], values[..., 3:6], known_colour)
             mean_square = np.where(holes[..., None], values[..., 6:9], np.square(known_colour))
-            uncertainty = Uncertainty.from_moments(mean, mean_square, holes, samples)
+            uncertainty = MonteCarloUncertainty.from_moments(mean, mean_square, holes, samples)
         fill = values[..., :3]
+        # The error map reads the diffusion that the seams blend in: it is computed once.
+        diffusion = None
+        if self.seams is not None or method == "error-map":
+            diffusion = diffuse_holes(colour, holes, self.seams or DEFAULT_SEAMS)
         if self.seams is not None:
-            fill = blend_seams(colour, holes, fill, self.seams)
+            fill = blend_seams(colour, holes, fill, self.seams, diffusion)
         result = photo.with_fill(holes, fill)
+        if method == "error-map":
+            error = self.error_map.estimate(colour, holes, result.colour(), diffusion)
+            uncertainty = Uncertainty("error-map", error, holes, FULL_SCALES["error-map"])
         return Inpainting(photo=result, uncertainty=uncertainty, strategy=strategy)
+
+    def uncertainty_method(self, uncertainty, samples=None):
+        """The method that `inpaint`'s `uncertainty` and `uncertainty_samples` run (None
+        for no map); raises `InvalidInputError` as `inpaint` does for them."""
+        choices = (AUTO, "none", *METHODS)
+        if uncertainty is not None and uncertainty not in choices:
+            raise InvalidInputError(
+                "invalid_uncertainty",
+                f"uncertainty must be one of {', '.join(choices)}, got {uncertainty!r}",
+            )
+        method = self.uncertainty_card["default"] if uncertainty == AUTO else uncertainty
+        method = None if method == "none" else method
+        if samples is not None and method != "monte-carlo":
+            raise InvalidInputError(
+                "invalid_uncertainty_samples",
+                "uncertainty_samples applies to the monte-carlo uncertainty only, "
+                f"not to {method or 'none'}",
+            )
+        if method is None:
+            return None
+        if method == "monte-carlo":
+            self.model.require_monte_carlo()
+        if method == "error-map" and self.error_map is None:
+            raise InvalidInputError(
+                "uncertainty_unavailable",
+                "this model's card has no fitted error map: `holefill calibrate-uncertainty` "
+                "fits one",
+            )
+        described = self.uncertainty_card["methods"].get(method)
+        if self.validated_uncertainty_only and method not in self.offered_uncertainty:
+            why = described["why"] if described else "not offered: it was never validated."
+            raise InvalidInputError(
+                "uncertainty_unavailable",
+                f"this model does not offer the {method} uncertainty map; its card says: {why}",
+            )
+        return method
 
 
 def _check_samples(samples):
     if (
         isinstance(samples, bool)
         or not isinstance(samples, int | np.integer)
-        or samples == 1
-        or not 0 <= samples <= MAX_UNCERTAINTY_SAMPLES
+        or not 2 <= samples <= MAX_UNCERTAINTY_SAMPLES
     ):
         raise InvalidInputError(
             "invalid_uncertainty_samples",
-            f"uncertainty_samples must be 0 (none) or from 2 to {MAX_UNCERTAINTY_SAMPLES}, "
-            f"got {samples!r}",
+            f"uncertainty_samples must be from 2 to {MAX_UNCERTAINTY_SAMPLES}, got {samples!r}",
         )
     return int(samples)
 
 
-def _no_uncertainty(colour, holes, samples):
-    known_colour = strategies.unit_float(colour)
-    return Uncertainty.from_moments(known_colour, np.square(known_colour), holes, samples)
+def _no_uncertainty(method, colour, holes, samples):
+    """The map of a photo with nothing to fill: zero everywhere."""
+    if method == "monte-carlo":
+        known_colour = strategies.unit_float(colour)
+        return MonteCarloUncertainty.from_moments(
+            known_colour, np.square(known_colour), holes, samples
+        )
+    if method == "error-map":
+        return Uncertainty(method, np.zeros(holes.shape, np.float32), holes, FULL_SCALES[method])
+    return None

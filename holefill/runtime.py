@@ -202,7 +202,7 @@ class LiteRTModel:
             raise InvalidInputError(
                 "uncertainty_unavailable",
                 f"the model in {self.model_dir} was trained without dropout, so it cannot "
-                "estimate uncertainty: ask for no uncertainty samples, or use a model "
+                "draw Monte-Carlo samples: ask for the error-map uncertainty, or use a model "
                 "trained with --dropout.",
             )
 

@@ -125,7 +125,51 @@ class SeamBlend:
 DEFAULT_SEAMS = SeamBlend()
 
 
-def blend_seams(colour, holes, fill, blend=DEFAULT_SEAMS):
+@dataclasses.dataclass(frozen=True)
+class HoleDiffusion:
+    """A diffusion fill of a photo's holes, over the window that holds them.
+
+    Attributes:
+        window: `(rows, columns)` slices: the holes' bounding box and the margin that
+            diffusion reads.
+        holes: bool, the holes inside the window.
+        distance: float32, each window pixel's distance to the nearest known pixel.
+        values: float32 `(n, 3)` in [0, 1], the diffusion fill at the window's hole pixels
+            (in row-major order).
+    """
+
+    window: tuple[slice, slice]
+    holes: np.ndarray
+    distance: np.ndarray
+    values: np.ndarray
+
+
+def diffuse_holes(colour, holes, blend=DEFAULT_SEAMS):
+    """The `blend` partner's diffusion fill of `holes` in `colour` (uint8, uint16 or float
+    in [0, 1], only its known pixels read); None when there are no holes."""
+    if colour.shape[:2] != holes.shape:
+        raise ValueError(f"colour {colour.shape} and holes {holes.shape} differ in size.")
+    if not holes.any():
+        return None
+    rows, columns = np.nonzero(np.any(holes, axis=1))[0], np.nonzero(np.any(holes, axis=0))[0]
+    scale = _coarse_scale(DIFFUSIONS[blend.partner], int(np.count_nonzero(holes)))
+    # Diffusion reads `radius` pixels around the hole, at the coarse scale too: the
+    # bounding box plus that margin is all it needs, however large the photo.
+    margin = math.ceil((blend.radius + 1) / scale)
+    window = (
+        slice(max(rows[0] - margin, 0), rows[-1] + margin + 1),
+        slice(max(columns[0] - margin, 0), columns[-1] + margin + 1),
+    )
+    hole = holes[window].astype(np.uint8)
+    distance = cv2.distanceTransform(hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    inside = hole.astype(bool)
+    # Only the hole's pixels are kept: whole-window float arrays would cost more than the
+    # diffusion itself on a large photo.
+    values = unit_float(_diffuse(colour[window], hole, distance, blend, scale)[inside])
+    return HoleDiffusion(window, inside, distance, values)
+
+
+def blend_seams(colour, holes, fill, blend=DEFAULT_SEAMS, diffusion=None):
     """`fill` with its hole pixels blended with a diffusion fill near the hole's edge.
 
     Args:
@@ -134,6 +178,7 @@ def blend_seams(colour, holes, fill, blend=DEFAULT_SEAMS):
         holes: bool `(height, width)`, True on the hole.
         fill: float32 `(height, width, 3)`, the network's fill, meaningful on the holes.
         blend: a `SeamBlend`.
+        diffusion: `diffuse_holes(colour, holes, blend)` when it was computed already.
 
     Returns:
         float32 `(height, width, 3)`: the blended fill on the holes, `fill` elsewhere.
@@ -145,25 +190,12 @@ def blend_seams(colour, holes, fill, blend=DEFAULT_SEAMS):
         )
     if not holes.any():
         return fill
-    rows, columns = np.nonzero(np.any(holes, axis=1))[0], np.nonzero(np.any(holes, axis=0))[0]
-    scale = _coarse_scale(DIFFUSIONS[blend.partner], int(np.count_nonzero(holes)))
-    # Diffusion reads `radius` pixels around the hole, at the coarse scale too: the
-    # bounding box plus that margin is all it needs, however large the photo.
-    margin = math.ceil((blend.radius + 1) / scale)
-    window = (
-        slice(max(rows[0] - margin, 0), rows[-1] + margin + 1),
-        slice(max(columns[0] - margin, 0), columns[-1] + margin + 1),
-    )
-    hole = holes[window].astype(np.uint8)
-    inside = hole.astype(bool)
-    # Only the hole's pixels are blended: whole-window float arrays would cost more than
-    # the diffusion itself on a large photo.
-    distance = cv2.distanceTransform(hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    diffused = _diffuse(colour[window], hole, distance, blend, scale)[inside]
-    weight = blend.diffusion_weight(distance[inside])[:, None]
+    if diffusion is None:
+        diffusion = diffuse_holes(colour, holes, blend)
+    weight = blend.diffusion_weight(diffusion.distance[diffusion.holes])[:, None]
     blended = fill.copy()
-    region = blended[window]
-    region[inside] = weight * unit_float(diffused) + (1.0 - weight) * region[inside]
+    region = blended[diffusion.window]
+    region[diffusion.holes] = weight * diffusion.values + (1.0 - weight) * region[diffusion.holes]
     return blended
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from holefill import pretrained
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -136,14 +137,23 @@ def training_config(photos, vgg_weights):
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
-    """An exported, untrained U-Net with dropout (so, uncertainty) at 64 px tiles: the
-    serving code paths of a real model at a fraction of the cost."""
+    """An exported, untrained U-Net with dropout (so, Monte-Carlo samples) at 64 px tiles:
+    the serving code paths of a real model at a fraction of the cost. Its card offers the
+    uncertainty maps that the shipped model's card offers, with the shipped error map."""
+    import json
+
+    from holefill.card import CARD_NAME
     from holefill.export import export_untrained_model
+    from holefill.inpainter import DEFAULT_MODEL_DIR
     from holefill.models import PConvUNetConfig
 
     model_dir = tmp_path_factory.mktemp("tiny_model")
     config = PConvUNetConfig(image_size=64, depth=3, width=0.125, dropout_rate=0.1)
     export_untrained_model(config, model_dir)
+    shipped = json.loads((ROOT / DEFAULT_MODEL_DIR / CARD_NAME).read_text())
+    card = json.loads((model_dir / CARD_NAME).read_text())
+    card["uncertainty"] = shipped["uncertainty"]
+    (model_dir / CARD_NAME).write_text(json.dumps(card))
     return model_dir
 
 

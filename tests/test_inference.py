@@ -72,7 +72,8 @@ def model_without_dropout(model_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def inpainter(model_dir):
-    return Inpainter.load(model_dir, threads=1)
+    """Runs any uncertainty method the model can: its card has validated none."""
+    return Inpainter.load(model_dir, threads=1, validated_uncertainty_only=False)
 
 
 def photo(height=40, width=56, channels=3):
@@ -289,7 +290,7 @@ def test_empty_mask_returns_the_photo_without_running_the_network(inpainter, mon
     monkeypatch.setattr(inpainter.model, "predict", no_network)
     monkeypatch.setattr(inpainter.model, "monte_carlo", no_network)
     empty = np.zeros((40, 56), bool)
-    result = inpainter.inpaint(photo(), empty, uncertainty_samples=4)
+    result = inpainter.inpaint(photo(), empty, uncertainty="monte-carlo", uncertainty_samples=4)
     assert result.strategy == "none"
     np.testing.assert_array_equal(result.image, photo())
     assert (result.uncertainty.std == 0).all()
@@ -302,28 +303,43 @@ def test_all_hole_mask_and_bad_options(inpainter, model_without_dropout):
     assert raised.value.code == "all_hole_mask"
     with pytest.raises(InvalidInputError, match="strategy"):
         inpainter.inpaint(photo(), hole_mask(), strategy="magic")
-    with pytest.raises(InvalidInputError) as raised:
-        inpainter.inpaint(photo(), hole_mask(), uncertainty_samples=1)
-    assert raised.value.code == "invalid_uncertainty_samples"
-    plain = Inpainter.load(model_without_dropout)
+    for options in (
+        {"uncertainty": "monte-carlo", "uncertainty_samples": 1},
+        {"uncertainty": "monte-carlo", "uncertainty_samples": 257},
+        {"uncertainty_samples": 8},
+        {"uncertainty": "error-map", "uncertainty_samples": 8},
+    ):
+        with pytest.raises(InvalidInputError) as raised:
+            inpainter.inpaint(photo(), hole_mask(), **options)
+        assert raised.value.code == "invalid_uncertainty_samples", options
+    with pytest.raises(InvalidInputError, match="one of auto, none") as raised:
+        inpainter.inpaint(photo(), hole_mask(), uncertainty="guess")
+    assert raised.value.code == "invalid_uncertainty"
+    plain = Inpainter.load(model_without_dropout, validated_uncertainty_only=False)
     with pytest.raises(ValueError, match="without dropout") as raised:
-        plain.inpaint(photo(), hole_mask(), uncertainty_samples=8)
+        plain.inpaint(photo(), hole_mask(), uncertainty="monte-carlo")
+    assert raised.value.code == "uncertainty_unavailable"
+    with pytest.raises(ValueError, match="no fitted error map") as raised:
+        plain.inpaint(photo(), hole_mask(), uncertainty="error-map")
     assert raised.value.code == "uncertainty_unavailable"
     with pytest.raises(ValueError, match="threads"):
         Inpainter.load(model_without_dropout, threads=0)
 
 
-def test_uncertainty(inpainter):
-    result = inpainter.inpaint(photo(), hole_mask(), uncertainty_samples=16, seed=0)
+def test_monte_carlo_uncertainty(inpainter):
+    options = {"uncertainty": "monte-carlo", "uncertainty_samples": 16, "seed": 0}
+    result = inpainter.inpaint(photo(), hole_mask(), **options)
     uncertainty = result.uncertainty
     holes = holes_of((40, 56))
-    assert uncertainty.samples == 16 and uncertainty.std.shape == (40, 56)
+    assert uncertainty.method == "monte-carlo" and uncertainty.samples == 16
+    assert uncertainty.std.shape == (40, 56)
     assert (uncertainty.std[~holes] == 0).all() and uncertainty.std[holes].max() > 0
     lower, upper = uncertainty.interval
     assert (lower <= uncertainty.mean + 1e-6).all() and (uncertainty.mean <= upper + 1e-6).all()
-    heatmap = Image.open(io.BytesIO(uncertainty.heatmap_png()))
-    assert heatmap.mode == "RGB" and heatmap.size == (56, 40)
-    again = inpainter.inpaint(photo(), hole_mask(), uncertainty_samples=16, seed=0)
+    heatmap = np.asarray(Image.open(io.BytesIO(uncertainty.heatmap_png())))
+    assert heatmap.shape == (40, 56, 4)
+    np.testing.assert_array_equal(heatmap[..., 3] > 0, holes)
+    again = inpainter.inpaint(photo(), hole_mask(), **options)
     np.testing.assert_array_equal(again.uncertainty.std, uncertainty.std)
     # The result is the deterministic network's, whether or not uncertainty is asked for.
     np.testing.assert_array_equal(result.image, inpainter.inpaint(photo(), hole_mask()).image)
@@ -338,9 +354,9 @@ def test_serving_imports_neither_tensorflow_nor_keras(model_dir, tmp_path):
         import numpy as np
         import holefill
         assert "holefill.inpainter" not in sys.modules, "Inpainter loads lazily"
-        inpainter = holefill.Inpainter.load({str(model_dir)!r})
+        inpainter = holefill.Inpainter.load({str(model_dir)!r}, validated_uncertainty_only=False)
         image = np.zeros((40, 56, 3), np.uint8)
-        inpainter.inpaint(image, {str(mask_path)!r}, uncertainty_samples=4).image
+        inpainter.inpaint(image, {str(mask_path)!r}, uncertainty="monte-carlo").image
         heavy = {{name.split(".")[0] for name in sys.modules}} & {{"tensorflow", "keras", "jax"}}
         assert not heavy, heavy
         """
@@ -358,14 +374,74 @@ def test_cli_predict_folders(model_dir, tmp_path, capsys):
     for name in ("good", "broken"):
         (masks / f"{name}.png").write_bytes(hole_mask())
     arguments = ["predict", str(photos), "--mask", str(masks), "-o", str(output)]
-    assert main([*arguments, "--model", str(model_dir), "--uncertainty", "4"]) == 1
+    assert main([*arguments, "--model", str(model_dir)]) == 1
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2
     assert any("broken.jpg" in line for line in errors)
     assert any("unmasked.png" in line and "no mask" in line for line in errors)
     assert (output / "good.png").is_file()
-    assert Image.open(output / "good.uncertainty.png").size == (56, 40)
-    assert set(np.load(output / "good.uncertainty.npz")) >= {"mean", "std", "lower", "upper"}
+    assert not (output / "good.uncertainty.png").exists()
+
+
+def test_calibrate_then_predict_with_the_offered_map(model_dir, tmp_path, capsys):
+    from skimage import data as skimage_data
+
+    from holefill.uncertainty import judge
+
+    calibrated = tmp_path / "model"
+    shutil.copytree(model_dir, calibrated)
+    fit, validation, masks = (tmp_path / name for name in ("fit", "val", "masks"))
+    for folder, names in ((fit, ("astronaut", "coffee")), (validation, ("chelsea", "rocket"))):
+        folder.mkdir()
+        for name in names:
+            Image.fromarray(getattr(skimage_data, name)()).save(folder / f"{name}.png")
+    masks.mkdir()
+    for bucket in range(6):  # NVIDIA-style names: the index says the bucket
+        values = np.zeros((64, 64), np.uint8)
+        values[8 : 16 + 7 * bucket, 8 : 20 + 6 * bucket] = 255
+        Image.fromarray(values).save(masks / f"{bucket * 2000:05d}.png")
+    arguments = ["calibrate-uncertainty", "--model", str(calibrated), "--fit-images", str(fit)]
+    arguments += ["--fit-every", "1", "--images", str(validation), "--masks", str(masks)]
+    arguments += ["--size", "64", "--draws", "2", "--pixels", "256", "--threads", "1"]
+    assert main([*arguments, "--report", str(tmp_path / "report.md")]) == 0
+    assert "| error-map |" in (tmp_path / "report.md").read_text()
+    section = json.loads((calibrated / CARD_NAME).read_text())["uncertainty"]
+    methods = section["methods"]
+    assert methods["error-map"]["fitted_on"]["samples"] == 2 * 6 * 2  # photos, buckets, families
+    assert methods["monte-carlo"]["validation"]["samples"] == 2 * 6
+    for method, described in methods.items():
+        assert (described["offered"], described["why"]) == judge(described["validation"]), method
+    offered = [method for method, described in methods.items() if described["offered"]]
+    assert section["default"] in (offered or [None])
+    assert Inpainter.load(calibrated).offered_uncertainty == tuple(offered)
+
+    photo_path, mask_path = tmp_path / "photo.png", tmp_path / "mask.png"
+    Image.fromarray(photo()).save(photo_path)
+    mask_path.write_bytes(hole_mask())
+    predict = ["predict", str(photo_path), "--mask", str(mask_path), "--model", str(calibrated)]
+    # An untrained network's maps do not rank its errors: the card offers neither.
+    assert offered == []
+    assert main([*predict, "-o", str(tmp_path / "out.png"), "--uncertainty", "monte-carlo"]) == 2
+    assert "does not offer the monte-carlo uncertainty map; its card says: not offered" in (
+        capsys.readouterr().err
+    )
+    assert main([*predict, "-o", str(tmp_path / "auto.png"), "--uncertainty", "auto"]) == 0
+    assert not (tmp_path / "auto.uncertainty.png").exists(), "auto: no map offered, none made"
+
+    card = json.loads((calibrated / CARD_NAME).read_text())
+    for described in card["uncertainty"]["methods"].values():
+        described["offered"] = True  # as if both had passed
+    (calibrated / CARD_NAME).write_text(json.dumps(card))
+    for method in ("error-map", "monte-carlo"):
+        assert main([*predict, "-o", str(tmp_path / f"{method}.png"), "--uncertainty", method]) == 0
+        saved = np.load(tmp_path / f"{method}.uncertainty.npz")
+        assert str(saved["method"]) == method and saved["values"].shape == (40, 56)
+        assert Image.open(tmp_path / f"{method}.uncertainty.png").mode == "RGBA"
+    expected = Inpainter.load(calibrated).inpaint(photo(), hole_mask(), uncertainty="error-map")
+    np.testing.assert_allclose(
+        np.load(tmp_path / "error-map.uncertainty.npz")["values"], expected.uncertainty.values
+    )
+    assert set(np.load(tmp_path / "monte-carlo.uncertainty.npz")) >= {"mean", "lower", "upper"}
 
 
 def test_cli_predict_one_file_and_a_missing_model(model_dir, tmp_path, capsys):

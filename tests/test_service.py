@@ -86,7 +86,7 @@ def test_whole_flow_upload_job_result(client, twin):
     photo_key, mask_key, answers = client.upload(photo, encode(mask_array()), "image/jpeg")
     assert [answer.status_code for answer in answers] == [204, 204]
 
-    started = client.start_job(photo_key, mask_key, uncertainty_samples=4)
+    started = client.start_job(photo_key, mask_key)
     assert started.status_code == 202, started.text
     assert started.json()["status"] == "queued"
     assert started.headers["Access-Control-Allow-Origin"] == twin.config.origin
@@ -99,8 +99,29 @@ def test_whole_flow_upload_job_result(client, twin):
     result = Image.open(io.BytesIO(requests.get(job["result"]["url"], timeout=10).content))
     assert (result.format, result.size) == ("JPEG", (160, 120))
     assert result.getexif()[0x010F] == "Holefill test camera"
-    heatmap = Image.open(io.BytesIO(requests.get(job["uncertainty"]["url"], timeout=10).content))
-    assert (heatmap.format, heatmap.size) == ("PNG", (160, 120))
+    # The model's card offers the error map: "auto" gives it, with what its colours mean.
+    uncertainty = job["uncertainty"]
+    assert uncertainty["method"] == "error-map" and uncertainty["full_scale"] == 0.2
+    assert "expected absolute error" in uncertainty["unit"]
+    heatmap = Image.open(io.BytesIO(requests.get(uncertainty["url"], timeout=10).content))
+    assert (heatmap.format, heatmap.mode, heatmap.size) == ("PNG", "RGBA", (160, 120))
+    alpha = np.asarray(heatmap)[..., 3]
+    assert alpha[mask_array() > 0].min() == 255, "opaque over every hole pixel"
+    assert alpha[0, 0] == 0, "transparent over the known pixels"
+
+
+def test_a_map_the_card_does_not_offer_fails_the_job_with_its_reason(client):
+    photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
+    started = client.start_job(photo_key, mask_key, uncertainty="monte-carlo")
+    assert started.status_code == 202, started.text
+    failed = client.wait(started.json()["id"])
+    assert failed.status_code == 422, failed.text
+    error = failed.json()["error"]
+    assert error["code"] == "uncertainty_unavailable"
+    assert "does not offer the monte-carlo" in error["message"]
+    assert "Spearman" in error["message"], "the card's reason"
+    without = client.inpaint(encode(photo_array()), encode(mask_array()), uncertainty="none")
+    assert without.json()["status"] == "done" and without.json()["uncertainty"] is None
 
 
 def test_upload_over_the_size_limit_is_refused_by_s3(client, settings):
@@ -267,7 +288,26 @@ BAD_REQUESTS = {
     "one uncertainty sample": (
         "POST",
         "/jobs",
-        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "uncertainty_samples": 1},
+        {
+            "photo_key": f"{UPLOAD}/photo",
+            "mask_key": f"{UPLOAD}/mask",
+            "uncertainty": "monte-carlo",
+            "uncertainty_samples": 1,
+        },
+        422,
+        "invalid_request",
+    ),
+    "samples without monte-carlo": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "uncertainty_samples": 8},
+        422,
+        "invalid_request",
+    ),
+    "unknown uncertainty": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "uncertainty": "guess"},
         422,
         "invalid_request",
     ),
@@ -344,7 +384,7 @@ def queued_job(twin, photo_key, mask_key, deadline_seconds=60):
         photo_key=photo_key,
         mask_key=mask_key,
         strategy="auto",
-        uncertainty_samples=0,
+        uncertainty="none",
         created_at=now,
         updated_at=now,
         deadline=now + datetime.timedelta(seconds=deadline_seconds),
@@ -382,13 +422,13 @@ def test_a_job_past_its_deadline_fails_and_keeps_the_upload(twin, client, settin
 
 
 def test_a_worker_killed_mid_job_fails_the_job_and_the_next_job_runs(twin, client, settings):
-    # Thin strokes over a large photo, tiled at 64 px with 32 dropout samples: seconds of
-    # work for the tiny model, so the worker is surely killed in the middle.
+    # Thin strokes over a large photo, tiled at 64 px, diffused and mapped: seconds of work
+    # for the tiny model, so the worker is surely killed in the middle.
     photo = encode(photo_array(1200, 1200))
     strokes = np.zeros((1200, 1200), np.uint8)
     strokes[::40] = 255
     photo_key, mask_key, _ = client.upload(photo, encode(strokes))
-    started = client.start_job(photo_key, mask_key, strategy="tile", uncertainty_samples=32)
+    started = client.start_job(photo_key, mask_key, strategy="tile")
     job_id = started.json()["id"]
     store = JobStore(twin.seaweed.client(), settings.results_bucket)
     deadline = time.monotonic() + 30

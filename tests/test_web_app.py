@@ -169,9 +169,15 @@ def wait_done(page):
     page.get_by_role("status").get_by_text("Done.").wait_for(timeout=FILL_TIMEOUT_MS)
 
 
-def test_paint_fill_compare_download(page, artifacts):
+def near_mask(mask):
+    """The painted pixels and a margin: the service grows the holes by a few pixels to
+    cover the brush's soft edge."""
     import cv2
 
+    return cv2.dilate(mask, np.ones((15, 15), np.uint8)) > 0
+
+
+def test_paint_fill_compare_download(page, artifacts):
     photo = photo_array()
     open_photo(page, "gradient.png", png_bytes(photo))
     page.get_by_test_id("mask").wait_for()
@@ -197,15 +203,28 @@ def test_paint_fill_compare_download(page, artifacts):
     page.screenshot(path=artifacts / "3-result-compare.png")
     page.get_by_label("Before / after").fill("20")
     page.get_by_label("Uncertainty map").check()
-    page.get_by_alt_text("Where the fill is unsure: brighter is less sure").wait_for()
+    overlay = page.get_by_alt_text("Where the fill is likely wrong: brighter is a larger expected")
+    overlay.wait_for()
+    legend = page.get_by_role("group", name="Uncertainty map legend")
+    assert "20% or more" in legend.inner_text() and "expected absolute error" in legend.inner_text()
+    # Over the filled side of the slider only, as the result is, at the chosen opacity.
+    result_clip = page.get_by_alt_text("The filled photo").evaluate("image => image.style.clipPath")
+    assert (
+        overlay.evaluate("image => image.style.clipPath") == result_clip == "inset(0px 0px 0px 20%)"
+    )
+    page.get_by_label("Map opacity").fill("40")
+    assert overlay.evaluate("image => image.style.opacity") == "0.4"
     page.screenshot(path=artifacts / "4-uncertainty.png")
+    heatmap = download(page, "Download uncertainty map")
+    assert (heatmap.format, heatmap.mode, heatmap.size) == ("PNG", "RGBA", photo.shape[1::-1])
+    opaque = np.asarray(heatmap)[..., 3] > 0
+    assert opaque[mask > 0].all() and not opaque[~near_mask(mask)].any()
 
     result = download(page, "Download result")
     assert result.format == "PNG"
     result = np.asarray(result.convert("RGB"))
     assert result.shape == photo.shape
-    # The service grows the holes by a few pixels to cover the brush's soft edge.
-    near_hole = cv2.dilate(mask, np.ones((15, 15), np.uint8)) > 0
+    near_hole = near_mask(mask)
     np.testing.assert_array_equal(result[~near_hole], photo[~near_hole])
     inside = mask > 0
     assert np.abs(result[inside].astype(int) - photo[inside]).mean() > 1

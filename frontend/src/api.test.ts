@@ -74,7 +74,13 @@ describe("fill", () => {
         id: "j",
         status: "done",
         result: { url: "http://s3/r.png", content_type: "image/png" },
-        uncertainty: { url: "http://s3/u.png", content_type: "image/png" },
+        uncertainty: {
+          url: "http://s3/u.png",
+          content_type: "image/png",
+          method: "error-map",
+          unit: "the expected absolute error",
+          full_scale: 0.2,
+        },
       }),
     );
     const posted: string[] = [];
@@ -92,7 +98,7 @@ describe("fill", () => {
     expect(phases).toEqual(["up 0", "up 0.25", "up 0.75", "up 1", "queued", "running"]);
     expect(result).toEqual({
       result: { url: "http://s3/r.png", contentType: "image/png" },
-      uncertainty: { url: "http://s3/u.png" },
+      uncertainty: { url: "http://s3/u.png", method: "error-map", unit: "the expected absolute error", fullScale: 0.2 },
     });
   });
 

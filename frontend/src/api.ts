@@ -44,13 +44,21 @@ export interface ResultFile {
   content_type: string;
 }
 
+/** The uncertainty map: inferno colours on the holes (black = 0, yellow = `full_scale` or
+ * more), transparent elsewhere; `unit` says what a value means. */
+export interface UncertaintyFile extends ResultFile {
+  method: string;
+  unit: string;
+  full_scale: number;
+}
+
 export type JobStatus = "queued" | "running" | "done" | "failed";
 
 export interface JobView {
   id: string;
   status: JobStatus;
   result?: ResultFile | null;
-  uncertainty?: ResultFile | null;
+  uncertainty?: UncertaintyFile | null;
   error?: { code: string; message: string } | null;
   /** A failed job's HTTP status: 4xx when the photo or mask cannot be filled, 5xx when we failed. */
   httpStatus?: number;

@@ -12,9 +12,16 @@ export type FillProgress =
   | { phase: "queued" }
   | { phase: "running" };
 
+export interface UncertaintyMap {
+  url: string;
+  method: string;
+  unit: string;
+  fullScale: number;
+}
+
 export interface FillResult {
   result: { url: string; contentType: string };
-  uncertainty: { url: string } | null;
+  uncertainty: UncertaintyMap | null;
 }
 
 export interface FillDependencies {
@@ -58,7 +65,14 @@ export async function fill(
   }
   return {
     result: { url: view.result.url, contentType: view.result.content_type },
-    uncertainty: view.uncertainty ? { url: view.uncertainty.url } : null,
+    uncertainty: view.uncertainty
+      ? {
+          url: view.uncertainty.url,
+          method: view.uncertainty.method,
+          unit: view.uncertainty.unit,
+          fullScale: view.uncertainty.full_scale,
+        }
+      : null,
   };
 }
 

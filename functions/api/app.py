@@ -29,12 +29,19 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from holefill_service import keys, storage
 from holefill_service.errors import ServiceError, error_body
 from holefill_service.invoker import InpaintInvoker
-from holefill_service.jobs import Job, JobConflictError, JobStatus, JobStore, now_utc
+from holefill_service.jobs import (
+    UNCERTAINTY_CHOICES,
+    Job,
+    JobConflictError,
+    JobStatus,
+    JobStore,
+    now_utc,
+)
 from holefill_service.settings import Settings
 
 # A request body is a few keys and options: anything larger is a mistake or an attack,
@@ -91,9 +98,16 @@ class JobRequest(BaseModel):
     photo_key: str = Field(max_length=100, examples=["uploads/<upload id>/photo"])
     mask_key: str = Field(max_length=100, examples=["uploads/<upload id>/mask"])
     strategy: str = Field(default="auto", description="auto, crop, tile or resize")
-    uncertainty_samples: int = Field(
-        default=settings.default_uncertainty_samples,
-        description="Monte-Carlo dropout samples behind the uncertainty map; 0 for none",
+    uncertainty: str = Field(
+        default="auto",
+        description="the uncertainty map: auto (the one the model's card offers, if any), "
+        "none, error-map or monte-carlo; a method the model does not offer fails the job "
+        "with uncertainty_unavailable and the card's reason",
+    )
+    uncertainty_samples: int | None = Field(
+        default=None,
+        description="Monte-Carlo dropout samples, for uncertainty monte-carlo only "
+        f"(default {settings.default_uncertainty_samples})",
     )
 
     @field_validator("strategy")
@@ -103,12 +117,27 @@ class JobRequest(BaseModel):
             raise ValueError(f"must be one of {', '.join(STRATEGIES)}")
         return strategy
 
+    @field_validator("uncertainty")
+    @classmethod
+    def _known_uncertainty(cls, uncertainty):
+        if uncertainty not in UNCERTAINTY_CHOICES:
+            raise ValueError(f"must be one of {', '.join(UNCERTAINTY_CHOICES)}")
+        return uncertainty
+
     @field_validator("uncertainty_samples")
     @classmethod
     def _sample_count(cls, samples):
-        if samples == 1 or not 0 <= samples <= settings.max_uncertainty_samples:
-            raise ValueError(f"must be 0 or from 2 to {settings.max_uncertainty_samples}")
+        if samples is not None and not 2 <= samples <= settings.max_uncertainty_samples:
+            raise ValueError(f"must be from 2 to {settings.max_uncertainty_samples}")
         return samples
+
+    @model_validator(mode="after")
+    def _samples_for_monte_carlo(self):
+        if self.uncertainty_samples is not None and self.uncertainty != "monte-carlo":
+            raise ValueError("uncertainty_samples applies to uncertainty monte-carlo only")
+        if self.uncertainty == "monte-carlo" and self.uncertainty_samples is None:
+            self.uncertainty_samples = settings.default_uncertainty_samples
+        return self
 
 
 class JobAccepted(BaseModel):
@@ -119,6 +148,15 @@ class JobAccepted(BaseModel):
 class ResultFile(BaseModel):
     url: str
     content_type: str
+
+
+class UncertaintyFile(ResultFile):
+    """The uncertainty map: a PNG over the photo, inferno colours on the holes (black =
+    `0`, yellow = `full_scale` or more), transparent elsewhere."""
+
+    method: str = Field(description="error-map or monte-carlo")
+    unit: str = Field(description="what a pixel's value means")
+    full_scale: float = Field(description="the value that the top colour stands for")
 
 
 class ErrorDetail(BaseModel):
@@ -135,7 +173,7 @@ class JobView(BaseModel):
     updated_at: datetime.datetime
     strategy: str | None = None
     result: ResultFile | None = None
-    uncertainty: ResultFile | None = None
+    uncertainty: UncertaintyFile | None = None
     expires_in: int | None = None
     error: ErrorDetail | None = None
 
@@ -216,9 +254,12 @@ def get_job(job_id: str) -> JobView:
             content_type=job.result_content_type,
         )
         if job.uncertainty_key:
-            view.uncertainty = ResultFile(
+            view.uncertainty = UncertaintyFile(
                 url=storage.presigned_download(s3, settings, job.uncertainty_key),
                 content_type="image/png",
+                method=job.uncertainty_method,
+                unit=job.uncertainty_unit,
+                full_scale=job.uncertainty_full_scale,
             )
         view.expires_in = settings.download_expiry_seconds
     if job.status == JobStatus.FAILED:

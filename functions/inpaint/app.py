@@ -100,7 +100,11 @@ def _inpaint(job):
     photo = storage.read_upload(s3, settings, job.photo_key)
     mask = storage.read_upload(s3, settings, job.mask_key)
     inpainting = inpainter.inpaint(
-        photo, mask, strategy=job.strategy, uncertainty_samples=job.uncertainty_samples
+        photo,
+        mask,
+        strategy=job.strategy,
+        uncertainty=job.uncertainty,
+        uncertainty_samples=job.uncertainty_samples,
     )
     image_format = inpainting.photo.format
     outputs = {
@@ -109,9 +113,15 @@ def _inpaint(job):
         "result_content_type": Image.MIME.get(image_format, "application/octet-stream"),
     }
     _write_result(outputs["result_key"], inpainting.encode(), outputs["result_content_type"])
-    if inpainting.uncertainty is not None:
-        outputs["uncertainty_key"] = keys.uncertainty_key(job.id)
-        _write_result(outputs["uncertainty_key"], inpainting.uncertainty.heatmap_png(), "image/png")
+    uncertainty = inpainting.uncertainty
+    if uncertainty is not None:
+        outputs.update(
+            uncertainty_key=keys.uncertainty_key(job.id),
+            uncertainty_method=uncertainty.method,
+            uncertainty_unit=uncertainty.unit,
+            uncertainty_full_scale=uncertainty.full_scale,
+        )
+        _write_result(outputs["uncertainty_key"], uncertainty.heatmap_png(), "image/png")
     return job.succeeded(now_utc(), **outputs)
 
 

@@ -26,6 +26,7 @@ export function App() {
   const [showResult, setShowResult] = useState(true);
   const [compare, setCompare] = useState(50);
   const [showUncertainty, setShowUncertainty] = useState(false);
+  const [uncertaintyOpacity, setUncertaintyOpacity] = useState(0.7);
   const [problem, setProblem] = useState<Problem | null>(null);
   const maskRef = useRef<HTMLCanvasElement>(null);
   const stageRef = useRef<HTMLDivElement>(null);
@@ -118,20 +119,28 @@ export function App() {
     }
   };
 
-  const downloadResult = async () => {
-    if (fillState.phase !== "done" || !photo) return;
-    const { url, contentType } = fillState.result;
+  const download = async (url: string, name: string, what: string, retry: () => void) => {
     try {
       const response = await fetch(url);
       if (!response.ok) throw new Error(`the server answered ${response.status}`);
-      saveBlob(await response.blob(), `${baseName(photo.file.name)}-filled.${extensionOf(contentType)}`);
+      saveBlob(await response.blob(), name);
     } catch (error) {
       setProblem({
-        title: "The result could not be downloaded",
+        title: `The ${what} could not be downloaded`,
         message: `${(error as Error).message}. Results expire after a while: fill again if retrying fails.`,
-        retry: downloadResult,
+        retry,
       });
     }
+  };
+  const downloadResult = () => {
+    if (fillState.phase !== "done" || !photo) return;
+    const { url, contentType } = fillState.result;
+    download(url, `${baseName(photo.file.name)}-filled.${extensionOf(contentType)}`, "result", downloadResult);
+  };
+  const downloadUncertainty = () => {
+    if (fillState.phase !== "done" || !photo || !fillState.uncertainty) return;
+    const name = `${baseName(photo.file.name)}-uncertainty.png`;
+    download(fillState.uncertainty.url, name, "uncertainty map", downloadUncertainty);
   };
 
   useShortcuts({ undo, redo, zoom, fit, setTool, setBrushSize, setSpaceHeld });
@@ -195,6 +204,7 @@ export function App() {
               resultUrl={resultUrl}
               compare={compare}
               uncertaintyUrl={uncertaintyUrl}
+              uncertaintyOpacity={uncertaintyOpacity}
               spaceHeld={spaceHeld}
             />
             <FillPanel
@@ -206,7 +216,10 @@ export function App() {
               onCompare={setCompare}
               showUncertainty={showUncertainty}
               onShowUncertainty={setShowUncertainty}
+              uncertaintyOpacity={uncertaintyOpacity}
+              onUncertaintyOpacity={setUncertaintyOpacity}
               onDownload={downloadResult}
+              onDownloadUncertainty={downloadUncertainty}
             />
           </main>
         </>

@@ -1,5 +1,5 @@
-/** Fill and what follows it: progress, the compare slider, the uncertainty toggle, downloads. */
-import type { FillProgress, FillResult } from "../fill";
+/** Fill and what follows it: progress, the compare slider, the uncertainty map, downloads. */
+import type { FillProgress, FillResult, UncertaintyMap } from "../fill";
 
 export type FillState = { phase: "idle" } | FillProgress | ({ phase: "done" } & FillResult);
 
@@ -12,7 +12,10 @@ interface Props {
   onCompare: (percent: number) => void;
   showUncertainty: boolean;
   onShowUncertainty: (show: boolean) => void;
+  uncertaintyOpacity: number;
+  onUncertaintyOpacity: (opacity: number) => void;
   onDownload: () => void;
+  onDownloadUncertainty: () => void;
 }
 
 const STATUS: Record<FillProgress["phase"], string> = {
@@ -60,20 +63,59 @@ export function FillPanel(props: Props) {
               onChange={(event) => props.onCompare(Number(event.target.value))}
             />
           </label>
-          <label className={props.showResult && state.uncertainty ? "" : "disabled"}>
-            <input
-              type="checkbox"
-              checked={props.showUncertainty}
-              disabled={!props.showResult || !state.uncertainty}
-              onChange={(event) => props.onShowUncertainty(event.target.checked)}
-            />
-            Uncertainty map
-          </label>
+          {state.uncertainty ? (
+            <>
+              <label className={props.showResult ? "" : "disabled"}>
+                <input
+                  type="checkbox"
+                  checked={props.showUncertainty}
+                  disabled={!props.showResult}
+                  onChange={(event) => props.onShowUncertainty(event.target.checked)}
+                />
+                Uncertainty map
+              </label>
+              {props.showResult && props.showUncertainty && (
+                <>
+                  <Legend map={state.uncertainty} />
+                  <label>
+                    Map opacity
+                    <input
+                      type="range"
+                      min={10}
+                      max={100}
+                      value={Math.round(props.uncertaintyOpacity * 100)}
+                      aria-valuetext={`${Math.round(props.uncertaintyOpacity * 100)}%`}
+                      onChange={(event) => props.onUncertaintyOpacity(Number(event.target.value) / 100)}
+                    />
+                  </label>
+                </>
+              )}
+            </>
+          ) : (
+            <p className="note">This model offers no uncertainty map: none of its maps passed the check on the validation set.</p>
+          )}
           <button type="button" onClick={props.onDownload}>
             Download result
           </button>
+          {state.uncertainty && (
+            <button type="button" onClick={props.onDownloadUncertainty}>
+              Download uncertainty map
+            </button>
+          )}
         </div>
       )}
     </section>
+  );
+}
+
+/** The heat map's scale, and what a colour means in the map's own unit (the API's words). */
+function Legend({ map }: { map: UncertaintyMap }) {
+  return (
+    <div className="legend" role="group" aria-label="Uncertainty map legend">
+      <span>0%</span>
+      <span className="scale" aria-hidden />
+      <span>{Math.round(map.fullScale * 100)}% or more</span>
+      <p>Brighter: the fill is more likely wrong there. A pixel's colour is {map.unit}.</p>
+    </div>
   );
 }

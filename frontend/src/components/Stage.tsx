@@ -27,6 +27,7 @@ interface Props {
   /** Where the before/after divide is, in percent of the photo's width. */
   compare: number;
   uncertaintyUrl: string | null;
+  uncertaintyOpacity: number;
   spaceHeld: boolean;
 }
 
@@ -165,9 +166,10 @@ export function Stage(props: Props) {
         {resultUrl && props.uncertaintyUrl && (
           <img
             src={props.uncertaintyUrl}
-            alt="Where the fill is unsure: brighter is less sure"
+            alt="Where the fill is likely wrong: brighter is a larger expected error"
             className="uncertainty"
-            style={layer}
+            // On the filled side of the slider only, as the result is.
+            style={{ ...layer, clipPath: `inset(0 0 0 ${props.compare}%)`, opacity: props.uncertaintyOpacity }}
             draggable={false}
           />
         )}

@@ -18,6 +18,11 @@ from pydantic import BaseModel
 from holefill_service import keys
 from holefill_service.errors import ServiceError
 
+# What a job may ask for as its uncertainty map: `holefill.uncertainty`'s methods, "auto"
+# (the model card's best offered method, or none) and "none". The layer does not import
+# holefill; a test keeps the two equal.
+UNCERTAINTY_CHOICES = ("auto", "none", "error-map", "monte-carlo")
+
 
 class JobStatus(enum.StrEnum):
     QUEUED = "queued"
@@ -42,7 +47,8 @@ class Job(BaseModel):
     photo_key: str
     mask_key: str
     strategy: str
-    uncertainty_samples: int
+    uncertainty: str = "auto"
+    uncertainty_samples: int | None = None
     created_at: datetime.datetime
     updated_at: datetime.datetime
     deadline: datetime.datetime
@@ -51,6 +57,9 @@ class Job(BaseModel):
     result_key: str | None = None
     result_content_type: str | None = None
     uncertainty_key: str | None = None
+    uncertainty_method: str | None = None
+    uncertainty_unit: str | None = None
+    uncertainty_full_scale: float | None = None
     error: JobError | None = None
 
     @property
@@ -71,8 +80,9 @@ class Job(BaseModel):
         )
 
     def succeeded(self, now, **outputs):
-        """Done, with `applied_strategy`, `result_key`, `result_content_type` and
-        `uncertainty_key`."""
+        """Done, with `applied_strategy`, `result_key`, `result_content_type` and, with a
+        map, `uncertainty_key`, `uncertainty_method`, `uncertainty_unit` and
+        `uncertainty_full_scale`."""
         return self.model_copy(update={"status": JobStatus.DONE, "updated_at": now, **outputs})
 
     def failed(self, now, code, message, http_status):

@@ -25,7 +25,7 @@ class Settings:
             InpaintFunction (its `MaximumEventAgeInSeconds`).
         grace_seconds: slack on top of those before a job that did not finish is failed.
         max_uncertainty_samples: the most Monte-Carlo samples a job may ask for.
-        default_uncertainty_samples: the samples of a job that names none.
+        default_uncertainty_samples: the Monte-Carlo samples of a job that names none.
         inpaint_function_name: the InpaintFunction (needed by the API function only).
     """
 
@@ -38,7 +38,7 @@ class Settings:
     queue_seconds: int = 900
     grace_seconds: int = 30
     max_uncertainty_samples: int = 32
-    default_uncertainty_samples: int = 8
+    default_uncertainty_samples: int = 16
     inpaint_function_name: str | None = None
 
     @classmethod
