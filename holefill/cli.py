@@ -783,13 +783,15 @@ def run_fetch_lpips(arguments):
 
 
 def run_calibrate_uncertainty(arguments):
-    import shutil
-    import tempfile
-
     from holefill.card import CARD_NAME
-    from holefill.data import generated_validation_set, list_photos, load_validation_set
+    from holefill.data import load_validation_set
     from holefill.inpainter import Inpainter
-    from holefill.uncertainty_calibration import measure, to_markdown, uncertainty_section
+    from holefill.uncertainty_calibration import (
+        fitting_samples,
+        measure,
+        to_markdown,
+        uncertainty_section,
+    )
 
     if arguments.fit_every < 1 or arguments.draws < 2:
         raise ValueError("--fit-every must be at least 1 and --draws at least 2.")
@@ -799,31 +801,19 @@ def run_calibrate_uncertainty(arguments):
         mask_dilation=0,
         validated_uncertainty_only=False,
     )
-    fitting_photos = list_photos(arguments.fit_images)[:: arguments.fit_every]
-    if not fitting_photos:
-        raise ValueError(f"no photos in {arguments.fit_images} to fit the error map on.")
-    with tempfile.TemporaryDirectory() as scratch:
-        for path in fitting_photos:
-            shutil.copy(path, scratch)
-        # Strokes as the validation masks draw them, objects as users paint them.
-        fitting_samples = [
-            sample
-            for family in ("strokes", "objects")
-            for sample in generated_validation_set(
-                scratch, size=arguments.size, family=family, seed=1
-            )
-        ]
+    fitting_set = fitting_samples(
+        arguments.fit_images, every=arguments.fit_every, size=arguments.size
+    )
     samples = load_validation_set(arguments.images, arguments.masks, size=arguments.size)
     samples = samples[: arguments.limit] if arguments.limit else samples
-    print(f"Fitting on {len(fitting_samples)} samples, validating on {len(samples)}")
-    fitting = measure(inpainter, fitting_samples, pixels_per_image=arguments.pixels)
+    print(f"Fitting on {len(fitting_set)} samples, validating on {len(samples)}")
+    fitting = measure(inpainter, fitting_set, pixels_per_image=arguments.pixels)
     scoring = measure(inpainter, samples, draws=arguments.draws, pixels_per_image=arguments.pixels)
     described_sets = {
         "fitted_on": {
-            "photos": f"every {arguments.fit_every}th of {arguments.fit_images} "
-            f"({len(fitting_photos)} photos)",
+            "photos": f"one photo in every {arguments.fit_every} of {arguments.fit_images}",
             "masks": "generated strokes and objects, one per bucket and family",
-            "samples": len(fitting_samples),
+            "samples": len(fitting_set),
             "size": arguments.size,
         },
         "validation": {

@@ -19,7 +19,9 @@ Card section:
 """
 
 import dataclasses
+import shutil
 import statistics
+import tempfile
 import time
 
 import numpy as np
@@ -36,23 +38,47 @@ DECILES = 10
 @dataclasses.dataclass(frozen=True)
 class Measurements:
     """Sampled hole pixels of served fills: their features `(4, pixels)`, absolute
-    `errors`, Monte-Carlo `spread` (None without draws) and `buckets`; the median seconds
-    per image of each step (`fill`, `error_map` features, `monte_carlo`)."""
+    `errors`, Monte-Carlo `spread` (None without draws), `buckets` and any `extra` maps;
+    the median seconds per image of each step (`fill`, `error_map` features,
+    `monte_carlo`)."""
 
     features: np.ndarray
     errors: np.ndarray
     spread: np.ndarray | None
     buckets: np.ndarray
     seconds: dict[str, float]
+    extra: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
-def measure(inpainter, samples, *, draws=0, pixels_per_image=2048, seed=0):
+def fitting_samples(images_dir, *, every, size):
+    """Samples to fit an error map on: every `every`th photo of `images_dir`, with a
+    generated mask per hole-ratio bucket of strokes (as the validation masks draw them)
+    and one of objects (as users paint them)."""
+    from holefill.data import generated_validation_set, list_photos
+
+    photos = list_photos(images_dir)[::every]
+    if not photos:
+        raise ValueError(f"no photos in {images_dir} to fit the error map on.")
+    with tempfile.TemporaryDirectory() as scratch:
+        for path in photos:
+            shutil.copy(path, scratch)
+        return [
+            sample
+            for family in ("strokes", "objects")
+            for sample in generated_validation_set(scratch, size=size, family=family, seed=1)
+        ]
+
+
+def measure(inpainter, samples, *, draws=0, pixels_per_image=2048, seed=0, extra_maps=None):
     """Fills `samples` (with `image`, `mask` and `bucket`) as `inpainter` serves them.
 
     `inpainter` should not dilate masks (`mask_dilation=0`), so that the holes scored are
     the mask's, and may run unvalidated methods. With `draws`, each fill also draws that
     many Monte-Carlo samples (the fill itself is the deterministic network either way).
+    `extra_maps` (`{name: map(photo, holes, filled)}`, each a `(height, width)` array) are
+    sampled at the same pixels, to compare other methods with these.
     """
+    extra_maps = extra_maps or {}
     if not samples:
         raise ValueError("measure() needs at least one sample.")
     rng = np.random.default_rng(seed)
@@ -81,18 +107,21 @@ def measure(inpainter, samples, *, draws=0, pixels_per_image=2048, seed=0):
         values = [*features, errors]
         if draws:
             values.append(inpainting.uncertainty.values[holes])
+        values += [extra(photo, holes, filled)[holes] for extra in extra_maps.values()]
         chosen = np.arange(errors.size)
         if errors.size > pixels_per_image:
             chosen = rng.choice(errors.size, pixels_per_image, replace=False)
         columns.append(np.stack([value[chosen] for value in values]))
         buckets.append(np.full(chosen.size, sample.bucket))
     columns = np.concatenate(columns, axis=1)
+    first_extra = 6 if draws else 5
     return Measurements(
         features=columns[:4],
         errors=columns[4],
         spread=columns[5] if draws else None,
         buckets=np.concatenate(buckets),
         seconds={step: statistics.median(times) for step, times in seconds.items() if times},
+        extra={name: columns[first_extra + i] for i, name in enumerate(extra_maps)},
     )
 
 

@@ -80,3 +80,34 @@ def test_beats_telea_inside_generated_holes():
     assert model_error < telea_error, (
         f"mean squared error inside the holes: model {model_error:.5f}, Telea {telea_error:.5f}"
     )
+
+
+def test_card_offers_the_error_map_that_passed_and_withholds_the_dropout_spread(card):
+    from holefill.uncertainty import judge
+
+    section = card["uncertainty"]
+    assert section["default"] == "error-map"
+    for method, described in section["methods"].items():
+        validation = described["validation"]
+        assert validation["samples"] == 480 and validation["size"] == 256, method
+        assert (described["offered"], described["why"]) == judge(validation), method
+    assert section["methods"]["error-map"]["offered"]
+    assert not section["methods"]["monte-carlo"]["offered"]
+    assert "val" not in section["methods"]["error-map"]["fitted_on"]["photos"]
+
+
+def test_the_error_map_ranks_the_error_on_photos_it_never_saw():
+    """On scikit-image's photos with object-shaped holes, as a user paints them."""
+    from scipy.stats import spearmanr
+
+    inpainter = Inpainter.load(DEFAULT_MODEL, threads=2, mask_dilation=0)
+    masks = MaskGenerator(seed=0)
+    correlations = []
+    for name in PHOTOS:
+        photo = centre_square(getattr(skimage_data, name)())
+        holes = masks.region(SIZE, SIZE, hole_ratio=(0.1, 0.3))[..., 0] < 0.5
+        result = inpainter.inpaint(photo, holes, uncertainty="auto")
+        error = np.abs(np.asarray(result.image, np.float32) - photo).mean(axis=2) / 255.0
+        assert result.uncertainty.method == "error-map"
+        correlations.append(spearmanr(result.uncertainty.values[holes], error[holes]).statistic)
+    assert np.mean(correlations) > 0.4, correlations
