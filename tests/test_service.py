@@ -8,6 +8,7 @@ import io
 import json
 import os
 import signal
+import socket
 import struct
 import time
 import zlib
@@ -437,11 +438,96 @@ def test_a_worker_killed_mid_job_fails_the_job_and_the_next_job_runs(twin, clien
         time.sleep(0.02)
     (pid,) = twin.inpaint_function.worker_pids()
     os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
 
-    failed = client.wait(job_id, timeout=30)
-    assert failed.status_code == 504, failed.text
-    assert failed.json()["error"]["code"] == "inpainting_timed_out"
+    # The OnFailure destination fails the job at once, not at its deadline.
+    failed = client.wait(job_id, timeout=10)
+    assert time.monotonic() - killed < 10
+    assert failed.status_code == 500, failed.text
+    assert failed.json()["error"]["code"] == "inpainting_failed"
+    assert "the photo and mask are kept" in failed.json()["error"]["message"]
     twin.seaweed.client().head_object(Bucket=settings.uploads_bucket, Key=photo_key)
     # A new execution environment takes the next job, with the same uploads if need be.
     again = client.inpaint(encode(photo_array()), encode(mask_array()))
     assert again.json()["status"] == "done", again.text
+
+
+def test_an_idle_worker_that_dies_is_replaced_and_takes_the_next_job(twin, client):
+    (pid,) = twin.inpaint_function.worker_pids()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while twin.inpaint_function.worker_pids() in ([pid], []):
+        assert time.monotonic() < deadline, "the dead environment was not replaced"
+        time.sleep(0.1)
+    started = time.monotonic()
+    done = client.inpaint(encode(photo_array()), encode(mask_array()))
+    assert done.json()["status"] == "done", done.text
+    assert time.monotonic() - started < 10
+
+
+def test_the_on_failure_destination_fails_an_unfinished_job_only(twin, client, settings):
+    photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
+    failed_function = load_function("failed")
+    context = LambdaContext("JobFailedFunction")
+    store = JobStore(twin.seaweed.client(), settings.results_bucket)
+    cases = {
+        "RetriesExhausted": (500, "inpainting_failed", "Runtime exited with error"),
+        "RetriesExhausted, timed out": (504, "inpainting_timed_out", "Task timed out after 5.00"),
+        "EventAgeExceeded": (504, "inpainting_timed_out", ""),
+    }
+    for case, (status, code, error_message) in cases.items():
+        job, _ = queued_job(twin, photo_key, mask_key)
+        record = load_event("failed.json", requestPayload={"job_id": job.id})
+        record["requestContext"]["condition"] = case.split(",")[0]
+        record["responsePayload"]["errorMessage"] = error_message
+        assert failed_function.handler(record, context) == JobStatus.FAILED, case
+        failed, _ = store.load(job.id)
+        assert (failed.error.http_status, failed.error.code) == (status, code), case
+        # A second record of the same job, or one of a job that finished, changes nothing.
+        assert failed_function.handler(record, context) == JobStatus.FAILED
+        assert store.load(job.id)[0].updated_at == failed.updated_at
+    unknown = load_event("failed.json", requestPayload={"job_id": keys.new_id()})
+    assert failed_function.handler(unknown, context) is None
+
+
+def raw_request(twin, data, timeout=5):
+    """Sends `data` on a fresh connection; the answer's status line and headers, as text."""
+    host, port = twin.gateway.server_address
+    with socket.create_connection((host, port), timeout=timeout) as connection:
+        connection.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.decode(errors="replace")
+
+
+def test_the_gateway_refuses_bodies_it_cannot_delimit(twin):
+    post = b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    started = time.monotonic()
+    assert raw_request(twin, post + b"Content-Length: -1\r\n\r\n{}").startswith("HTTP/1.1 400")
+    assert raw_request(twin, post + b"Content-Length: abc\r\n\r\n{}").startswith("HTTP/1.1 400")
+    chunked = (
+        post + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\nGET /api/health HTTP/1.1"
+    )
+    answer = raw_request(twin, chunked)
+    assert answer.startswith("HTTP/1.1 411") and "Connection: close" in answer
+    assert time.monotonic() - started < 5, "none of them may hang"
+
+
+def test_config_names_the_twin_whatever_the_host_header(twin):
+    answer = requests.get(twin.url + "/config.json", headers={"Host": "evil.example"}, timeout=5)
+    assert answer.json() == {"apiUrl": twin.api_url}
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_deeply_nested_json_is_malformed_not_a_server_error(client):
+    body = b"[" * 5000 + b"]" * 5000
+    answer = client.request(
+        "POST", "/jobs", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code in (400, 422), answer.text
+    assert answer.json()["error"]["code"] in ("malformed_json", "invalid_request")
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"

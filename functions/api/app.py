@@ -48,6 +48,8 @@ from holefill_service.settings import Settings
 # refused before it is parsed.
 MAX_BODY_BYTES = 16_384
 STRATEGIES = ("auto", "crop", "tile", "resize")
+# Every answer is JSON and says so: no browser is to read it as anything else.
+NO_SNIFF = {"X-Content-Type-Options": "nosniff"}
 # The paths this API serves and their methods: another method answers 405, not 404.
 ROUTE_METHODS = {"/uploads": "POST", "/jobs": "POST", "/health": "GET", "/openapi.json": "GET"}
 
@@ -225,11 +227,11 @@ def create_job(request: JobRequest) -> Response[JobAccepted]:
     try:
         invoker.start(job.id)
     except (BotoCoreError, ClientError) as error:
-        logger.exception("could not start the inpainting", extra={"job_id": job.id})
+        logger.exception("could not start the inpainting", extra={"job": keys.log_tag(job.id)})
         message = "the inpainting could not be started; try again in a moment"
         job_store.replace(job.failed(now_utc(), "inpainting_unavailable", message, 503), etag)
         raise ServiceError(503, "inpainting_unavailable", message) from error
-    logger.info("job queued", extra={"job_id": job.id})
+    logger.info("job queued", extra={"job": keys.log_tag(job.id)})
     metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
     return _json(202, JobAccepted(id=job.id, status=job.status).model_dump(mode="json"))
 
@@ -292,7 +294,13 @@ def _reject_large_bodies(app, next_middleware):
     return next_middleware(app)
 
 
-app.use(middlewares=[_reject_large_bodies])
+def _no_sniffing(app, next_middleware):
+    response = next_middleware(app)
+    response.headers.update(NO_SNIFF)
+    return response
+
+
+app.use(middlewares=[_no_sniffing, _reject_large_bodies])
 
 
 def _check_body_size():
@@ -330,6 +338,13 @@ def _invalid_request(error):
     return _json(422, error_body("invalid_request", described))
 
 
+@app.exception_handler(RecursionError)
+def _too_deep(error):
+    # json.loads gives up on a body nested thousands deep: it is malformed, not our fault.
+    message = "the request body is nested too deeply to be the JSON this API takes"
+    return _json(400, error_body("malformed_json", message))
+
+
 @app.exception_handler(RequestUnsupportedContentType)
 def _not_json(error):
     message = "the request body must be JSON (Content-Type: application/json)"
@@ -361,7 +376,7 @@ def _json(status, body, headers=None):
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=body,
-        headers=headers,
+        headers={**NO_SNIFF, **(headers or {})},
     )
 
 

@@ -39,7 +39,8 @@ inpainter = Inpainter.load(
 )
 
 
-@logger.inject_lambda_context(log_event=True)
+# The event is not logged: its job id gives access to the results.
+@logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
@@ -50,7 +51,7 @@ def handler(event, context):
 def run_job(job_id):
     """Runs the job unless another delivery of the event did, or it is past its deadline;
     returns the job's final status."""
-    logger.append_keys(job_id=job_id)
+    logger.append_keys(job=keys.log_tag(job_id))
     job, etag = job_store.load(job_id)
     now = now_utc()
     if job.status != JobStatus.QUEUED:

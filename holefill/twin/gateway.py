@@ -17,6 +17,7 @@ import http.server
 import json
 import logging
 import mimetypes
+import re
 import threading
 import time
 import urllib.parse
@@ -28,6 +29,8 @@ log = logging.getLogger("holefill.twin")
 API_PREFIX = "/api"
 # API Gateway refuses larger requests itself (a hard limit of REST APIs).
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# A job id in a path gives access to the job's results: logs show the route instead.
+_JOB_PATH = re.compile(r"/jobs/[^/?#]+")
 
 
 class Gateway(http.server.ThreadingHTTPServer):
@@ -124,10 +127,24 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         else:
             status = self._static(path)
         milliseconds = (time.perf_counter() - started) * 1000
-        log.info("%s %s %d %.0f ms", self.command, self.path, status, milliseconds)
+        route = _JOB_PATH.sub("/jobs/{job_id}", path)
+        log.info("%s %s %d %.0f ms", self.command, route, status, milliseconds)
 
     def _api(self):
-        length = int(self.headers.get("Content-Length") or 0)
+        # A body whose end cannot be told from its length would leave the rest of the
+        # connection's bytes to be read as the next request: refused, and closed.
+        if "Transfer-Encoding" in self.headers:
+            self.close_connection = True
+            message = "send the body with a Content-Length, not in chunks"
+            return self._json(411, {"error": {"code": "length_required", "message": message}})
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isdigit():
+            self.close_connection = True
+            message = f"Content-Length must be a number of bytes, got {declared!r}"
+            return self._json(
+                400, {"error": {"code": "invalid_content_length", "message": message}}
+            )
+        length = int(declared)
         if length > MAX_REQUEST_BYTES:
             self.close_connection = True
             message = f"the request has {length} bytes; API Gateway takes {MAX_REQUEST_BYTES}"
@@ -158,10 +175,22 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(payload)
         return response["statusCode"]
 
+    def end_headers(self):
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        super().end_headers()
+
+    def _own_headers(self, content_type, length):
+        """The headers of what the gateway answers itself (the ApiFunction sets its own):
+        nothing is to be read as another type than it says."""
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        self.send_header("X-Content-Type-Options", "nosniff")
+
     def _static(self, path):
-        base = f"http://{self.headers.get('Host', '127.0.0.1')}"
         if path == "/config.json":
-            return self._json(200, {"apiUrl": base + API_PREFIX})
+            # The twin's own address, never the request's Host header, which anyone sets.
+            return self._json(200, {"apiUrl": self.server.url + API_PREFIX})
         static_dir = self.server.static_dir
         if static_dir is None:
             message = "the web app is not built (frontend/dist is missing): only /api is served"
@@ -177,8 +206,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         content = file.read_bytes()
         self.send_response(200)
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(content)))
+        self._own_headers(content_type, len(content))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(content)
@@ -187,8 +215,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     def _json(self, status, body):
         payload = json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+        self._own_headers("application/json", len(payload))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)

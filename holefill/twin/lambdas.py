@@ -5,8 +5,10 @@ with `AWS_ENDPOINT_URL_LAMBDA` set to `endpoint_url`, that request arrives here,
 queued, and answered 202 as Lambda does. Each worker process is one execution
 environment: it imports the function's handler module once (the model loads then) and
 runs one event at a time. As in Lambda, an invocation that runs past the timeout has its
-environment killed, a crashed environment is replaced, and the event is not retried
-(the stack sets `MaximumRetryAttempts: 0`): the job record's deadline makes the job fail.
+environment killed, a crashed environment is replaced (an idle one as soon as it dies, so
+that no event is handed to it), and the event is not retried (the stack sets
+`MaximumRetryAttempts: 0`): the OnFailure destination gets the destination record at
+once, as Lambda sends it.
 """
 
 import http.server
@@ -22,11 +24,14 @@ import time
 import traceback
 
 from holefill.twin.functions import LambdaContext, load_function
+from holefill_service.keys import log_tag
 
 log = logging.getLogger("holefill.twin")
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 _STOP = object()
 INIT_TIMEOUT_SECONDS = 60
+# How often an idle worker checks that its environment is alive.
+WATCH_SECONDS = 0.5
 
 
 class LocalLambda:
@@ -38,13 +43,25 @@ class LocalLambda:
         environment: the function's environment variables.
         workers: execution environments running at once (the reserved concurrency).
         timeout_seconds: the function's timeout.
+        on_failure: the OnFailure destination: called with Lambda's destination record
+            when an invocation raised, timed out or its environment died.
     """
 
-    def __init__(self, module, function_name, environment, *, workers=1, timeout_seconds=300):
+    def __init__(
+        self,
+        module,
+        function_name,
+        environment,
+        *,
+        workers=1,
+        timeout_seconds=300,
+        on_failure=None,
+    ):
         self.module = module
         self.function_name = function_name
         self.environment = dict(environment)
         self.timeout_seconds = timeout_seconds
+        self.on_failure = on_failure
         self.events = queue.Queue()
         self.workers = [_Worker(self, index) for index in range(workers)]
         self.server = None
@@ -119,27 +136,81 @@ class _Worker:
             raise RuntimeError(f"{self.owner.function_name} could not start: {ready}")
 
     def _run(self):
-        while (event := self.owner.events.get()) is not _STOP:
-            if self.process is None:
-                try:
-                    self._start_process()
-                except RuntimeError as error:
-                    log.error("%s: dropped %s: %s", self.owner.function_name, event, error)
-                    continue
+        while (event := self._next_event()) is not _STOP:
+            name, described = self.owner.function_name, _described(event)
+            try:
+                self._send(event)
+            except RuntimeError as error:
+                log.error("%s: could not start an environment for %s: %s", name, described, error)
+                self._failed(event, "Runtime.Unknown", str(error))
+                continue
             started = time.monotonic()
-            self.connection.send(event)
             outcome = self._receive(self.owner.timeout_seconds)
             seconds = time.monotonic() - started
             if outcome is None:
-                log.warning("%s: timed out after %.0f s: %s", self.process.name, seconds, event)
+                log.warning("%s: timed out after %.0f s: %s", name, seconds, described)
                 self._kill()
+                message = f"Task timed out after {self.owner.timeout_seconds:.2f} seconds"
+                self._failed(event, "Sandbox.Timedout", message)
             elif outcome[0] == "died":
-                log.warning("%s: the environment died running %s", self.process.name, event)
+                log.warning("%s: the environment died running %s", name, described)
                 self._kill()
+                self._failed(event, "Runtime.ExitError", f"exit status {outcome[1]}")
             elif outcome[0] == "error":
-                log.warning("%s: %s raised %s", self.process.name, event, outcome[1])
+                log.warning("%s: %s raised %s", name, described, outcome[1])
+                self._failed(event, "Runtime.Unhandled", outcome[1])
             else:
-                log.info("%s: %s -> %s in %.2f s", self.process.name, event, outcome[1], seconds)
+                log.info("%s: %s -> %s in %.2f s", name, described, outcome[1], seconds)
+
+    def _next_event(self):
+        """The next event; meanwhile an environment that died idle is replaced at once."""
+        while True:
+            try:
+                return self.owner.events.get(timeout=WATCH_SECONDS)
+            except queue.Empty:
+                if self.process is not None and not self.process.is_alive():
+                    log.warning("%s: an idle environment died; replacing it", self.process.name)
+                    self._kill()
+                    try:
+                        self._start_process()
+                    except RuntimeError as error:
+                        log.error("%s: %s", self.owner.function_name, error)
+
+    def _send(self, event):
+        """Hands `event` to a live environment, starting one if there is none or if it
+        died since it was last seen (its end of the pipe is then closed)."""
+        for _ in range(2):
+            if self.process is None or not self.process.is_alive():
+                self._kill()
+                self._start_process()
+            try:
+                self.connection.send(event)
+                return
+            except OSError:  # BrokenPipeError: the environment died just now
+                self._kill()
+        raise RuntimeError("the execution environment died twice before it took the event")
+
+    def _failed(self, event, error_type, message):
+        """Sends Lambda's OnFailure destination record for `event`."""
+        if self.owner.on_failure is None:
+            return
+        record = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {
+                "requestId": str(id(event)),
+                "functionArn": LambdaContext(self.owner.function_name).invoked_function_arn,
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 1,
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+            "responsePayload": {"errorType": error_type, "errorMessage": message},
+        }
+        try:
+            self.owner.on_failure(record)
+        except Exception:
+            log.exception("%s: the OnFailure destination failed", self.owner.function_name)
 
     def _receive(self, timeout):
         """The environment's next message; ("died", code) if it exits; None at timeout."""
@@ -160,6 +231,13 @@ class _Worker:
         self.process.join()
         self.connection.close()
         self.process = self.connection = None
+
+
+def _described(event):
+    """How logs name an event: never by its job id, which gives access to the results."""
+    if isinstance(event, dict) and "job_id" in event:
+        return f"job {log_tag(str(event['job_id']))}"
+    return "an event"
 
 
 def _execution_environment(connection, module, function_name, environment, timeout):

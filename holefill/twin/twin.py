@@ -9,7 +9,7 @@ from pathlib import Path
 from holefill.card import CARD_NAME
 
 # Puts the layer on the import path (as Lambda's /opt/python): before `holefill_service`.
-from holefill.twin.functions import load_function
+from holefill.twin.functions import LambdaContext, load_function
 from holefill.twin.gateway import API_PREFIX, Gateway
 from holefill.twin.lambdas import LocalLambda
 from holefill.twin.ports import ensure_free
@@ -18,6 +18,7 @@ from holefill_service.settings import Settings
 
 log = logging.getLogger("holefill.twin")
 INPAINT_FUNCTION_NAME = "InpaintFunction"
+FAILED_FUNCTION_NAME = "JobFailedFunction"
 
 
 @dataclasses.dataclass
@@ -67,6 +68,7 @@ class LocalTwin:
     def __init__(self, config):
         self.config = config
         self.seaweed = self.inpaint_function = self.gateway = self.api = None
+        self.failed_function = None
 
     @property
     def url(self):
@@ -112,6 +114,7 @@ class LocalTwin:
             },
             workers=config.workers,
             timeout_seconds=config.settings.inpaint_timeout_seconds,
+            on_failure=self._inpaint_failed,
         ).start()
         # The API function runs in this process, like the gateway that calls it.
         os.environ.update(
@@ -124,7 +127,14 @@ class LocalTwin:
         # Powertools warns about once per request.
         warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
         self.api = load_function("api")
+        # The OnFailure destination, in this process as the API is.
+        self.failed_function = load_function("failed")
         self.gateway = Gateway(config.port, self.api.handler, config.static_dir).start()
+
+    def _inpaint_failed(self, record):
+        if self.failed_function is None:
+            raise RuntimeError("an inpainting failed before the twin had started")
+        self.failed_function.handler(record, LambdaContext(FAILED_FUNCTION_NAME))
 
     def function_environment(self):
         """What Lambda would set for both functions: settings, Powertools, S3 endpoint.

@@ -105,6 +105,23 @@ def now_utc():
     return datetime.datetime.now(datetime.UTC)
 
 
+def failure_of_invocation(record):
+    """`(code, message, http status)` for a Lambda asynchronous-invocation destination
+    record of an inpainting that did not return."""
+    condition = record.get("requestContext", {}).get("condition")
+    error = (record.get("responsePayload") or {}).get("errorMessage") or ""
+    kept = "the photo and mask are kept: start a new job with the same keys"
+    if condition == "EventAgeExceeded":
+        return (
+            "inpainting_timed_out",
+            f"the inpainting never started: every worker was busy; {kept}",
+            504,
+        )
+    if "timed out" in error.lower():
+        return "inpainting_timed_out", f"the inpainting ran too long and was stopped; {kept}", 504
+    return "inpainting_failed", f"the inpainting stopped unexpectedly on our side; {kept}", 500
+
+
 class JobConflictError(Exception):
     """The record changed since it was read: someone else moved the job on."""
 
