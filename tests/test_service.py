@@ -137,7 +137,9 @@ def test_zero_byte_upload_is_refused_by_s3(client):
     answer = post_file(upload["photo"], b"", "image/png")
     assert answer.status_code == 400
     # And a job on it finds nothing there.
-    job = client.start_job(upload["photo"]["key"], upload["mask"]["key"])
+    job = client.start_job(
+        upload["photo"]["key"], upload["mask"]["key"], upload_secret=upload["upload_secret"]
+    )
     assert (job.status_code, job.json()["error"]["code"]) == (404, "upload_not_found")
 
 
@@ -161,7 +163,8 @@ def test_upload_after_expiry_is_refused_by_s3(twin, settings):
     # The API's own presigning, with a one-second expiry.
     short = dataclasses.replace(settings, upload_expiry_seconds=1)
     key = keys.upload_key(keys.new_id(), "photo")
-    presigned = storage.presigned_upload(twin.seaweed.client(), short, key, "image/png")
+    digest = keys.secret_digest("s")
+    presigned = storage.presigned_upload(twin.seaweed.client(), short, key, "image/png", digest)
     time.sleep(2.5)
     answer = post_file(presigned, encode(photo_array()), "image/png")
     assert answer.status_code == 403
@@ -240,34 +243,62 @@ def test_bad_uploads_fail_their_job_with_a_clear_4xx(client, twin, settings, cas
 
 
 UPLOAD = "uploads/0123456789abcdef0123456789abcdef"
+SECRET = {"upload_secret": "not-the-secret"}
 BAD_REQUESTS = {
-    "unknown job id": ("GET", "/jobs/0123456789abcdef0123456789abcdef", None, 404, "job_not_found"),
-    "job id with traversal": ("GET", "/jobs/..%2F..%2Fjobs", None, 404, "job_not_found"),
+    "job without its secret": (
+        "GET",
+        "/jobs/0123456789abcdef0123456789abcdef",
+        None,
+        401,
+        "job_secret_required",
+    ),
+    "no upload secret": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask"},
+        422,
+        "invalid_request",
+    ),
+    "keys of two uploads": (
+        "POST",
+        "/jobs",
+        {
+            "photo_key": f"{UPLOAD}/photo",
+            "mask_key": "uploads/fedcba9876543210fedcba9876543210/mask",
+            **SECRET,
+        },
+        422,
+        "upload_mismatch",
+    ),
     "key outside uploads/": (
         "POST",
         "/jobs",
-        {"photo_key": "jobs/0123456789abcdef0123456789abcdef.json", "mask_key": f"{UPLOAD}/mask"},
+        {
+            "photo_key": "jobs/0123456789abcdef0123456789abcdef.json",
+            "mask_key": f"{UPLOAD}/mask",
+            **SECRET,
+        },
         400,
         "invalid_key",
     ),
     "path traversal in a key": (
         "POST",
         "/jobs",
-        {"photo_key": f"{UPLOAD}/../../jobs/x.json", "mask_key": f"{UPLOAD}/mask"},
+        {"photo_key": f"{UPLOAD}/../../jobs/x.json", "mask_key": f"{UPLOAD}/mask", **SECRET},
         400,
         "invalid_key",
     ),
     "photo key given as the mask": (
         "POST",
         "/jobs",
-        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/photo"},
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/photo", **SECRET},
         400,
         "invalid_key",
     ),
     "upload that does not exist": (
         "POST",
         "/jobs",
-        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask"},
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", **SECRET},
         404,
         "upload_not_found",
     ),
@@ -294,6 +325,7 @@ BAD_REQUESTS = {
             "mask_key": f"{UPLOAD}/mask",
             "uncertainty": "monte-carlo",
             "uncertainty_samples": 1,
+            **SECRET,
         },
         422,
         "invalid_request",
@@ -301,21 +333,36 @@ BAD_REQUESTS = {
     "samples without monte-carlo": (
         "POST",
         "/jobs",
-        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "uncertainty_samples": 8},
+        {
+            "photo_key": f"{UPLOAD}/photo",
+            "mask_key": f"{UPLOAD}/mask",
+            "uncertainty_samples": 8,
+            **SECRET,
+        },
         422,
         "invalid_request",
     ),
     "unknown uncertainty": (
         "POST",
         "/jobs",
-        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "uncertainty": "guess"},
+        {
+            "photo_key": f"{UPLOAD}/photo",
+            "mask_key": f"{UPLOAD}/mask",
+            "uncertainty": "guess",
+            **SECRET,
+        },
         422,
         "invalid_request",
     ),
     "unknown strategy": (
         "POST",
         "/jobs",
-        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "strategy": "magic"},
+        {
+            "photo_key": f"{UPLOAD}/photo",
+            "mask_key": f"{UPLOAD}/mask",
+            "strategy": "magic",
+            **SECRET,
+        },
         422,
         "invalid_request",
     ),
@@ -375,6 +422,12 @@ def test_events_drive_the_api_handler(twin):
     assert call("api-get-job.json")["statusCode"] == 404
     openapi = json.loads(call("api-get-openapi.json")["body"])
     assert set(openapi["paths"]) == {"/uploads", "/jobs", "/jobs/{job_id}", "/health"}
+    parameters = openapi["paths"]["/jobs/{job_id}"]["get"]["parameters"]
+    described = [(parameter["name"], parameter["in"]) for parameter in parameters]
+    assert (keys.JOB_SECRET_HEADER.lower(), "header") in described, described
+
+
+QUEUED_SECRET = "the secret of queued_job"
 
 
 def queued_job(twin, photo_key, mask_key, deadline_seconds=60):
@@ -384,6 +437,7 @@ def queued_job(twin, photo_key, mask_key, deadline_seconds=60):
         status=JobStatus.QUEUED,
         photo_key=photo_key,
         mask_key=mask_key,
+        secret_sha256=keys.secret_digest(QUEUED_SECRET),
         strategy="auto",
         uncertainty="none",
         created_at=now,
@@ -415,7 +469,7 @@ def test_inpaint_event_runs_a_job_once(twin, client, tiny_model, monkeypatch):
 def test_a_job_past_its_deadline_fails_and_keeps_the_upload(twin, client, settings):
     photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
     job, _ = queued_job(twin, photo_key, mask_key, deadline_seconds=-1)
-    response = client.request("GET", f"/jobs/{job.id}")
+    response = client.get_job(job.id, secret=QUEUED_SECRET)
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "inpainting_timed_out"
     assert response.json()["status"] == "failed"
@@ -531,3 +585,71 @@ def test_deeply_nested_json_is_malformed_not_a_server_error(client):
     assert answer.status_code in (400, 422), answer.text
     assert answer.json()["error"]["code"] in ("malformed_json", "invalid_request")
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_only_the_owner_of_an_upload_or_a_job_can_use_it(twin, client):
+    other = HolefillClient(twin.api_url, origin=twin.config.origin, poll_seconds=0.05)
+    photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
+    _, own_mask_key, _ = other.upload(encode(photo_array()), encode(mask_array()))
+    ((_, stranger_secret),) = other.upload_secrets.items()
+
+    # B cannot start a job on A's photo, with B's secret or with B's own mask.
+    refused = other.start_job(photo_key, mask_key, upload_secret=stranger_secret)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "wrong_upload_secret")
+    mixed = other.start_job(photo_key, own_mask_key, upload_secret=stranger_secret)
+    assert (mixed.status_code, mixed.json()["error"]["code"]) == (422, "upload_mismatch")
+
+    started = client.start_job(photo_key, mask_key)
+    assert started.status_code == 202, started.text
+    job_id, job_secret = started.json()["id"], started.json()["job_secret"]
+    assert client.wait(job_id).json()["status"] == "done"
+    # B cannot read A's job: without the secret 401, with a wrong one as if it did not exist.
+    assert other.get_job(job_id).status_code == 401
+    wrong = other.get_job(job_id, secret="guessed")
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (404, "job_not_found")
+    assert "result" not in wrong.json()
+    assert other.get_job(job_id, secret=job_secret).json()["status"] == "done"
+
+
+def test_an_upload_starts_a_few_jobs_at_most(client, settings):
+    photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
+    statuses = [
+        client.start_job(photo_key, mask_key, uncertainty="none").status_code
+        for _ in range(settings.max_jobs_per_upload)
+    ]
+    assert statuses == [202] * settings.max_jobs_per_upload
+    refused = client.start_job(photo_key, mask_key)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (429, "upload_used_up")
+    assert f"{settings.max_jobs_per_upload} jobs" in refused.json()["error"]["message"]
+
+
+def test_the_presigned_post_policy_holds_exactly_the_intended_conditions(twin, settings):
+    import base64
+
+    s3 = twin.seaweed.client()
+    key = keys.upload_key(keys.new_id(), "photo")
+    digest = keys.secret_digest("s")
+    presigned = storage.presigned_upload(s3, settings, key, "image/jpeg", digest)
+    policy = json.loads(base64.b64decode(presigned["fields"]["policy"]))
+    expires = datetime.datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    remaining = (expires - now_utc()).total_seconds()
+    assert settings.upload_expiry_seconds - 60 < remaining <= settings.upload_expiry_seconds
+    conditions = [
+        condition
+        for condition in policy["conditions"]
+        if not (isinstance(condition, dict) and next(iter(condition)).startswith("x-amz-"))
+        or "x-amz-meta-" in next(iter(condition))
+    ]
+    assert conditions == [
+        {"Content-Type": "image/jpeg"},
+        {"x-amz-meta-secret-sha256": digest},
+        ["content-length-range", 1, settings.max_upload_bytes],
+        {"bucket": settings.uploads_bucket},
+        {"key": key},
+    ]
+    # Every form field but the signature's own is one the policy names.
+    signed = {"policy", "x-amz-signature", "x-amz-algorithm", "x-amz-credential", "x-amz-date"}
+    named = {
+        next(iter(condition)) for condition in policy["conditions"] if isinstance(condition, dict)
+    }
+    assert set(presigned["fields"]) - signed <= named

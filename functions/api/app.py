@@ -1,8 +1,10 @@
 """ApiFunction: presigned uploads, jobs, and their results, behind API Gateway (REST).
 
-    POST /uploads        presigned POSTs for a photo and its mask
-    POST /jobs           checks both uploads, records the job, starts the inpainting: 202
-    GET  /jobs/{job_id}  the job's state; when done, presigned GET URLs of the results
+    POST /uploads        presigned POSTs for a photo and its mask, and the upload's secret
+    POST /jobs           checks both uploads and their secret, records the job, starts the
+                         inpainting: 202 with the job's secret
+    GET  /jobs/{job_id}  with the job's secret: its state; when done, presigned GET URLs of
+                         the results
     GET  /health         liveness
     GET  /openapi.json   this API's OpenAPI description, generated from the routes below
 
@@ -14,6 +16,7 @@ import contextlib
 import datetime
 import json
 import os
+from typing import Annotated
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import (
@@ -26,6 +29,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
@@ -59,7 +63,11 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(
     enable_validation=True,
-    cors=CORSConfig(allow_origin=os.environ["ALLOWED_ORIGIN"], max_age=600),
+    cors=CORSConfig(
+        allow_origin=os.environ["ALLOWED_ORIGIN"],
+        allow_headers=[keys.JOB_SECRET_HEADER],
+        max_age=600,
+    ),
 )
 s3 = storage.s3_client()
 job_store = JobStore(s3, settings.results_bucket)
@@ -90,15 +98,22 @@ class PresignedPost(BaseModel):
 
 class UploadResponse(BaseModel):
     upload_id: str
+    upload_secret: str = Field(
+        description="what POST /jobs must present to use this upload; keep it private"
+    )
     photo: PresignedPost
     mask: PresignedPost
     max_bytes: int
     expires_in: int
+    max_jobs: int = Field(description="how many jobs this upload may start")
 
 
 class JobRequest(BaseModel):
     photo_key: str = Field(max_length=100, examples=["uploads/<upload id>/photo"])
     mask_key: str = Field(max_length=100, examples=["uploads/<upload id>/mask"])
+    upload_secret: str = Field(
+        min_length=1, max_length=100, description="the upload_secret of POST /uploads"
+    )
     strategy: str = Field(default="auto", description="auto, crop, tile or resize")
     uncertainty: str = Field(
         default="auto",
@@ -145,6 +160,10 @@ class JobRequest(BaseModel):
 class JobAccepted(BaseModel):
     id: str
     status: JobStatus
+    job_secret: str = Field(
+        description=f"what GET /jobs/{{job_id}} must present in {keys.JOB_SECRET_HEADER}; "
+        "keep it private"
+    )
 
 
 class ResultFile(BaseModel):
@@ -184,19 +203,23 @@ class JobView(BaseModel):
 @tracer.capture_method
 def create_upload(request: UploadRequest) -> Response[UploadResponse]:
     upload_id = keys.new_id()
+    secret = keys.new_secret()
     parts = {}
     for part, content_type in (
         ("photo", request.photo_content_type),
         ("mask", request.mask_content_type),
     ):
         key = keys.upload_key(upload_id, part)
-        parts[part] = PresignedPost(
-            key=key, **storage.presigned_upload(s3, settings, key, content_type)
+        presigned = storage.presigned_upload(
+            s3, settings, key, content_type, keys.secret_digest(secret)
         )
+        parts[part] = PresignedPost(key=key, **presigned)
     upload = UploadResponse(
         upload_id=upload_id,
+        upload_secret=secret,
         max_bytes=settings.max_upload_bytes,
         expires_in=settings.upload_expiry_seconds,
+        max_jobs=settings.max_jobs_per_upload,
         **parts,
     )
     return _json(201, upload.model_dump(mode="json"))
@@ -210,18 +233,28 @@ def create_job(request: JobRequest) -> Response[JobAccepted]:
         keys.check_upload_key(request.photo_key, "photo"),
         keys.check_upload_key(request.mask_key, "mask"),
     ]
+    upload_id = keys.upload_id_of(upload_keys[0])
+    if keys.upload_id_of(upload_keys[1]) != upload_id:
+        raise ServiceError(
+            422,
+            "upload_mismatch",
+            "photo_key and mask_key must come from the same POST /uploads",
+        )
     for key in upload_keys:
-        storage.check_upload(s3, settings, key)
+        storage.check_upload(s3, settings, key, request.upload_secret)
+    job_id, secret = keys.new_id(), keys.new_secret()
+    job_store.claim_upload_use(upload_id, job_id, settings.max_jobs_per_upload)
     now = now_utc()
     # Until a worker starts it, a job may wait for as long as Lambda keeps the event.
     deadline_seconds = settings.queue_seconds + settings.job_deadline_seconds
     job = Job(
-        id=keys.new_id(),
+        id=job_id,
         status=JobStatus.QUEUED,
         created_at=now,
         updated_at=now,
         deadline=now + datetime.timedelta(seconds=deadline_seconds),
-        **request.model_dump(),
+        secret_sha256=keys.secret_digest(secret),
+        **request.model_dump(exclude={"upload_secret"}),
     )
     etag = job_store.create(job)
     try:
@@ -233,13 +266,20 @@ def create_job(request: JobRequest) -> Response[JobAccepted]:
         raise ServiceError(503, "inpainting_unavailable", message) from error
     logger.info("job queued", extra={"job": keys.log_tag(job.id)})
     metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
-    return _json(202, JobAccepted(id=job.id, status=job.status).model_dump(mode="json"))
+    accepted = JobAccepted(id=job.id, status=job.status, job_secret=secret)
+    return _json(202, accepted.model_dump(mode="json"))
 
 
 @app.get("/jobs/<job_id>")
 @tracer.capture_method
-def get_job(job_id: str) -> JobView:
-    job, etag = job_store.load(job_id)
+def get_job(
+    job_id: str,
+    job_secret: Annotated[
+        str | None,
+        Header(alias=keys.JOB_SECRET_HEADER, description="the job_secret of POST /jobs"),
+    ] = None,
+) -> JobView:
+    job, etag = job_store.load_for(job_id, job_secret)
     now = now_utc()
     if job.past_deadline(now):
         # A conflict means the worker finished, or another reader failed the job, meanwhile.

@@ -1,12 +1,17 @@
 """A client of the Holefill API, as the web app uses it: upload, start a job, poll.
 
 For the tests and the load benchmark; it talks HTTP only, so it works against the twin
-and against a deployed stack alike.
+and against a deployed stack alike. Like the web app, it keeps the secrets of its uploads
+and jobs in memory and presents them itself.
 """
 
 import time
 
 import requests
+
+# Puts the layer on the import path (as Lambda's /opt/python): before `holefill_service`.
+from holefill.twin import functions  # noqa: F401
+from holefill_service.keys import JOB_SECRET_HEADER
 
 # How often a job's state is asked for, as the web app does: often enough that a
 # finished job is seen soon, rarely enough that polling costs little.
@@ -23,6 +28,8 @@ class HolefillClient:
     def __init__(self, api_url, origin=None, poll_seconds=POLL_SECONDS):
         self.api_url = api_url.rstrip("/")
         self.poll_seconds = poll_seconds
+        self.upload_secrets = {}  # by photo key
+        self.job_secrets = {}  # by job id
         self.session = requests.Session()
         if origin:
             self.session.headers["Origin"] = origin
@@ -50,18 +57,29 @@ class HolefillClient:
                 ("mask", mask, mask_type),
             )
         ]
+        self.upload_secrets[upload["photo"]["key"]] = upload["upload_secret"]
         return upload["photo"]["key"], upload["mask"]["key"], answers
 
     def start_job(self, photo_key, mask_key, **options):
-        return self.request(
-            "POST", "/jobs", json={"photo_key": photo_key, "mask_key": mask_key, **options}
-        )
+        """`POST /jobs` with the upload's secret (unless `options` has `upload_secret`)."""
+        body = {"photo_key": photo_key, "mask_key": mask_key, **options}
+        body.setdefault("upload_secret", self.upload_secrets.get(photo_key, ""))
+        response = self.request("POST", "/jobs", json=body)
+        if response.status_code == 202:
+            self.job_secrets[response.json()["id"]] = response.json()["job_secret"]
+        return response
+
+    def get_job(self, job_id, secret=None):
+        """`GET /jobs/{id}` with the job's secret (or `secret`)."""
+        secret = secret if secret is not None else self.job_secrets.get(job_id)
+        headers = {JOB_SECRET_HEADER: secret} if secret else {}
+        return self.request("GET", f"/jobs/{job_id}", headers=headers)
 
     def wait(self, job_id, timeout=60):
         """Polls `GET /jobs/{id}` until the job is done or failed; returns the response."""
         deadline = time.monotonic() + timeout
         while True:
-            response = self.request("GET", f"/jobs/{job_id}")
+            response = self.get_job(job_id)
             if response.json().get("status") not in ("queued", "running"):
                 return response
             if time.monotonic() > deadline:

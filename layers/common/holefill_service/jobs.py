@@ -47,6 +47,7 @@ class Job(BaseModel):
     photo_key: str
     mask_key: str
     strategy: str
+    secret_sha256: str
     uncertainty: str = "auto"
     uncertainty_samples: int | None = None
     created_at: datetime.datetime
@@ -142,20 +143,64 @@ class JobStore:
         """Writes a new record; returns its ETag."""
         return self._put(job, IfNoneMatch="*")
 
+    def claim_upload_use(self, upload_id, job_id, uses):
+        """Takes one of an upload's `uses` (a record each, created only if absent, so that
+        two jobs cannot take the same one).
+
+        Raises:
+            ServiceError: 429 "upload_used_up" when every use is taken.
+        """
+        for use in range(uses):
+            try:
+                self.s3.put_object(
+                    Bucket=self.bucket,
+                    Key=keys.upload_use_key(upload_id, use),
+                    Body=job_id.encode(),
+                    IfNoneMatch="*",
+                )
+                return
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in _CONFLICTS:
+                    raise
+        raise ServiceError(
+            429,
+            "upload_used_up",
+            f"this upload has started {uses} jobs, the most one may: upload the photo and "
+            "mask again to start another",
+        )
+
+    def load_for(self, job_id, secret):
+        """`load`, for the holder of the job's secret only: anyone else is told that there
+        is no such job, so that ids cannot be probed.
+
+        Raises:
+            ServiceError: 401 "job_secret_required" without a secret; 404 "job_not_found".
+        """
+        if not secret:
+            raise ServiceError(
+                401,
+                "job_secret_required",
+                f"send the job_secret that POST /jobs returned in the {keys.JOB_SECRET_HEADER} "
+                "header",
+            )
+        job, etag = self.load(job_id)
+        if not keys.secret_matches(secret, job.secret_sha256):
+            raise _job_not_found(job_id)
+        return job, etag
+
     def load(self, job_id):
         """Returns `(job, etag)`.
 
         Raises:
             ServiceError: 404 "job_not_found".
         """
-        not_found = ServiceError(404, "job_not_found", f"there is no job {job_id!r}")
         if not keys.is_job_id(job_id):
-            raise not_found
+            raise _job_not_found(job_id)
         try:
             response = self.s3.get_object(Bucket=self.bucket, Key=keys.job_key(job_id))
         except ClientError as error:
             if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                raise not_found from error
+                raise _job_not_found(job_id) from error
             raise
         return Job.model_validate_json(response["Body"].read()), response["ETag"]
 
@@ -177,10 +222,16 @@ class JobStore:
                 **condition,
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] in (
-                "PreconditionFailed",
-                "ConditionalRequestConflict",
-            ):
+            if error.response["Error"]["Code"] in _CONFLICTS:
                 raise JobConflictError(job.id) from error
             raise
         return response["ETag"]
+
+
+# What S3 answers to a conditional write whose condition fails.
+_CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict")
+
+
+def _job_not_found(job_id):
+    shown = job_id if len(job_id) <= 40 else job_id[:40] + "..."
+    return ServiceError(404, "job_not_found", f"there is no job {shown!r} that this secret opens")

@@ -1,16 +1,22 @@
 """Where things live in S3, and the checks on keys that come from clients.
 
     uploads bucket   uploads/<upload id>/photo, uploads/<upload id>/mask
-    results bucket   jobs/<job id>.json, results/<job id>/result.<ext>,
-                     results/<job id>/uncertainty.png
+    results bucket   jobs/<job id>.json, jobs/by-upload/<upload id>/<n>,
+                     results/<job id>/result.<ext>, results/<job id>/uncertainty.png
 
 Ids are random UUIDs as 32 hex digits. A key from a client must be exactly one of the
 upload keys that `POST /uploads` hands out: anything else (another prefix, `..`, a
 results key) is refused before S3 is asked, so that no request can reach beyond uploads.
+
+Keys and ids are names, not permissions: using an upload takes its secret, and reading a
+job takes the job's. Only their SHA-256 digests are stored (on the uploaded objects, in
+the job record), and they are compared in constant time.
 """
 
 import hashlib
+import hmac
 import re
+import secrets
 import uuid
 
 from holefill_service.errors import ServiceError
@@ -34,6 +40,23 @@ def new_id():
     return uuid.uuid4().hex
 
 
+# The header that carries a job's secret: a header, so that it never lands in a URL, a
+# log line or a browser's history.
+JOB_SECRET_HEADER = "X-Job-Secret"
+
+
+def new_secret():
+    return secrets.token_urlsafe(32)
+
+
+def secret_digest(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret, digest):
+    return bool(secret) and bool(digest) and hmac.compare_digest(secret_digest(secret), digest)
+
+
 def log_tag(identifier):
     """A short tag that tells an id's log lines apart without revealing the id: whoever
     holds a job id may read its results, so ids never go to logs."""
@@ -54,6 +77,15 @@ def result_key(job_id, image_format):
 
 def uncertainty_key(job_id):
     return f"results/{job_id}/uncertainty.png"
+
+
+def upload_use_key(upload_id, use):
+    return f"jobs/by-upload/{upload_id}/{use}"
+
+
+def upload_id_of(key):
+    """The upload id of an upload key that `check_upload_key` accepted."""
+    return _UPLOAD_KEY.fullmatch(key)["upload_id"]
 
 
 def check_upload_key(key, part):

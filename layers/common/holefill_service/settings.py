@@ -24,6 +24,7 @@ class Settings:
         queue_seconds: how long an asynchronous invocation may wait for a free
             InpaintFunction (its `MaximumEventAgeInSeconds`).
         grace_seconds: slack on top of those before a job that did not finish is failed.
+        max_jobs_per_upload: how many jobs one upload may start.
         max_uncertainty_samples: the most Monte-Carlo samples a job may ask for.
         default_uncertainty_samples: the Monte-Carlo samples of a job that names none.
         inpaint_function_name: the InpaintFunction (needed by the API function only).
@@ -37,6 +38,7 @@ class Settings:
     inpaint_timeout_seconds: int = 300
     queue_seconds: int = 900
     grace_seconds: int = 30
+    max_jobs_per_upload: int = 3
     max_uncertainty_samples: int = 32
     default_uncertainty_samples: int = 16
     inpaint_function_name: str | None = None

@@ -2,7 +2,8 @@
 
 Photos never pass through the API (API Gateway takes 10 MB at most): the browser posts
 them straight to S3 with a presigned POST whose policy S3 itself enforces: the key, the
-content type and the size range. The client is configured by the standard AWS
+content type, the size range and the upload secret's digest, which S3 keeps as the
+object's metadata for `POST /jobs` to check. The client is configured by the standard AWS
 variables, so the local twin points it at SeaweedFS with `AWS_ENDPOINT_URL_S3`.
 """
 
@@ -12,6 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from holefill_service import keys
 from holefill_service.errors import ServiceError
 
 # The formats `holefill` reads, by the content type a browser gives their files.
@@ -30,21 +32,32 @@ def s3_client():
     return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
-def presigned_upload(s3, settings, key, content_type):
+# The metadata field of an uploaded object that holds its upload secret's digest.
+SECRET_METADATA = "secret-sha256"
+
+
+def upload_policy(settings, content_type, secret_digest):
+    """The presigned POST's form fields and policy conditions (besides the bucket and key):
+    exactly these, as S3 refuses any field that no condition names."""
+    fields = {"Content-Type": content_type, f"x-amz-meta-{SECRET_METADATA}": secret_digest}
+    conditions = [{name: value} for name, value in fields.items()]
+    conditions.append(["content-length-range", 1, settings.max_upload_bytes])
+    return fields, conditions
+
+
+def presigned_upload(s3, settings, key, content_type, secret_digest):
     """A presigned POST for one object: `{"url", "fields"}` to send as a multipart form.
 
     S3 refuses the upload unless the key is `key`, the `Content-Type` field is
-    `content_type` and the file has 1 to `settings.max_upload_bytes` bytes, or after
-    `settings.upload_expiry_seconds`.
+    `content_type`, the secret digest is `secret_digest` and the file has 1 to
+    `settings.max_upload_bytes` bytes, or after `settings.upload_expiry_seconds`.
     """
+    fields, conditions = upload_policy(settings, content_type, secret_digest)
     return s3.generate_presigned_post(
         settings.uploads_bucket,
         key,
-        Fields={"Content-Type": content_type},
-        Conditions=[
-            {"Content-Type": content_type},
-            ["content-length-range", 1, settings.max_upload_bytes],
-        ],
+        Fields=fields,
+        Conditions=conditions,
         ExpiresIn=settings.upload_expiry_seconds,
     )
 
@@ -57,15 +70,24 @@ def presigned_download(s3, settings, key):
     )
 
 
-def check_upload(s3, settings, key):
-    """Checks that an uploaded object exists and is within the limits; returns its size.
+def check_upload(s3, settings, key, secret):
+    """Checks that an uploaded object exists, was uploaded with `secret` and is within the
+    limits; returns its size.
 
     Raises:
-        ServiceError: 404 "upload_not_found", 422 "empty_file", 413 "file_too_large".
+        ServiceError: 404 "upload_not_found", 403 "wrong_upload_secret", 422
+            "empty_file", 413 "file_too_large".
     """
     with _upload_not_found(key):
-        size = s3.head_object(Bucket=settings.uploads_bucket, Key=key)["ContentLength"]
-    return _check_size(settings, key, size)
+        head = s3.head_object(Bucket=settings.uploads_bucket, Key=key)
+    if not keys.secret_matches(secret, head.get("Metadata", {}).get(SECRET_METADATA)):
+        raise ServiceError(
+            403,
+            "wrong_upload_secret",
+            f"{key} was not uploaded with this upload_secret: start a job with the secret "
+            "that POST /uploads returned with the key",
+        )
+    return _check_size(settings, key, head["ContentLength"])
 
 
 def read_upload(s3, settings, key):
