@@ -20,6 +20,7 @@ function scripted(...answers: (Response | Error)[]) {
 
 const upload = {
   upload_id: "u",
+  upload_secret: "upload secret",
   photo: { key: "uploads/u/photo", url: "http://s3/bucket", fields: {} },
   mask: { key: "uploads/u/mask", url: "http://s3/bucket", fields: {} },
   max_bytes: 100,
@@ -37,7 +38,7 @@ describe("API client errors", () => {
 
   it("turns an unreachable server into a retryable network error", async () => {
     const { fetchFn } = scripted(new TypeError("Failed to fetch"));
-    const error = await new ApiClient("http://api", fetchFn).createJob("a", "b").catch((e) => e);
+    const error = await new ApiClient("http://api", fetchFn).createJob(upload).catch((e) => e);
     expect(error).toMatchObject({ kind: "network", code: "network_error" });
     expect(error.retryable).toBe(true);
   });
@@ -55,10 +56,14 @@ describe("API client errors", () => {
   });
 
   it("sends JSON to the base URL without a doubled slash", async () => {
-    const { fetchFn, calls } = scripted(json(202, { id: "j", status: "queued" }));
-    await new ApiClient("http://api/", fetchFn).createJob("p", "m");
+    const { fetchFn, calls } = scripted(json(202, { id: "j", status: "queued", job_secret: "s" }));
+    await new ApiClient("http://api/", fetchFn).createJob(upload);
     expect(calls[0].url).toBe("http://api/jobs");
-    expect(JSON.parse(calls[0].init!.body as string)).toEqual({ photo_key: "p", mask_key: "m" });
+    expect(JSON.parse(calls[0].init!.body as string)).toEqual({
+      photo_key: "uploads/u/photo",
+      mask_key: "uploads/u/mask",
+      upload_secret: "upload secret",
+    });
   });
 });
 
@@ -66,9 +71,9 @@ describe("fill", () => {
   const noSleep = async () => {};
 
   it("uploads both files, reports progress and status, and returns the result", async () => {
-    const { fetchFn } = scripted(
+    const { fetchFn, calls } = scripted(
       json(201, upload),
-      json(202, { id: "j", status: "queued" }),
+      json(202, { id: "j", status: "queued", job_secret: "job secret" }),
       json(200, { id: "j", status: "running" }),
       json(200, {
         id: "j",
@@ -96,6 +101,11 @@ describe("fill", () => {
     });
     expect(posted).toEqual(["uploads/u/photo", "uploads/u/mask"]);
     expect(phases).toEqual(["up 0", "up 0.25", "up 0.75", "up 1", "queued", "running"]);
+    // The job's secret goes in a header on every poll, never in the URL.
+    for (const poll of calls.slice(2)) {
+      expect(poll.url).toBe("http://api/jobs/j");
+      expect((poll.init!.headers as Record<string, string>)["X-Job-Secret"]).toBe("job secret");
+    }
     expect(result).toEqual({
       result: { url: "http://s3/r.png", contentType: "image/png" },
       uncertainty: { url: "http://s3/u.png", method: "error-map", unit: "the expected absolute error", fullScale: 0.2 },

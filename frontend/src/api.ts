@@ -33,6 +33,8 @@ export interface PresignedPost {
 
 export interface Upload {
   upload_id: string;
+  /** What starting a job on this upload takes; kept in memory only. */
+  upload_secret: string;
   photo: PresignedPost;
   mask: PresignedPost;
   max_bytes: number;
@@ -53,6 +55,16 @@ export interface UncertaintyFile extends ResultFile {
 }
 
 export type JobStatus = "queued" | "running" | "done" | "failed";
+
+/** A started job: its id, and the secret that reading it takes (kept in memory only). */
+export interface JobAccepted {
+  id: string;
+  status: JobStatus;
+  job_secret: string;
+}
+
+/** The header that carries a job's secret: never the URL, which logs and history keep. */
+export const JOB_SECRET_HEADER = "X-Job-Secret";
 
 export interface JobView {
   id: string;
@@ -83,13 +95,18 @@ export class ApiClient {
     });
   }
 
-  createJob(photoKey: string, maskKey: string): Promise<{ id: string; status: JobStatus }> {
-    return this.request("POST", "/jobs", { photo_key: photoKey, mask_key: maskKey });
+  createJob(upload: Upload): Promise<JobAccepted> {
+    return this.request("POST", "/jobs", {
+      photo_key: upload.photo.key,
+      mask_key: upload.mask.key,
+      upload_secret: upload.upload_secret,
+    });
   }
 
   /** A failed job answers 4xx/5xx with its view: it is returned, not thrown. */
-  async getJob(id: string): Promise<JobView> {
-    const response = await this.send("GET", `/jobs/${encodeURIComponent(id)}`);
+  async getJob(job: JobAccepted): Promise<JobView> {
+    const path = `/jobs/${encodeURIComponent(job.id)}`;
+    const response = await this.send("GET", path, undefined, { [JOB_SECRET_HEADER]: job.job_secret });
     const body = await response.clone().json().catch(() => null);
     if (body?.status === "failed") return { ...body, httpStatus: response.status } as JobView;
     if (!response.ok) throw await errorFromResponse(response);
@@ -102,11 +119,11 @@ export class ApiClient {
     return (await response.json()) as T;
   }
 
-  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+  private async send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
     try {
       return await this.fetchFn(this.baseUrl + path, {
         method,
-        headers: body === undefined ? undefined : { "Content-Type": "application/json" },
+        headers: body === undefined ? headers : { ...headers, "Content-Type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {

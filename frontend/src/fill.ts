@@ -51,12 +51,12 @@ export async function fill(
   await send(upload.mask, mask, photo.size);
   onProgress({ phase: "uploading", fraction: 1 });
 
-  const job = await client.createJob(upload.photo.key, upload.mask.key);
+  const job = await client.createJob(upload);
   let view: JobView = { id: job.id, status: job.status };
   while (view.status === "queued" || view.status === "running") {
     onProgress({ phase: view.status });
     await sleep(pollMs);
-    view = await client.getJob(job.id);
+    view = await client.getJob(job);
   }
   if (view.status === "failed" || !view.result) {
     const error = view.error ?? { code: "job_failed", message: "The fill failed." };
