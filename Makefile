@@ -76,8 +76,9 @@ bench-load: $(STAMP)
 # norm frozen, fine-tune again with 1 - SSIM in the loss (these three ran on a CPU), then three
 # more such fine-tuning runs at batch 32 on the 256 px crops (these ran on a GPU: pass
 # GPU_BACKEND=jax there), export, evaluate at 256 and 512 px (the uncertainty correlation at
-# 256, where it costs a quarter), and record it all in the card. Every stage resumes where an
-# interrupted run stopped. Width, depth, loss and steps: README.
+# 256, where it costs a quarter), record it all in the card, and calibrate the uncertainty
+# maps (the error map fitted on training photos, both maps judged on the validation set).
+# Every stage resumes where an interrupted run stopped. Width, depth, loss and steps: README.
 SHARED_DATA ?= ../shared/data
 DEFAULT_RUN ?= runs/default
 TRAIN_STEPS ?= 13500
@@ -131,6 +132,9 @@ train-default: $(STAMP)
 	$(HOLEFILL) card --model models/default --data-terms "$(DEFAULT_DATA_TERMS)" \
 		--hardware "$(HARDWARE)" --evaluation 256=$(DEFAULT_RUN)/evaluation-256 \
 		--evaluation 512=$(DEFAULT_RUN)/evaluation-512
+	$(HOLEFILL) calibrate-uncertainty --model models/default --fit-images $(SHARED_DATA)/train \
+		--fit-every 53 --images $(SHARED_DATA)/val/images --masks $(SHARED_DATA)/val/masks \
+		--report $(DEFAULT_RUN)/uncertainty-calibration.md
 
 clean:
 	rm -rf $(VENV) $(STACK_VENV) build *.egg-info frontend/node_modules frontend/dist test-artifacts

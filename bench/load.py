@@ -1,7 +1,7 @@
 """Load on the local twin: concurrent clients run whole jobs (upload, job, poll, result).
 
 Measures, in one run: the model alone (the InpaintFunction's work without S3 or the API:
-decode, inpaint with uncertainty, encode), then the service under load. Prints errors and
+decode, inpaint with the uncertainty map, encode), then the service under load. Prints errors and
 lost results (both must be 0), job latency p50/p95, and the service's throughput as a
 share of the model's (target >= 0.8: the stack's overhead is at most a fifth).
 
@@ -50,13 +50,13 @@ def encode(array, image_format):
     return buffer.getvalue()
 
 
-def model_only_throughput(model_dir, photo, mask, samples):
+def model_only_throughput(model_dir, photo, mask, uncertainty):
     """Jobs per second of the InpaintFunction's own work, one after another."""
     inpainter = Inpainter.load(model_dir)
-    inpainter.inpaint(photo, mask, uncertainty_samples=samples)  # warm-up
+    inpainter.inpaint(photo, mask, uncertainty=uncertainty)  # warm-up
     started = time.perf_counter()
     for _ in range(MODEL_ONLY_RUNS):
-        result = inpainter.inpaint(photo, mask, uncertainty_samples=samples)
+        result = inpainter.inpaint(photo, mask, uncertainty=uncertainty)
         result.encode()
         if result.uncertainty is not None:
             result.uncertainty.heatmap_png()
@@ -72,7 +72,7 @@ def cpu_seconds(pid=None):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_client(api_url, origin, photo, mask, jobs, samples):
+def run_client(api_url, origin, photo, mask, jobs, uncertainty):
     """One client's jobs, one after another: latencies, errors, lost results, and the CPU
     seconds the client used."""
     started_cpu = cpu_seconds()
@@ -81,7 +81,7 @@ def run_client(api_url, origin, photo, mask, jobs, samples):
     for _ in range(jobs):
         started = time.perf_counter()
         try:
-            final = client.inpaint(photo, mask, "image/jpeg", uncertainty_samples=samples)
+            final = client.inpaint(photo, mask, "image/jpeg", uncertainty=uncertainty)
         except (requests.RequestException, TimeoutError) as error:
             errors.append(repr(error))
             continue
@@ -111,7 +111,12 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--jobs", type=int, default=50, help="jobs per client")
     parser.add_argument("--size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
-    parser.add_argument("--uncertainty-samples", type=int, default=8)
+    parser.add_argument(
+        "--uncertainty",
+        default="auto",
+        choices=("auto", "none", "error-map", "monte-carlo"),
+        help="the map each job asks for (auto: the one the card offers, as the web app)",
+    )
     parser.add_argument(
         "--workers", type=int, default=2, help="InpaintFunction environments (make run's default)"
     )
@@ -121,14 +126,14 @@ def main():
         scratch = Path(scratch)
         model_dir = arguments.model or export_bench_model(scratch / "model")
         photo, mask = make_inputs(*arguments.size)
-        samples = arguments.uncertainty_samples
+        uncertainty = arguments.uncertainty
         started_cpu = cpu_seconds()
-        model_rate = model_only_throughput(model_dir, photo, mask, samples)
+        model_rate = model_only_throughput(model_dir, photo, mask, uncertainty)
         # The warm-up run is one more job.
         model_cpu = (cpu_seconds() - started_cpu) / (MODEL_ONLY_RUNS + 1)
         print(
             f"model only: {model_rate:.2f} jobs/s ({arguments.size[0]}x{arguments.size[1]}, "
-            f"{samples} uncertainty samples, {MODEL_ONLY_RUNS} runs)"
+            f"uncertainty {uncertainty}, {MODEL_ONLY_RUNS} runs)"
         )
 
         config = TwinConfig(
@@ -158,7 +163,7 @@ def main():
                         photo,
                         mask,
                         arguments.jobs,
-                        samples,
+                        uncertainty,
                     )
                     for _ in range(arguments.clients)
                 ]
