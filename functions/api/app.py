@@ -202,6 +202,8 @@ class JobView(BaseModel):
 @app.post("/uploads", responses={201: {"description": "presigned POSTs"}})
 @tracer.capture_method
 def create_upload(request: UploadRequest) -> Response[UploadResponse]:
+    # Presigning needs no S3 call: without this, a dead S3 would hand out forms to nowhere.
+    storage.check_reachable(s3, settings)
     upload_id = keys.new_id()
     secret = keys.new_secret()
     parts = {}
@@ -312,8 +314,9 @@ def get_job(
     return view
 
 
-@app.get("/health")
+@app.get("/health", responses={503: {"description": "S3 cannot be reached"}})
 def health() -> dict:
+    storage.check_reachable(s3, settings)
     return {"status": "ok"}
 
 
@@ -357,7 +360,14 @@ def _check_body_size():
 def _service_error(error):
     if error.status >= 500:
         metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
-    return _json(error.status, error.body())
+    return _json(error.status, error.body(), error.headers)
+
+
+@app.exception_handler(BotoCoreError)
+def _storage_unreachable(error):
+    # Connection refused or timed out: S3 is away, which passes; say when to retry.
+    logger.warning("S3 cannot be reached", extra={"error": type(error).__name__})
+    return _service_error(storage.storage_unavailable())
 
 
 @app.exception_handler(RequestValidationError)

@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 
+from holefill.twin.children import die_with_parent
 from holefill.twin.functions import LambdaContext, load_function
 from holefill_service.keys import log_tag
 
@@ -242,6 +243,7 @@ def _described(event):
 
 def _execution_environment(connection, module, function_name, environment, timeout):
     """A worker process: the init phase, then one invocation per event received."""
+    die_with_parent()
     # Ctrl-C reaches the whole process group: the twin stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(environment)

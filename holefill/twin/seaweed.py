@@ -18,6 +18,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from holefill.twin.children import die_with_parent, stop_stale
 from holefill.twin.ports import ensure_free, free_port
 
 REGION = "us-east-1"
@@ -65,9 +66,18 @@ class SeaweedFS:
             "AWS_ENDPOINT_URL_S3": self.endpoint_url,
         }
 
+    @property
+    def pid_file(self):
+        return self.data_dir / "weed.pid"
+
     def start(self):
-        ensure_free(self.s3_port, "S3 (SeaweedFS)", "--s3-port")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # A twin that was killed left its SeaweedFS running (before this one died with
+        # it) or at least its pid file: the port is freed for this one.
+        stale = stop_stale(self.pid_file, "weed")
+        if stale is not None:
+            print(f"Stopped the SeaweedFS of an earlier run (pid {stale})", file=sys.stderr)
+        ensure_free(self.s3_port, "S3 (SeaweedFS)", "--s3-port")
         identity = self.data_dir / "s3-identity.json"
         identity.write_text(json.dumps(self._identity()))
         identity.chmod(0o600)
@@ -77,7 +87,9 @@ class SeaweedFS:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
+        self.pid_file.write_text(str(self.process.pid))
         self._wait_until_ready(log.name)
         return self
 
@@ -91,6 +103,7 @@ class SeaweedFS:
             self.process.kill()
             self.process.wait()
         self.process = None
+        self.pid_file.unlink(missing_ok=True)
 
     def __enter__(self):
         return self.start()

@@ -1,5 +1,6 @@
 """`LocalTwin`: SeaweedFS, the local Lambda and the gateway, started and stopped together."""
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -14,6 +15,14 @@ from holefill.twin.gateway import API_PREFIX, Gateway
 from holefill.twin.lambdas import LocalLambda
 from holefill.twin.ports import ensure_free
 from holefill.twin.seaweed import SeaweedFS
+from holefill_service import keys
+from holefill_service.jobs import (
+    JobConflictError,
+    JobStatus,
+    JobStore,
+    failure_of_invocation,
+    now_utc,
+)
 from holefill_service.settings import Settings
 
 log = logging.getLogger("holefill.twin")
@@ -130,6 +139,43 @@ class LocalTwin:
         # The OnFailure destination, in this process as the API is.
         self.failed_function = load_function("failed")
         self.gateway = Gateway(config.port, self.api.handler, config.static_dir).start()
+        self._resume_jobs()
+
+    def _resume_jobs(self):
+        """Jobs that an earlier run left unfinished are in S3: the queued ones are invoked
+        again; the running ones lost their worker with that run, and are failed."""
+        settings = self.config.settings
+        s3 = self.seaweed.client()
+        store = JobStore(s3, settings.results_bucket)
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=settings.results_bucket, Prefix="jobs/"
+        )
+        job_ids = [
+            job_id
+            for page in pages
+            for item in page.get("Contents", [])
+            if (job_id := keys.job_id_of_key(item["Key"])) is not None
+        ]
+        resumed = failed = 0
+        for job_id in job_ids:
+            try:
+                job, etag = store.load(job_id)
+            except ValueError:  # a record of an older Holefill: nothing to resume
+                continue
+            if job.status == JobStatus.QUEUED and not job.past_deadline(now_utc()):
+                self.inpaint_function.events.put({"job_id": job_id})
+                resumed += 1
+            elif job.status == JobStatus.RUNNING:
+                code, message, status = failure_of_invocation({})
+                with contextlib.suppress(JobConflictError):
+                    store.replace(job.failed(now_utc(), code, message, status), etag)
+                failed += 1
+        if resumed or failed:
+            log.info(
+                "resumed %d queued jobs of an earlier run; failed %d it left running",
+                resumed,
+                failed,
+            )
 
     def _inpaint_failed(self, record):
         if self.failed_function is None:

@@ -16,11 +16,13 @@ class ServiceError(Exception):
         status: the HTTP status, 4xx for the client's mistakes, 5xx for ours.
         code: a stable identifier, e.g. "invalid_key".
         message: what went wrong and what to do about it.
+        headers: response headers that go with it (`Retry-After`).
     """
 
     status: int
     code: str
     message: str
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __str__(self):
         return f"{self.status} {self.code}: {self.message}"

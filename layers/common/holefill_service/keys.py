@@ -25,6 +25,7 @@ UPLOAD_PARTS = ("photo", "mask")
 _ID = "[0-9a-f]{32}"
 _UPLOAD_KEY = re.compile(rf"uploads/(?P<upload_id>{_ID})/(?P<part>photo|mask)")
 _JOB_ID = re.compile(_ID)
+_JOB_KEY = re.compile(rf"jobs/(?P<job_id>{_ID})\.json")
 # File extensions of the formats that results are written in (the photo's own).
 EXTENSIONS = {
     "JPEG": "jpg",
@@ -108,3 +109,9 @@ def check_upload_key(key, part):
 
 def is_job_id(text):
     return _JOB_ID.fullmatch(text) is not None
+
+
+def job_id_of_key(key):
+    """The job id of a job record's key, or None for any other key."""
+    match = _JOB_KEY.fullmatch(key)
+    return match["job_id"] if match else None

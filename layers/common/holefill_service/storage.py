@@ -11,7 +11,7 @@ import contextlib
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from holefill_service import keys
 from holefill_service.errors import ServiceError
@@ -27,9 +27,37 @@ IMAGE_CONTENT_TYPES = (
 )
 
 
+# An S3 that does not answer is said so within seconds, not after botocore's minute.
+_TIMEOUTS = {"connect_timeout": 3, "read_timeout": 20, "retries": {"max_attempts": 2}}
+# How long a client should wait before retrying when S3 cannot be reached.
+RETRY_AFTER_SECONDS = 10
+
+
 def s3_client():
     # Signature version 4 everywhere: presigned POSTs need it, and SeaweedFS checks it.
-    return boto3.client("s3", config=Config(signature_version="s3v4"))
+    return boto3.client("s3", config=Config(signature_version="s3v4", **_TIMEOUTS))
+
+
+def storage_unavailable():
+    return ServiceError(
+        503,
+        "storage_unavailable",
+        f"photo storage cannot be reached just now; try again in {RETRY_AFTER_SECONDS} s",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def check_reachable(s3, settings):
+    """Raises `storage_unavailable()` unless both buckets answer (a missing key is an
+    answer: this needs no permission beyond what the functions have)."""
+    for bucket in (settings.uploads_bucket, settings.results_bucket):
+        try:
+            s3.head_object(Bucket=bucket, Key="jobs/health-check")
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("404", "403", "NoSuchKey"):
+                raise storage_unavailable() from error
+        except BotoCoreError as error:
+            raise storage_unavailable() from error
 
 
 # The metadata field of an uploaded object that holds its upload secret's digest.
