@@ -37,7 +37,7 @@ def start_twin(model, data, port, s3_port):
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"the twin exited: {process.stdout.read()}")
+            pytest.fail(f"the twin on port {port} exited: {process.stdout.read()[-3000:]}")
         try:
             if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).ok:
                 return process

@@ -6,6 +6,7 @@ Every port it opens is bound to 127.0.0.1; all but the S3 port are picked free.
 """
 
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -87,6 +88,9 @@ class SeaweedFS:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # SeaweedFS takes AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY as an identity
+            # of its own: the user's (or another twin's) must not replace this one's.
+            env={name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
             preexec_fn=die_with_parent,
         )
         self.pid_file.write_text(str(self.process.pid))
