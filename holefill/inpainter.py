@@ -195,7 +195,7 @@ class Inpainter:
             samples = _check_samples(
                 DEFAULT_MONTE_CARLO_SAMPLES if uncertainty_samples is None else uncertainty_samples
             )
-        photo = read_photo(image, self.limits)
+        photo = read_photo(image, self.limits, samples=samples)
         holes = read_mask(mask, photo.size, limits=self.limits, dilation=self.mask_dilation)
         if holes.all():
             raise InvalidInputError(

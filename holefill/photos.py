@@ -64,10 +64,14 @@ class Limits:
         max_pixels: the largest width x height, for photos and masks alike. Raising it
             above `Image.MAX_IMAGE_PIXELS` also needs that raised (Pillow refuses images
             over twice its value on its own).
+        max_megapixel_samples: the most a photo's megapixels times its Monte-Carlo
+            samples may come to: the cost of a request grows with both (a 12 MP photo
+            with 16 samples is 192).
     """
 
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_megapixel_samples: float = 400.0
 
 
 DEFAULT_LIMITS = Limits()
@@ -219,11 +223,12 @@ class Photo:
         return image
 
 
-def read_photo(source, limits=DEFAULT_LIMITS):
+def read_photo(source, limits=DEFAULT_LIMITS, *, samples=0):
     """Decodes a photo: a path, the file's bytes, a PIL image or a numpy array.
 
     Arrays are `(height, width)` or `(height, width, 1 | 3 | 4)` of uint8, uint16 or
-    floats in [0, 1]; channels are gray, RGB or RGBA.
+    floats in [0, 1]; channels are gray, RGB or RGBA. `samples` are the Monte-Carlo
+    samples the photo will cost, checked against `limits.max_megapixel_samples`.
 
     Raises:
         InputTooLargeError: beyond `limits`.
@@ -231,13 +236,21 @@ def read_photo(source, limits=DEFAULT_LIMITS):
         InvalidInputError: a damaged file.
     """
     if isinstance(source, np.ndarray):
+        _check_pixels(source.shape[1::-1], limits, samples)
         return _photo_from_array(source, limits)
     if isinstance(source, Image.Image):
-        _check_pixels(source.size, limits)
+        _check_pixels(source.size, limits, samples)
         _load(source)
         return _photo_from_pil(source, kind="image")
     data = _read_bytes(source, limits)
     image = _open(data, limits)
+    _check_pixels(image.size, limits, samples)
+    if getattr(image, "is_animated", False):
+        raise UnsupportedFormatError(
+            "animated_image",
+            f"the image is animated ({image.n_frames} frames); Holefill fills one still "
+            "photo: save the frame you want as a still image and open that",
+        )
     if _is_16_bit_colour(image):
         return _decode_16_bit_colour(image, data)
     _load(image)
@@ -323,13 +336,21 @@ def _check_file_size(file_size, limits):
         )
 
 
-def _check_pixels(size, limits):
+def _check_pixels(size, limits, samples=0):
     width, height = size
     if width * height > limits.max_pixels:
         raise InputTooLargeError(
             "too_many_pixels",
             f"the image has {width}x{height} = {width * height / 1e6:.1f} megapixels; the "
             f"limit is {limits.max_pixels / 1e6:.1f}",
+        )
+    cost = width * height / 1e6 * samples
+    if cost > limits.max_megapixel_samples:
+        raise InputTooLargeError(
+            "over_cost_budget",
+            f"{width * height / 1e6:.1f} megapixels x {samples} uncertainty samples = "
+            f"{cost:.0f}; the limit is {limits.max_megapixel_samples:.0f}: ask for fewer "
+            "samples, another uncertainty map, or a smaller photo",
         )
 
 

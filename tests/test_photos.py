@@ -347,3 +347,28 @@ def test_a_photo_is_not_a_mask():
     with pytest.raises(InvalidInputError) as raised:
         read_mask(gradient(), (24, 40))
     assert raised.value.code == "mask_not_binary"
+
+
+def test_an_animated_image_is_refused_rather_than_cut_to_one_frame():
+    frames = [Image.new("RGB", (16, 12), colour) for colour in ("red", "blue", "green")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    with pytest.raises(UnsupportedFormatError, match="3 frames") as raised:
+        read_photo(buffer.getvalue())
+    assert raised.value.code == "animated_image"
+    still = io.BytesIO()
+    frames[0].save(still, format="GIF")
+    assert read_photo(still.getvalue()).size == (12, 16)  # (height, width)
+
+
+def test_monte_carlo_samples_count_against_the_cost_budget():
+    limits = Limits(max_megapixel_samples=10.0)
+    photo = np.zeros((1000, 1000, 3), np.uint8)  # 1 MP
+    assert read_photo(photo, limits, samples=10).size == (1000, 1000)
+    with pytest.raises(InputTooLargeError, match=r"1.0 megapixels x 11 .* limit is 10") as raised:
+        read_photo(photo, limits, samples=11)
+    assert raised.value.code == "over_cost_budget"
+    encoded = io.BytesIO()
+    Image.fromarray(photo).save(encoded, format="PNG")
+    with pytest.raises(InputTooLargeError, match="the limit is 10"):
+        read_photo(encoded.getvalue(), limits, samples=11)
