@@ -183,6 +183,8 @@ def twin(tiny_model, tmp_path_factory):
         port=free_port(),
         s3_port=free_port(),
         settings=settings,
+        # The tests call the API faster than a user; the throttle has a test of its own.
+        api_rate=(1000.0, 1000),
     )
     with LocalTwin(config) as running:
         yield running

@@ -653,3 +653,23 @@ def test_the_presigned_post_policy_holds_exactly_the_intended_conditions(twin, s
         next(iter(condition)) for condition in policy["conditions"] if isinstance(condition, dict)
     }
     assert set(presigned["fields"]) - signed <= named
+
+
+def test_the_twin_throttles_each_client_as_the_stage_does(twin, client, monkeypatch):
+    import re
+
+    from holefill.twin.gateway import DEFAULT_BURST, DEFAULT_RATE, RateLimiter
+
+    template = (REPO_ROOT / "template.yaml").read_text()
+    assert float(re.search(r"ThrottlingRateLimit: (\d+)", template)[1]) == DEFAULT_RATE
+    assert int(re.search(r"ThrottlingBurstLimit: (\d+)", template)[1]) == DEFAULT_BURST
+
+    monkeypatch.setattr(twin.gateway, "rate_limiter", RateLimiter(rate=2.0, burst=2))
+    answers = [requests.get(twin.api_url + "/health", timeout=5) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[2].json()["error"]["code"] == "too_many_requests"
+    assert answers[2].headers["Retry-After"] == "1"
+    # The client waits as told and gets through.
+    started = time.monotonic()
+    assert client.request("GET", "/health").status_code == 200
+    assert time.monotonic() - started < 5

@@ -67,6 +67,34 @@ describe("API client errors", () => {
   });
 });
 
+describe("retries", () => {
+  it("waits as a throttled or unavailable answer says, then retries", async () => {
+    const throttled = new Response(JSON.stringify({ error: { code: "too_many_requests", message: "slow" } }), {
+      status: 429,
+      headers: { "Retry-After": "2" },
+    });
+    const unavailable = new Response(JSON.stringify({ error: { code: "storage_unavailable", message: "away" } }), {
+      status: 503,
+      headers: { "Retry-After": "30" },
+    });
+    const { fetchFn, calls } = scripted(throttled, unavailable, json(201, upload));
+    const waits: number[] = [];
+    const client = new ApiClient("http://api", fetchFn, async (ms) => void waits.push(ms));
+    expect(await client.createUpload("image/png")).toMatchObject({ upload_id: "u" });
+    expect(calls).toHaveLength(3);
+    expect(waits).toEqual([2000, 10000]); // Retry-After, at most 10 s
+  });
+
+  it("does not retry a refusal that waiting will not change", async () => {
+    const usedUp = json(429, { error: { code: "upload_used_up", message: "upload again" } });
+    const { fetchFn, calls } = scripted(usedUp);
+    const client = new ApiClient("http://api", fetchFn, async () => {});
+    const error = await client.createJob(upload).catch((e) => e);
+    expect(error).toMatchObject({ code: "upload_used_up", status: 429 });
+    expect(calls).toHaveLength(1);
+  });
+});
+
 describe("fill", () => {
   const noSleep = async () => {};
 

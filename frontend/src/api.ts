@@ -78,12 +78,17 @@ export interface JobView {
 
 type Fetch = typeof fetch;
 
+/** Waits asked for by a throttled (429 too_many_requests) or unavailable (503) answer. */
+const RETRIES = 3;
+const LONGEST_WAIT_MS = 10_000;
+
 export class ApiClient {
   private readonly baseUrl: string;
 
   constructor(
     baseUrl: string,
     private readonly fetchFn: Fetch = (...args) => fetch(...args),
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
@@ -119,17 +124,35 @@ export class ApiClient {
     return (await response.json()) as T;
   }
 
+  /** One call; throttled or unavailable answers are retried after their Retry-After. */
   private async send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
-    try {
-      return await this.fetchFn(this.baseUrl + path, {
-        method,
-        headers: body === undefined ? headers : { ...headers, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch {
-      throw networkError();
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      try {
+        response = await this.fetchFn(this.baseUrl + path, {
+          method,
+          headers: body === undefined ? headers : { ...headers, "Content-Type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch {
+        throw networkError();
+      }
+      const wait = await retryWaitMs(response);
+      if (wait === null || attempt >= RETRIES) return response;
+      await this.sleep(wait);
     }
   }
+}
+
+/** How long to wait before retrying `response`, or null when it is not to be retried. */
+async function retryWaitMs(response: Response): Promise<number | null> {
+  if (response.status === 429) {
+    // An upload that has started its jobs answers 429 too, for good: only throttling passes.
+    const code = await response.clone().json().then((body) => body?.error?.code, () => null);
+    if (code !== "too_many_requests") return null;
+  } else if (response.status !== 503) return null;
+  const seconds = Number(response.headers.get("Retry-After"));
+  return Math.min(LONGEST_WAIT_MS, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000);
 }
 
 export function networkError() {

@@ -16,6 +16,7 @@ from holefill_service.keys import JOB_SECRET_HEADER
 # How often a job's state is asked for, as the web app does: often enough that a
 # finished job is seen soon, rarely enough that polling costs little.
 POLL_SECONDS = 0.25
+THROTTLE_RETRIES = 5
 
 
 class HolefillClient:
@@ -35,7 +36,14 @@ class HolefillClient:
             self.session.headers["Origin"] = origin
 
     def request(self, method, path, **options):
-        return self.session.request(method, self.api_url + path, timeout=30, **options)
+        """One API call; a throttled one (429 `too_many_requests`) is retried after the
+        `Retry-After` it names, up to `THROTTLE_RETRIES` times, as the web app does."""
+        for _ in range(THROTTLE_RETRIES):
+            response = self.session.request(method, self.api_url + path, timeout=30, **options)
+            if response.status_code != 429 or _code(response) != "too_many_requests":
+                return response
+            time.sleep(float(response.headers.get("Retry-After", 1)))
+        return response
 
     def upload(self, photo, mask, photo_type="image/png", mask_type="image/png"):
         """Posts both files with the presigned POSTs of `POST /uploads`.
@@ -93,6 +101,13 @@ class HolefillClient:
         if started.status_code != 202:
             return started
         return self.wait(started.json()["id"])
+
+
+def _code(response):
+    try:
+        return response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def post_file(presigned, data, content_type):

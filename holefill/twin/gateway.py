@@ -7,15 +7,20 @@ ApiFunction's answer becomes the HTTP response. Lambda runs one event at a time 
 execution environment, and Powertools' resolver keeps the current event on the module:
 the handler is called under a lock.
 
+Each client (by address) may make `rate` API requests a second with bursts of `burst`, as
+the stack's stage throttle allows in all; beyond that it is answered 429 with `Retry-After`.
+
 Everything else is `frontend/dist`, with `index.html` for the app's own routes, and
 `/config.json`, which tells the app where the API is (in AWS the stack writes it next to
 the site).
 """
 
 import base64
+import dataclasses
 import http.server
 import json
 import logging
+import math
 import mimetypes
 import re
 import threading
@@ -29,6 +34,41 @@ log = logging.getLogger("holefill.twin")
 API_PREFIX = "/api"
 # API Gateway refuses larger requests itself (a hard limit of REST APIs).
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# The stage throttle of `template.yaml` (a test keeps them equal), applied per client here.
+DEFAULT_RATE = 20.0
+DEFAULT_BURST = 50
+
+
+@dataclasses.dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """A token bucket per client: `rate` tokens a second, at most `burst` held."""
+
+    def __init__(self, rate=DEFAULT_RATE, burst=DEFAULT_BURST):
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"need rate > 0 and burst >= 1, got {rate} and {burst}.")
+        self.rate, self.burst = float(rate), burst
+        self._buckets = {}
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, client):
+        """0 if `client` may make a request now (and takes a token), else how long until
+        it may."""
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.setdefault(client, _Bucket(self.burst, now))
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.updated = now
+            if bucket.tokens >= 1:
+                bucket.tokens -= 1
+                return 0.0
+            return (1 - bucket.tokens) / self.rate
+
+
 # A job id in a path gives access to the job's results: logs show the route instead.
 _JOB_PATH = re.compile(r"/jobs/[^/?#]+")
 
@@ -40,14 +80,16 @@ class Gateway(http.server.ThreadingHTTPServer):
         port: the port (`ports.ensure_free` checks it first for a clear message).
         api_handler: the ApiFunction's `handler(event, context)`.
         static_dir: the built web app, or None when it is not built.
+        rate_limiter: the `RateLimiter` of API requests per client.
     """
 
     daemon_threads = True
 
-    def __init__(self, port, api_handler, static_dir=None):
+    def __init__(self, port, api_handler, static_dir=None, rate_limiter=None):
         super().__init__(("127.0.0.1", port), _RequestHandler)
         self.api_handler = api_handler
         self.static_dir = static_dir
+        self.rate_limiter = rate_limiter or RateLimiter()
         self.api_lock = threading.Lock()
 
     @property
@@ -131,6 +173,13 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         log.info("%s %s %d %.0f ms", self.command, route, status, milliseconds)
 
     def _api(self):
+        wait = self.server.rate_limiter.wait_seconds(self.client_address[0])
+        if wait:
+            # The body is not read: the connection cannot be reused.
+            self.close_connection = True
+            message = "too many requests from this client: retry after the Retry-After seconds"
+            body = {"error": {"code": "too_many_requests", "message": message}}
+            return self._json(429, body, {"Retry-After": str(math.ceil(wait))})
         # A body whose end cannot be told from its length would leave the rest of the
         # connection's bytes to be read as the next request: refused, and closed.
         if "Transfer-Encoding" in self.headers:
@@ -212,10 +261,12 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(content)
         return 200
 
-    def _json(self, status, body):
+    def _json(self, status, body, headers=None):
         payload = json.dumps(body).encode()
         self.send_response(status)
         self._own_headers("application/json", len(payload))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)

@@ -11,7 +11,7 @@ from holefill.card import CARD_NAME
 
 # Puts the layer on the import path (as Lambda's /opt/python): before `holefill_service`.
 from holefill.twin.functions import LambdaContext, load_function
-from holefill.twin.gateway import API_PREFIX, Gateway
+from holefill.twin.gateway import API_PREFIX, DEFAULT_BURST, DEFAULT_RATE, Gateway, RateLimiter
 from holefill.twin.lambdas import LocalLambda
 from holefill.twin.ports import ensure_free
 from holefill.twin.seaweed import SeaweedFS
@@ -42,6 +42,7 @@ class TwinConfig:
         workers: InpaintFunction environments at once (its reserved concurrency).
         static_dir: the built web app, if any.
         settings: the functions' settings (buckets, limits, timeouts).
+        api_rate: API requests a second per client, and the burst (the stage throttle).
     """
 
     model_dir: Path
@@ -50,6 +51,7 @@ class TwinConfig:
     s3_port: int = 8333
     workers: int = 1
     static_dir: Path | None = None
+    api_rate: tuple[float, int] = (DEFAULT_RATE, DEFAULT_BURST)
     settings: Settings = dataclasses.field(
         default_factory=lambda: Settings(
             uploads_bucket="holefill-uploads",
@@ -138,7 +140,9 @@ class LocalTwin:
         self.api = load_function("api")
         # The OnFailure destination, in this process as the API is.
         self.failed_function = load_function("failed")
-        self.gateway = Gateway(config.port, self.api.handler, config.static_dir).start()
+        self.gateway = Gateway(
+            config.port, self.api.handler, config.static_dir, RateLimiter(*config.api_rate)
+        ).start()
         self._resume_jobs()
 
     def _resume_jobs(self):
