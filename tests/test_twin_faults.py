@@ -13,13 +13,13 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
+from test_service import encode, mask_array, photo_array
 
 from holefill.twin.client import HolefillClient
 from holefill.twin.functions import REPO_ROOT
 from holefill.twin.ports import free_port
 from holefill_service import keys
 from holefill_service.jobs import Job, JobStatus, JobStore, now_utc
-from tests.test_service import encode, mask_array, photo_array
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 START_SECONDS = 120

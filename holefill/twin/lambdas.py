@@ -150,13 +150,13 @@ class _Worker:
             seconds = time.monotonic() - started
             if outcome is None:
                 log.warning("%s: timed out after %.0f s: %s", name, seconds, described)
-                self._kill()
                 message = f"Task timed out after {self.owner.timeout_seconds:.2f} seconds"
                 self._failed(event, "Sandbox.Timedout", message)
+                self._replace()
             elif outcome[0] == "died":
                 log.warning("%s: the environment died running %s", name, described)
-                self._kill()
                 self._failed(event, "Runtime.ExitError", f"exit status {outcome[1]}")
+                self._replace()
             elif outcome[0] == "error":
                 log.warning("%s: %s raised %s", name, described, outcome[1])
                 self._failed(event, "Runtime.Unhandled", outcome[1])
@@ -169,13 +169,20 @@ class _Worker:
             try:
                 return self.owner.events.get(timeout=WATCH_SECONDS)
             except queue.Empty:
-                if self.process is not None and not self.process.is_alive():
+                if self.process is None:
+                    self._replace()  # the last start failed (it died as it loaded)
+                elif not self.process.is_alive():
                     log.warning("%s: an idle environment died; replacing it", self.process.name)
-                    self._kill()
-                    try:
-                        self._start_process()
-                    except RuntimeError as error:
-                        log.error("%s: %s", self.owner.function_name, error)
+                    self._replace()
+
+    def _replace(self):
+        """A fresh environment in place of the current one, so that the next event finds
+        one ready (one that cannot start is tried again when an event comes)."""
+        self._kill()
+        try:
+            self._start_process()
+        except RuntimeError as error:
+            log.error("%s: %s", self.owner.function_name, error)
 
     def _send(self, event):
         """Hands `event` to a live environment, starting one if there is none or if it
