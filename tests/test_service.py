@@ -519,6 +519,15 @@ def test_an_idle_worker_that_dies_is_replaced_and_takes_the_next_job(twin, clien
     assert time.monotonic() - started < 10
 
 
+def test_health_says_when_no_worker_runs(twin, client, monkeypatch):
+    assert client.request("GET", "/health").status_code == 200
+    monkeypatch.setattr(twin.inpaint_function, "unavailable_workers", lambda: 1)
+    down = client.request("GET", "/health")
+    assert (down.status_code, down.json()["error"]["code"]) == (503, "inpainting_unavailable")
+    assert "1 of 1 inpainting workers" in down.json()["error"]["message"]
+    assert down.headers["Retry-After"] == "5"
+
+
 def test_the_on_failure_destination_fails_an_unfinished_job_only(twin, client, settings):
     photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
     failed_function = load_function("failed")

@@ -81,15 +81,18 @@ class Gateway(http.server.ThreadingHTTPServer):
         api_handler: the ApiFunction's `handler(event, context)`.
         static_dir: the built web app, or None when it is not built.
         rate_limiter: the `RateLimiter` of API requests per client.
+        workers_problem: returns why the inpainting cannot run now, or None; a healthy
+            `/health` answers 503 with it (on AWS, Lambda provides the environments).
     """
 
     daemon_threads = True
 
-    def __init__(self, port, api_handler, static_dir=None, rate_limiter=None):
+    def __init__(self, port, api_handler, static_dir=None, rate_limiter=None, workers_problem=None):
         super().__init__(("127.0.0.1", port), _RequestHandler)
         self.api_handler = api_handler
         self.static_dir = static_dir
         self.rate_limiter = rate_limiter or RateLimiter()
+        self.workers_problem = workers_problem or (lambda: None)
         self.api_lock = threading.Lock()
 
     @property
@@ -205,6 +208,10 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         )
         try:
             response = self.server.call_api(event)
+            problem = self.server.workers_problem() if target == "/health" else None
+            if problem and response["statusCode"] == 200:
+                body = {"error": {"code": "inpainting_unavailable", "message": problem}}
+                return self._json(503, body, {"Retry-After": "5"})
         except Exception:
             # What API Gateway answers when the function itself fails.
             log.exception("the ApiFunction raised")

@@ -89,6 +89,12 @@ class LocalLambda:
         for worker in self.workers:
             worker.stop()
 
+    def unavailable_workers(self):
+        """How many execution environments are not running (dead, or failing to start)."""
+        return sum(
+            worker.process is None or not worker.process.is_alive() for worker in self.workers
+        )
+
     def worker_pids(self):
         """The process ids of the running execution environments (for fault tests)."""
         return [worker.process.pid for worker in self.workers if worker.process is not None]

@@ -141,7 +141,11 @@ class LocalTwin:
         # The OnFailure destination, in this process as the API is.
         self.failed_function = load_function("failed")
         self.gateway = Gateway(
-            config.port, self.api.handler, config.static_dir, RateLimiter(*config.api_rate)
+            config.port,
+            self.api.handler,
+            config.static_dir,
+            RateLimiter(*config.api_rate),
+            self._workers_problem,
         ).start()
         self._resume_jobs()
 
@@ -180,6 +184,16 @@ class LocalTwin:
                 resumed,
                 failed,
             )
+
+    def _workers_problem(self):
+        down = self.inpaint_function.unavailable_workers()
+        if down == 0:
+            return None
+        total = len(self.inpaint_function.workers)
+        return (
+            f"{down} of {total} inpainting workers are not running (one that dies is "
+            "replaced within a second or two); try again shortly"
+        )
 
     def _inpaint_failed(self, record):
         if self.failed_function is None:
