@@ -122,11 +122,13 @@ describe("fill", () => {
       onProgress?.(5, 10);
     };
     const phases: string[] = [];
+    const pauses: number[] = [];
     const result = await fill(new Blob(["0123456789"], { type: "image/png" }), new Blob(["0123456789"]), (p) => phases.push(p.phase === "uploading" ? `up ${p.fraction}` : p.phase), {
       client: new ApiClient("http://api", fetchFn),
       post,
-      sleep: noSleep,
+      sleep: async (ms) => void pauses.push(ms),
     });
+    expect(pauses).toEqual([500, 750]); // polls back off
     expect(posted).toEqual(["uploads/u/photo", "uploads/u/mask"]);
     expect(phases).toEqual(["up 0", "up 0.25", "up 0.75", "up 1", "queued", "running"]);
     // The job's secret goes in a header on every poll, never in the URL.

@@ -28,15 +28,17 @@ export interface FillDependencies {
   client: ApiClient;
   post?: typeof postFile;
   sleep?: (ms: number) => Promise<void>;
-  /** How often the job is polled: a finished job is seen soon, and polls stay cheap. */
+  /** The first pause between polls of the job; each next one is longer, up to `maxPollMs`:
+   * a quick job is seen soon, and a long one costs few requests (the API is throttled). */
   pollMs?: number;
+  maxPollMs?: number;
 }
 
 export async function fill(
   photo: Blob,
   mask: Blob,
   onProgress: (progress: FillProgress) => void,
-  { client, post = postFile, sleep = delay, pollMs = 500 }: FillDependencies,
+  { client, post = postFile, sleep = delay, pollMs = 500, maxPollMs = 4000 }: FillDependencies,
 ): Promise<FillResult> {
   onProgress({ phase: "uploading", fraction: 0 });
   const upload = await client.createUpload(photo.type);
@@ -53,9 +55,11 @@ export async function fill(
 
   const job = await client.createJob(upload);
   let view: JobView = { id: job.id, status: job.status };
+  let pause = pollMs;
   while (view.status === "queued" || view.status === "running") {
     onProgress({ phase: view.status });
-    await sleep(pollMs);
+    await sleep(pause);
+    pause = Math.min(maxPollMs, pause * 1.5);
     view = await client.getJob(job);
   }
   if (view.status === "failed" || !view.result) {

@@ -15,7 +15,7 @@ import enum
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from holefill_service import keys
+from holefill_service import keys, storage
 from holefill_service.errors import ServiceError
 
 # What a job may ask for as its uncertainty map: `holefill.uncertainty`'s methods, "auto"
@@ -199,7 +199,7 @@ class JobStore:
         try:
             response = self.s3.get_object(Bucket=self.bucket, Key=keys.job_key(job_id))
         except ClientError as error:
-            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            if error.response["Error"]["Code"] in storage.MISSING_KEY_CODES:
                 raise _job_not_found(job_id) from error
             raise
         return Job.model_validate_json(response["Body"].read()), response["ETag"]

@@ -54,12 +54,15 @@ def check_reachable(s3, settings):
         try:
             s3.head_object(Bucket=bucket, Key="jobs/health-check")
         except ClientError as error:
-            if error.response["Error"]["Code"] not in ("404", "403", "NoSuchKey"):
+            if error.response["Error"]["Code"] not in MISSING_KEY_CODES:
                 raise storage_unavailable() from error
         except BotoCoreError as error:
             raise storage_unavailable() from error
 
 
+# What S3 answers for a key that does not exist: 404, or 403 to a role that may not list
+# the bucket (the stack grants ListBucket, so 403 is the fallback of a narrower policy).
+MISSING_KEY_CODES = ("404", "NoSuchKey", "403", "AccessDenied")
 # The metadata field of an uploaded object that holds its upload secret's digest.
 SECRET_METADATA = "secret-sha256"
 
@@ -135,7 +138,7 @@ def _upload_not_found(key):
     try:
         yield
     except ClientError as error:
-        if error.response["Error"]["Code"] not in ("404", "NoSuchKey"):
+        if error.response["Error"]["Code"] not in MISSING_KEY_CODES:
             raise
         raise ServiceError(
             404,
