@@ -25,6 +25,8 @@ export function App() {
   const [fillState, setFillState] = useState<FillState>({ phase: "idle" });
   const [showResult, setShowResult] = useState(true);
   const [compare, setCompare] = useState(50);
+  // While held (the C key, or the button), the original photo shows in place of the result.
+  const [holding, setHolding] = useState(false);
   const [showUncertainty, setShowUncertainty] = useState(false);
   const [uncertaintyOpacity, setUncertaintyOpacity] = useState(0.7);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -143,10 +145,10 @@ export function App() {
     download(fillState.uncertainty.url, name, "uncertainty map", downloadUncertainty);
   };
 
-  useShortcuts({ undo, redo, zoom, fit, setTool, setBrushSize, setSpaceHeld });
+  useShortcuts({ undo, redo, zoom, fit, setTool, setBrushSize, setSpaceHeld, setHolding });
   useFileArrivals(open);
 
-  const resultUrl = fillState.phase === "done" && showResult ? fillState.result.url : null;
+  const resultUrl = fillState.phase === "done" && showResult && !holding ? fillState.result.url : null;
   const uncertaintyUrl =
     fillState.phase === "done" && showUncertainty ? (fillState.uncertainty?.url ?? null) : null;
   const accept = useMemo(() => PHOTO_TYPES.join(","), []);
@@ -204,6 +206,7 @@ export function App() {
               resultUrl={resultUrl}
               compare={compare}
               uncertaintyUrl={uncertaintyUrl}
+              holding={holding}
               uncertaintyOpacity={uncertaintyOpacity}
               spaceHeld={spaceHeld}
             />
@@ -220,6 +223,8 @@ export function App() {
               onUncertaintyOpacity={setUncertaintyOpacity}
               onDownload={downloadResult}
               onDownloadUncertainty={downloadUncertainty}
+              holding={holding}
+              onHold={setHolding}
             />
           </main>
         </>
@@ -264,6 +269,7 @@ interface ShortcutActions {
   setTool: (tool: Tool) => void;
   setBrushSize: (update: (size: number) => number) => void;
   setSpaceHeld: (held: boolean) => void;
+  setHolding: (held: boolean) => void;
 }
 
 /** The keyboard shortcuts, IOPaint's where it has one. */
@@ -293,6 +299,7 @@ function useShortcuts(actions: ShortcutActions) {
         "=": () => actions.zoom(1.25),
         "-": () => actions.zoom(1 / 1.25),
         "0": actions.fit,
+        c: () => actions.setHolding(true),
       };
       // Space pans while held, unless it is pressing a focused button.
       if (key === " " && !(event.target instanceof HTMLButtonElement)) {
@@ -302,14 +309,28 @@ function useShortcuts(actions: ShortcutActions) {
     };
     const onKeyUp = (event: KeyboardEvent) => {
       if (event.key === " ") actions.setSpaceHeld(false);
+      if (event.key.toLowerCase() === "c") actions.setHolding(false);
     };
+    // A key released in another window never comes back up here.
+    const onBlur = () => actions.setHolding(false);
     window.addEventListener("keydown", onKeyDown);
     window.addEventListener("keyup", onKeyUp);
+    window.addEventListener("blur", onBlur);
     return () => {
       window.removeEventListener("keydown", onKeyDown);
       window.removeEventListener("keyup", onKeyUp);
+      window.removeEventListener("blur", onBlur);
     };
-  }, [actions.undo, actions.redo, actions.zoom, actions.fit, actions.setTool, actions.setBrushSize, actions.setSpaceHeld]);
+  }, [
+    actions.undo,
+    actions.redo,
+    actions.zoom,
+    actions.fit,
+    actions.setTool,
+    actions.setBrushSize,
+    actions.setSpaceHeld,
+    actions.setHolding,
+  ]);
 }
 
 /** Photos dropped anywhere on the page, or pasted. */

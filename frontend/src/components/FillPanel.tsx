@@ -16,6 +16,8 @@ interface Props {
   onUncertaintyOpacity: (opacity: number) => void;
   onDownload: () => void;
   onDownloadUncertainty: () => void;
+  holding: boolean;
+  onHold: (held: boolean) => void;
 }
 
 const STATUS: Record<FillProgress["phase"], string> = {
@@ -51,6 +53,21 @@ export function FillPanel(props: Props) {
             />
             Show the result
           </label>
+          <button
+            type="button"
+            aria-pressed={props.holding}
+            disabled={!props.showResult}
+            title="Shows the original while held (or hold the C key)"
+            onPointerDown={() => props.onHold(true)}
+            onPointerUp={() => props.onHold(false)}
+            onPointerLeave={() => props.onHold(false)}
+            onPointerCancel={() => props.onHold(false)}
+            onKeyDown={(event) => (event.key === " " || event.key === "Enter") && props.onHold(true)}
+            onKeyUp={() => props.onHold(false)}
+            onContextMenu={(event) => event.preventDefault()}
+          >
+            Hold to compare
+          </button>
           <label className={props.showResult ? "" : "disabled"}>
             Before / after
             <input

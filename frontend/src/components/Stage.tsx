@@ -28,6 +28,7 @@ interface Props {
   compare: number;
   uncertaintyUrl: string | null;
   uncertaintyOpacity: number;
+  holding: boolean;
   spaceHeld: boolean;
 }
 
@@ -124,7 +125,7 @@ export function Stage(props: Props) {
     onView(panBy(view, ...move));
   };
 
-  const painting = !resultUrl && props.tool !== "pan" && !props.spaceHeld;
+  const painting = !resultUrl && !props.holding && props.tool !== "pan" && !props.spaceHeld;
   const layer = { width: photo.width, height: photo.height };
   return (
     <div
@@ -151,7 +152,7 @@ export function Stage(props: Props) {
           className="mask"
           width={photo.width}
           height={photo.height}
-          style={{ ...layer, visibility: resultUrl ? "hidden" : "visible" }}
+          style={{ ...layer, visibility: resultUrl || props.holding ? "hidden" : "visible" }}
           data-testid="mask"
         />
         {resultUrl && (
@@ -181,6 +182,10 @@ export function Stage(props: Props) {
           />
         )}
       </div>
+      {/* Which side is which: shown only where that side has room. */}
+      {resultUrl && props.compare > 8 && <span className="side-label before">Before</span>}
+      {resultUrl && props.compare < 92 && <span className="side-label after">After</span>}
+      {props.holding && <span className="side-label before">Original</span>}
       {painting && cursor && (
         <div
           className="brush-cursor"
