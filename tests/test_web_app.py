@@ -9,6 +9,7 @@ skips with the reason when either is missing.
 import io
 import itertools
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -306,3 +307,30 @@ def test_the_api_down_then_retry(page, artifacts):
     alert.get_by_role("button", name="Retry").click()
     wait_done(page)
     assert not page.get_by_role("alert").is_visible()
+
+
+def test_a_fill_can_be_cancelled_and_started_again(page, artifacts):
+    open_photo(page, "gradient.png", png_bytes(photo_array()))
+    paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
+    painted = painted_pixels(page)
+
+    def slow_poll(route):
+        # A slow network on the job's polls: the fill is still waiting when Cancel comes.
+        time.sleep(1.0)
+        route.continue_()
+
+    page.route("**/api/jobs/*", slow_poll)
+    page.get_by_role("button", name="Fill", exact=True).click()
+    cancel = page.get_by_role("button", name="Cancel")
+    cancel.wait_for()
+    page.screenshot(path=artifacts / "8-filling-cancel.png")
+    cancel.click()
+    cancel.wait_for(state="detached")
+    assert page.get_by_role("button", name="Fill", exact=True).is_enabled()
+    assert not page.get_by_role("alert").is_visible(), "a cancel is not an error"
+    assert not page.get_by_text("Done.").is_visible()
+    assert painted_pixels(page) == painted
+
+    page.unroute("**/api/jobs/*")
+    page.get_by_role("button", name="Fill", exact=True).click()
+    wait_done(page)

@@ -142,6 +142,29 @@ describe("fill", () => {
     });
   });
 
+  it("stops when cancelled, and gives up on a job that never ends", async () => {
+    const running = () => json(200, { id: "j", status: "running" });
+    const { fetchFn } = scripted(json(201, upload), json(202, { id: "j", status: "queued", job_secret: "s" }), running(), running());
+    const controller = new AbortController();
+    const cancelled = await fill(new Blob(["p"], { type: "image/png" }), new Blob(["m"]), () => {}, {
+      client: new ApiClient("http://api", fetchFn),
+      post: async () => {},
+      sleep: async () => controller.abort(),
+      signal: controller.signal,
+    }).catch((e) => e);
+    expect(cancelled.name).toBe("AbortError");
+
+    const forever = scripted(json(201, upload), json(202, { id: "j", status: "queued", job_secret: "s" }), ...Array.from({ length: 20 }, running));
+    const error = await fill(new Blob(["p"], { type: "image/png" }), new Blob(["m"]), () => {}, {
+      client: new ApiClient("http://api", forever.fetchFn),
+      post: async () => {},
+      sleep: async () => {},
+      timeoutMs: 5000,
+    }).catch((e) => e);
+    expect(error).toMatchObject({ kind: "server", code: "fill_timed_out" });
+    expect(error.retryable).toBe(true);
+  });
+
   it("refuses a photo over the limit before uploading it", async () => {
     const { fetchFn } = scripted(json(201, upload));
     const post = async () => {

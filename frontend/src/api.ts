@@ -191,6 +191,7 @@ export function postFile(
   file: Blob,
   onProgress: (loaded: number, total: number) => void = () => {},
   makeRequest: () => XMLHttpRequest = () => new XMLHttpRequest(),
+  signal?: AbortSignal,
 ): Promise<void> {
   const form = new FormData();
   for (const [name, value] of Object.entries(post.fields)) form.append(name, value);
@@ -203,6 +204,8 @@ export function postFile(
       if (event.lengthComputable) onProgress(event.loaded, event.total);
     };
     request.onerror = () => reject(networkError());
+    request.onabort = () => reject(signal?.reason ?? new DOMException("The upload was cancelled.", "AbortError"));
+    signal?.addEventListener("abort", () => request.abort(), { once: true });
     request.onload = () => {
       if (request.status >= 200 && request.status < 300) return resolve();
       const response = new Response(request.responseText, {

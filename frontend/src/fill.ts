@@ -32,33 +32,53 @@ export interface FillDependencies {
    * a quick job is seen soon, and a long one costs few requests (the API is throttled). */
   pollMs?: number;
   maxPollMs?: number;
+  /** How long a job may take, queued and running, before the fill gives up on it: the
+   * service fails a job long before, so this only ends a wait that something broke. */
+  timeoutMs?: number;
+  /** Cancels the fill: it stops where it is and throws an "AbortError" `DOMException`. */
+  signal?: AbortSignal;
 }
 
 export async function fill(
   photo: Blob,
   mask: Blob,
   onProgress: (progress: FillProgress) => void,
-  { client, post = postFile, sleep = delay, pollMs = 500, maxPollMs = 4000 }: FillDependencies,
+  {
+    client,
+    post = postFile,
+    sleep = delay,
+    pollMs = 500,
+    maxPollMs = 4000,
+    timeoutMs = 8 * 60_000,
+    signal,
+  }: FillDependencies,
 ): Promise<FillResult> {
+  const checkCancelled = () => signal?.throwIfAborted();
   onProgress({ phase: "uploading", fraction: 0 });
   const upload = await client.createUpload(photo.type);
+  checkCancelled();
   for (const [name, file] of [["photo", photo], ["mask", mask]] as const) {
     if (file.size > upload.max_bytes) throw tooLarge(name, file.size, upload.max_bytes);
   }
   // Both files in one progress bar, weighted by their sizes.
   const total = photo.size + mask.size;
   const send = (target: PresignedPost, file: Blob, before: number) =>
-    post(target, file, (loaded) => onProgress({ phase: "uploading", fraction: (before + loaded) / total }));
+    post(target, file, (loaded) => onProgress({ phase: "uploading", fraction: (before + loaded) / total }), undefined, signal);
   await send(upload.photo, photo, 0);
   await send(upload.mask, mask, photo.size);
   onProgress({ phase: "uploading", fraction: 1 });
+  checkCancelled();
 
   const job = await client.createJob(upload);
   let view: JobView = { id: job.id, status: job.status };
   let pause = pollMs;
+  let waited = 0;
   while (view.status === "queued" || view.status === "running") {
     onProgress({ phase: view.status });
+    if (waited >= timeoutMs) throw timedOut(timeoutMs);
     await sleep(pause);
+    checkCancelled();
+    waited += pause;
     pause = Math.min(maxPollMs, pause * 1.5);
     view = await client.getJob(job);
   }
@@ -78,6 +98,14 @@ export async function fill(
         }
       : null,
   };
+}
+
+function timedOut(timeoutMs: number) {
+  return new ApiError(
+    "server",
+    "fill_timed_out",
+    `The fill has not finished in ${Math.round(timeoutMs / 60_000)} minutes, which it never should: retry, or try a smaller photo.`,
+  );
 }
 
 function tooLarge(name: string, size: number, limit: number) {

@@ -31,6 +31,7 @@ export function App() {
   const [uncertaintyOpacity, setUncertaintyOpacity] = useState(0.7);
   const [problem, setProblem] = useState<Problem | null>(null);
   const maskRef = useRef<HTMLCanvasElement>(null);
+  const running = useRef<AbortController | null>(null);
   const stageRef = useRef<HTMLDivElement>(null);
   const photoInput = useRef<HTMLInputElement>(null);
 
@@ -108,18 +109,23 @@ export function App() {
       return;
     }
     setProblem(null);
+    const controller = new AbortController();
+    running.current = controller;
     try {
       const mask = await exportMaskPng(canvas);
-      const result = await fill(photo.file, mask, setFillState, { client });
+      const result = await fill(photo.file, mask, setFillState, { client, signal: controller.signal });
       setFillState({ phase: "done", ...result });
       setShowResult(true);
       setCompare(50);
     } catch (error) {
       // The mask is left as it was: fixing the cause and pressing Retry is enough.
       setFillState({ phase: "idle" });
-      setProblem(describeFillError(error, runFill, chooseAnotherPhoto));
+      if (!controller.signal.aborted) setProblem(describeFillError(error, runFill, chooseAnotherPhoto));
+    } finally {
+      running.current = null;
     }
   };
+  const cancelFill = () => running.current?.abort();
 
   const download = async (url: string, name: string, what: string, retry: () => void) => {
     try {
@@ -213,6 +219,7 @@ export function App() {
             <FillPanel
               state={fillState}
               onFill={runFill}
+              onCancel={cancelFill}
               showResult={showResult}
               onShowResult={setShowResult}
               compare={compare}

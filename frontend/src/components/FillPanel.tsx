@@ -6,6 +6,7 @@ export type FillState = { phase: "idle" } | FillProgress | ({ phase: "done" } & 
 interface Props {
   state: FillState;
   onFill: () => void;
+  onCancel: () => void;
   showResult: boolean;
   onShowResult: (show: boolean) => void;
   compare: number;
@@ -36,6 +37,11 @@ export function FillPanel(props: Props) {
       </button>
       <div className="status" role="status" aria-live="polite">
         {busy && <span>{STATUS[state.phase]}</span>}
+        {busy && (
+          <button type="button" onClick={props.onCancel}>
+            Cancel
+          </button>
+        )}
         {state.phase === "uploading" && (
           <progress max={1} value={state.fraction} aria-label="Upload progress">
             {Math.round(state.fraction * 100)}%
