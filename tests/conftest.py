@@ -215,12 +215,15 @@ def check_served_uncertainty():
         assert np.abs(variance[~holes]).max() < 1e-6
         assert (variance[holes] > 1e-5).mean() > 0.5
 
-        inpainter = Inpainter.load(exported, threads=1)
+        # Its card validated no map: it is run unvalidated, to check the samples' plumbing.
+        inpainter = Inpainter.load(exported, threads=1, validated_uncertainty_only=False)
         assert inpainter.architecture == architecture
         photo = (np.random.default_rng(1).random((40, 56, 3)) * 255).astype(np.uint8)
         mask = np.zeros((40, 56), bool)
         mask[12:24, 20:36] = True
-        result = inpainter.inpaint(photo, mask, uncertainty_samples=8, seed=0)
+        result = inpainter.inpaint(
+            photo, mask, uncertainty="monte-carlo", uncertainty_samples=8, seed=0
+        )
         holes = read_mask(mask, (40, 56), dilation=DEFAULT_MASK_DILATION)
         np.testing.assert_array_equal(result.image[~holes], photo[~holes])
         assert (result.uncertainty.std[holes] > 0).mean() > 0.5
