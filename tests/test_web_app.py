@@ -326,7 +326,8 @@ def test_a_fill_can_be_cancelled_and_started_again(page, artifacts):
     page.screenshot(path=artifacts / "8-filling-cancel.png")
     cancel.click()
     cancel.wait_for(state="detached")
-    assert page.get_by_role("button", name="Fill", exact=True).is_enabled()
+    fill = page.get_by_role("button", name="Fill", exact=True)
+    assert fill.get_attribute("aria-disabled") == "false"
     assert not page.get_by_role("alert").is_visible(), "a cancel is not an error"
     assert not page.get_by_text("Done.").is_visible()
     assert painted_pixels(page) == painted
@@ -334,3 +335,40 @@ def test_a_fill_can_be_cancelled_and_started_again(page, artifacts):
     page.unroute("**/api/jobs/*")
     page.get_by_role("button", name="Fill", exact=True).click()
     wait_done(page)
+
+
+AXE = REPO_ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_accessibility_violations(page):
+    """axe-core's serious and critical findings on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        (violation["id"], [node["target"] for node in violation["nodes"]][:3])
+        for violation in violations
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+def test_keyboard_first_and_no_serious_accessibility_violations(page, artifacts):
+    assert serious_accessibility_violations(page) == []  # the empty app
+    open_photo(page, "gradient.png", png_bytes(photo_array()))
+    page.get_by_test_id("mask").wait_for()
+    size = page.get_by_label("Size")
+    before = int(size.input_value())
+    # Shortcuts work at once after opening a photo: no click on it (which would paint) first.
+    page.keyboard.press("]")
+    assert int(size.input_value()) > before
+    assert painted_pixels(page) == 0
+    assert serious_accessibility_violations(page) == []
+
+    paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
+    fill = page.get_by_role("button", name="Fill", exact=True)
+    fill.click()
+    wait_done(page)
+    # The keyboard focus stays on Fill through the job, not on the page.
+    assert page.evaluate("document.activeElement.textContent") == "Fill"
+    page.get_by_label("Uncertainty map").check()
+    assert serious_accessibility_violations(page) == []
+    page.screenshot(path=artifacts / "9-accessibility-checked.png")

@@ -68,6 +68,12 @@ export function App() {
     [chooseAnotherPhoto],
   );
 
+  // A new photo takes the keyboard focus, so that its shortcuts work at once (and no click
+  // that would paint a dot is needed first).
+  useEffect(() => {
+    if (photo) stageRef.current?.focus({ preventScroll: true });
+  }, [photo]);
+
   const fit = useCallback(() => {
     const stage = stageRef.current;
     if (photo && stage) setView(fitView(photo.width, photo.height, stage.clientWidth, stage.clientHeight));
@@ -283,7 +289,8 @@ interface ShortcutActions {
 function useShortcuts(actions: ShortcutActions) {
   useEffect(() => {
     const typing = (target: EventTarget | null) =>
-      target instanceof HTMLElement && (target.matches("input:not([type=range]):not([type=checkbox]), textarea") || target.isContentEditable);
+      target instanceof HTMLElement &&
+      (target.matches("input:not([type=range]):not([type=checkbox]):not([type=file]), textarea") || target.isContentEditable);
     const onKeyDown = (event: KeyboardEvent) => {
       if (typing(event.target)) return;
       const key = event.key.toLowerCase();

@@ -32,7 +32,8 @@ export function FillPanel(props: Props) {
   const busy = state.phase === "uploading" || state.phase === "queued" || state.phase === "running";
   return (
     <section className="fill-panel" aria-label="Fill">
-      <button type="button" className="primary" onClick={props.onFill} disabled={busy}>
+      {/* Not `disabled` while busy: a disabled button drops the keyboard focus to the page. */}
+      <button type="button" className="primary" onClick={() => busy || props.onFill()} aria-disabled={busy}>
         Fill
       </button>
       <div className="status" role="status" aria-live="polite">
