@@ -372,3 +372,20 @@ def test_keyboard_first_and_no_serious_accessibility_violations(page, artifacts)
     page.get_by_label("Uncertainty map").check()
     assert serious_accessibility_violations(page) == []
     page.screenshot(path=artifacts / "9-accessibility-checked.png")
+
+
+def test_fill_after_each_stroke_is_remembered(page, artifacts):
+    open_photo(page, "gradient.png", png_bytes(photo_array()))
+    page.get_by_label("Fill after each stroke").check()
+    paint(page, [[(0.2, 0.3), (0.4, 0.35)]])
+    wait_done(page)
+    first = page.get_by_alt_text("The filled photo").get_attribute("src")
+    # A stroke over the shown result fills again, with both strokes.
+    paint(page, [[(0.6, 0.6), (0.8, 0.7)]])
+    page.get_by_alt_text("The filled photo").wait_for(state="detached")
+    wait_done(page)
+    assert page.get_by_alt_text("The filled photo").get_attribute("src") != first
+    page.screenshot(path=artifacts / "10-auto-fill.png")
+    page.reload()
+    open_photo(page, "gradient.png", png_bytes(photo_array()))
+    assert page.get_by_label("Fill after each stroke").is_checked()

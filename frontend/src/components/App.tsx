@@ -14,6 +14,8 @@ import { FillPanel, type FillState } from "./FillPanel";
 import { Stage, type Tool } from "./Stage";
 import { MAX_BRUSH, MIN_BRUSH, Toolbar } from "./Toolbar";
 
+const AUTO_FILL_KEY = "holefill.autoFill";
+
 export function App() {
   const [client, setClient] = useState<ApiClient | null>(null);
   const [photo, setPhoto] = useState<Photo | null>(null);
@@ -27,6 +29,9 @@ export function App() {
   const [compare, setCompare] = useState(50);
   // While held (the C key, or the button), the original photo shows in place of the result.
   const [holding, setHolding] = useState(false);
+  // Fill after each brush stroke, as IOPaint does by default; the choice is remembered.
+  const [autoFill, setAutoFill] = useState(() => localStorage.getItem(AUTO_FILL_KEY) === "on");
+  const [strokesToFill, setStrokesToFill] = useState(0);
   const [showUncertainty, setShowUncertainty] = useState(false);
   const [uncertaintyOpacity, setUncertaintyOpacity] = useState(0.7);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -88,7 +93,12 @@ export function App() {
   const edit = useCallback((change: MaskEdit) => {
     setTimeline((current) => history.record(current, change));
     setShowResult(false);
+    if (change.kind === "stroke" && !change.erase) setStrokesToFill((count) => count + 1);
   }, []);
+  const chooseAutoFill = (on: boolean) => {
+    localStorage.setItem(AUTO_FILL_KEY, on ? "on" : "off");
+    setAutoFill(on);
+  };
   const undo = useCallback(() => setTimeline(history.undo), []);
   const redo = useCallback(() => setTimeline(history.redo), []);
 
@@ -132,6 +142,13 @@ export function App() {
     }
   };
   const cancelFill = () => running.current?.abort();
+  // Once per stroke, after it has reached the mask canvas (effects run after drawing); a
+  // fill still running for the previous strokes gives way to one with this stroke too.
+  useEffect(() => {
+    if (!autoFill || strokesToFill === 0) return;
+    running.current?.abort();
+    runFill();
+  }, [strokesToFill]);
 
   const download = async (url: string, name: string, what: string, retry: () => void) => {
     try {
@@ -219,6 +236,7 @@ export function App() {
               compare={compare}
               uncertaintyUrl={uncertaintyUrl}
               holding={holding}
+              paintOverResult={autoFill}
               uncertaintyOpacity={uncertaintyOpacity}
               spaceHeld={spaceHeld}
             />
@@ -226,6 +244,8 @@ export function App() {
               state={fillState}
               onFill={runFill}
               onCancel={cancelFill}
+              autoFill={autoFill}
+              onAutoFill={chooseAutoFill}
               showResult={showResult}
               onShowResult={setShowResult}
               compare={compare}

@@ -7,6 +7,8 @@ interface Props {
   state: FillState;
   onFill: () => void;
   onCancel: () => void;
+  autoFill: boolean;
+  onAutoFill: (on: boolean) => void;
   showResult: boolean;
   onShowResult: (show: boolean) => void;
   compare: number;
@@ -36,6 +38,14 @@ export function FillPanel(props: Props) {
       <button type="button" className="primary" onClick={() => busy || props.onFill()} aria-disabled={busy}>
         Fill
       </button>
+      <label>
+        <input
+          type="checkbox"
+          checked={props.autoFill}
+          onChange={(event) => props.onAutoFill(event.target.checked)}
+        />
+        Fill after each stroke
+      </label>
       <div className="status" role="status" aria-live="polite">
         {busy && <span>{STATUS[state.phase]}</span>}
         {busy && (

@@ -29,6 +29,8 @@ interface Props {
   uncertaintyUrl: string | null;
   uncertaintyOpacity: number;
   holding: boolean;
+  /** Strokes may go over a shown result (fill after each stroke): the next fill has them. */
+  paintOverResult: boolean;
   spaceHeld: boolean;
 }
 
@@ -56,6 +58,8 @@ export function Stage(props: Props) {
     renderMask(maskRef.current!.getContext("2d")!, edits);
   };
 
+  const canPaint = (!resultUrl || props.paintOverResult) && !props.holding;
+
   const onPointerDown = (event: React.PointerEvent) => {
     event.currentTarget.setPointerCapture(event.pointerId);
     pointers.current.set(event.pointerId, local(event));
@@ -65,7 +69,7 @@ export function Stage(props: Props) {
       return;
     }
     panning.current = props.tool === "pan" || event.button === 1 || props.spaceHeld;
-    if (panning.current || resultUrl || event.button > 1) return;
+    if (panning.current || !canPaint || event.button > 1) return;
     const point = local(event);
     stroke.current = {
       kind: "stroke",
@@ -125,7 +129,7 @@ export function Stage(props: Props) {
     onView(panBy(view, ...move));
   };
 
-  const painting = !resultUrl && !props.holding && props.tool !== "pan" && !props.spaceHeld;
+  const painting = canPaint && props.tool !== "pan" && !props.spaceHeld;
   const layer = { width: photo.width, height: photo.height };
   return (
     <div
@@ -152,7 +156,7 @@ export function Stage(props: Props) {
           className="mask"
           width={photo.width}
           height={photo.height}
-          style={{ ...layer, visibility: resultUrl || props.holding ? "hidden" : "visible" }}
+          style={{ ...layer, visibility: canPaint && !resultUrl ? "visible" : "hidden" }}
           data-testid="mask"
         />
         {resultUrl && (
