@@ -37,7 +37,12 @@ from holefill.error_map import FEATURES, ErrorMap
 from holefill.seams import DEFAULT_SEAMS, diffuse_holes
 from holefill.strategies import unit_float
 from holefill.uncertainty import OVERALL
-from holefill.uncertainty_calibration import fitting_samples, measure, validate
+from holefill.uncertainty_calibration import (
+    fitting_samples,
+    measure,
+    reliability_markdown,
+    validate,
+)
 
 HEAD_INPUTS = 11
 
@@ -213,18 +218,7 @@ def main():
         lines.append(f"| {name} | " + " | ".join(f"{spearman[row]:.3f}" for row in rows) + " |")
     best = sorted(validations, key=lambda name: -validations[name]["spearman"][OVERALL])[:2]
     for name in best:
-        lines += [
-            "",
-            f"Reliability of {name}: hole pixels in deciles of the map:",
-            "",
-            "| decile | map mean | measured mean abs error | measured RMSE |",
-            "|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {row['decile']} | {row['predicted']:.4f} | {row['mean_error']:.4f} | "
-            f"{row['rmse']:.4f} |"
-            for row in validations[name]["reliability"]
-        ]
+        lines += reliability_markdown(name, validations[name])
     fill = scoring.seconds["monte_carlo"]  # the served fill with its N draws
     lines += [
         "",

@@ -215,16 +215,21 @@ def to_markdown(section):
             + f" | {'yes' if described['offered'] else 'no'} |"
         )
     for method, described in methods.items():
-        lines += [
-            "",
-            f"Reliability of {method}: hole pixels in deciles of the map ({described['why']})",
-            "",
-            "| decile | map mean | measured mean abs error | measured RMSE |",
-            "|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {row['decile']} | {row['predicted']:.4f} | {row['mean_error']:.4f} | "
-            f"{row['rmse']:.4f} |"
-            for row in described["validation"]["reliability"]
-        ]
+        lines += reliability_markdown(f"{method} ({described['why']})", described["validation"])
     return "\n".join(lines) + "\n"
+
+
+def reliability_markdown(name, validation):
+    """The lines of a map's reliability table (a `validate` result), titled by `name`."""
+    lines = [
+        "",
+        f"Reliability of {name}: hole pixels in deciles of the map:",
+        "",
+        "| decile | map mean | measured mean abs error | measured RMSE |",
+        "|---:|---:|---:|---:|",
+    ]
+    return lines + [
+        f"| {row['decile']} | {row['predicted']:.4f} | {row['mean_error']:.4f} | "
+        f"{row['rmse']:.4f} |"
+        for row in validation["reliability"]
+    ]

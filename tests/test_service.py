@@ -430,7 +430,8 @@ def test_events_drive_the_api_handler(twin):
 QUEUED_SECRET = "the secret of queued_job"
 
 
-def queued_job(twin, photo_key, mask_key, deadline_seconds=60):
+def queued_job(twin, photo_key, mask_key, deadline_seconds=60, store=None):
+    """A job record in the queued state, never invoked, that `QUEUED_SECRET` reads."""
     now = now_utc()
     job = Job(
         id=keys.new_id(),
@@ -444,7 +445,7 @@ def queued_job(twin, photo_key, mask_key, deadline_seconds=60):
         updated_at=now,
         deadline=now + datetime.timedelta(seconds=deadline_seconds),
     )
-    store = JobStore(twin.seaweed.client(), twin.config.settings.results_bucket)
+    store = store or JobStore(twin.seaweed.client(), twin.config.settings.results_bucket)
     store.create(job)
     return job, store
 

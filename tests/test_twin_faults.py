@@ -1,7 +1,6 @@
 """Faults of the twin as a user's machine sees them: the twin killed outright, restarted on
 the same data, and S3 gone. The twin runs as `make run` runs it, in a process of its own."""
 
-import datetime
 import json
 import os
 import signal
@@ -13,13 +12,12 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from test_service import encode, mask_array, photo_array
+from test_service import QUEUED_SECRET, encode, mask_array, photo_array, queued_job
 
 from holefill.twin.client import HolefillClient
 from holefill.twin.functions import REPO_ROOT
 from holefill.twin.ports import free_port
-from holefill_service import keys
-from holefill_service.jobs import Job, JobStatus, JobStore, now_utc
+from holefill_service.jobs import JobStore
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 START_SECONDS = 120
@@ -81,20 +79,9 @@ def test_a_killed_twin_takes_its_children_and_a_restart_resumes_its_jobs(tiny_mo
     client = HolefillClient(f"http://127.0.0.1:{port}/api", f"http://127.0.0.1:{port}")
     photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
     # A job that the killed run had queued but not yet run: its record is all that is left.
-    now = now_utc()
-    secret = keys.new_secret()
-    queued = Job(
-        id=keys.new_id(),
-        status=JobStatus.QUEUED,
-        photo_key=photo_key,
-        mask_key=mask_key,
-        secret_sha256=keys.secret_digest(secret),
-        strategy="auto",
-        created_at=now,
-        updated_at=now,
-        deadline=now + datetime.timedelta(minutes=5),
-    )
-    JobStore(s3_of(data, s3_port), "holefill-results").create(queued)
+    store = JobStore(s3_of(data, s3_port), "holefill-results")
+    queued, _ = queued_job(None, photo_key, mask_key, deadline_seconds=300, store=store)
+    secret = QUEUED_SECRET
     children = children_of(first.pid)
     assert len(children) >= 2, "SeaweedFS and a worker"
 
