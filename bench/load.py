@@ -28,6 +28,7 @@ from holefill import Inpainter
 from holefill.twin.client import HolefillClient
 from holefill.twin.ports import free_port
 from holefill.twin.twin import LocalTwin, TwinConfig
+from holefill.uncertainty import CHOICES
 
 JOB_TIMEOUT_SECONDS = 120
 MODEL_ONLY_RUNS = 20
@@ -114,7 +115,7 @@ def main():
     parser.add_argument(
         "--uncertainty",
         default="auto",
-        choices=("auto", "none", "error-map", "monte-carlo"),
+        choices=CHOICES,
         help="the map each job asks for (auto: the one the card offers, as the web app)",
     )
     parser.add_argument(

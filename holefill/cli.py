@@ -92,6 +92,8 @@ def main(argv=None):
 
 
 def build_parser():
+    from holefill.uncertainty import CHOICES as UNCERTAINTY_CHOICES
+
     parser = argparse.ArgumentParser(
         prog="holefill", description="Photo inpainting with partial convolutions."
     )
@@ -237,7 +239,7 @@ def build_parser():
     )
     predict.add_argument(
         "--uncertainty",
-        choices=("none", "auto", "error-map", "monte-carlo"),
+        choices=UNCERTAINTY_CHOICES,
         default="none",
         help="also write NAME.uncertainty.png (heat map over the holes) and "
         "NAME.uncertainty.npz (the map; for monte-carlo also the mean and 95%% interval); "

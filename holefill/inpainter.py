@@ -22,7 +22,14 @@ from holefill.errors import InvalidInputError
 from holefill.photos import DEFAULT_LIMITS, Photo, read_mask, read_photo
 from holefill.runtime import LiteRTModel
 from holefill.seams import DEFAULT_SEAMS, blend_seams, diffuse_holes
-from holefill.uncertainty import AUTO, FULL_SCALES, METHODS, MonteCarloUncertainty, Uncertainty
+from holefill.uncertainty import (
+    AUTO,
+    CHOICES,
+    FULL_SCALES,
+    METHODS,
+    MonteCarloUncertainty,
+    Uncertainty,
+)
 
 DEFAULT_MODEL_DIR = Path("models/default")
 DEFAULT_MASK_DILATION = 3
@@ -240,11 +247,10 @@ class Inpainter:
     def uncertainty_method(self, uncertainty, samples=None):
         """The method that `inpaint`'s `uncertainty` and `uncertainty_samples` run (None
         for no map); raises `InvalidInputError` as `inpaint` does for them."""
-        choices = (AUTO, "none", *METHODS)
-        if uncertainty is not None and uncertainty not in choices:
+        if uncertainty is not None and uncertainty not in CHOICES:
             raise InvalidInputError(
                 "invalid_uncertainty",
-                f"uncertainty must be one of {', '.join(choices)}, got {uncertainty!r}",
+                f"uncertainty must be one of {', '.join(CHOICES)}, got {uncertainty!r}",
             )
         method = self.uncertainty_card["default"] if uncertainty == AUTO else uncertainty
         method = None if method == "none" else method

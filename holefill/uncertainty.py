@@ -23,6 +23,8 @@ from PIL import Image
 METHODS = ("error-map", "monte-carlo")
 # What `uncertainty="auto"` asks for: the card's best offered method, or no map.
 AUTO = "auto"
+# Every value `uncertainty=` takes.
+CHOICES = (AUTO, "none", *METHODS)
 UNITS = {
     "error-map": "the expected absolute error of the pixel (the mean over its colour "
     "channels) as a share of the full range, 100% being black where white was",

@@ -115,3 +115,10 @@ def test_the_section_offers_the_map_that_ranks_the_error_and_says_why_not_the_ot
             draws=16,
             described_sets=sets,
         )
+
+
+def test_the_service_offers_the_library_choices():
+    from holefill.uncertainty import CHOICES
+    from holefill_service.jobs import UNCERTAINTY_CHOICES
+
+    assert UNCERTAINTY_CHOICES == CHOICES
