@@ -236,15 +236,13 @@ def read_photo(source, limits=DEFAULT_LIMITS, *, samples=0):
         InvalidInputError: a damaged file.
     """
     if isinstance(source, np.ndarray):
-        _check_pixels(source.shape[1::-1], limits, samples)
-        return _photo_from_array(source, limits)
+        return _photo_from_array(source, limits, samples)
     if isinstance(source, Image.Image):
         _check_pixels(source.size, limits, samples)
         _load(source)
         return _photo_from_pil(source, kind="image")
     data = _read_bytes(source, limits)
-    image = _open(data, limits)
-    _check_pixels(image.size, limits, samples)
+    image = _open(data, limits, samples)
     if getattr(image, "is_animated", False):
         raise UnsupportedFormatError(
             "animated_image",
@@ -354,7 +352,7 @@ def _check_pixels(size, limits, samples=0):
         )
 
 
-def _open(data, limits):
+def _open(data, limits, samples):
     """Reads the header only, and checks the pixel budget before anything is decoded."""
     try:
         image = Image.open(io.BytesIO(data), formats=READ_FORMATS)
@@ -367,7 +365,7 @@ def _open(data, limits):
         ) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise InvalidInputError("unreadable_image", f"cannot read the image: {error}") from error
-    _check_pixels(image.size, limits)
+    _check_pixels(image.size, limits, samples)
     return image
 
 
@@ -504,7 +502,7 @@ def _encode_16_bit_colour(photo, format):
     return buffer.tobytes()
 
 
-def _photo_from_array(array, limits):
+def _photo_from_array(array, limits, samples):
     if array.ndim == 2:
         pixels = array[..., None]
     elif array.ndim == 3 and array.shape[2] in (1, 3, 4):
@@ -524,7 +522,7 @@ def _photo_from_array(array, limits):
         np.isfinite(array).all() and array.min() >= 0.0 and array.max() <= 1.0
     ):
         raise InvalidInputError("invalid_array", "a float image array must lie in [0, 1]")
-    _check_pixels(array.shape[1::-1], limits)
+    _check_pixels(array.shape[1::-1], limits, samples)
     return Photo(pixels=pixels, mode="array", kind="array", array_shape=array.shape)
 
 

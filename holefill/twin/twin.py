@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import datetime
 import logging
 import os
 import warnings
@@ -158,11 +159,17 @@ class LocalTwin:
         pages = s3.get_paginator("list_objects_v2").paginate(
             Bucket=settings.results_bucket, Prefix="jobs/"
         )
+        # A record untouched for longer than a job may wait and run is past its deadline
+        # (a reader fails it): only the recent ones are read, however long the history.
+        oldest = now_utc() - datetime.timedelta(
+            seconds=settings.queue_seconds + settings.job_deadline_seconds
+        )
         job_ids = [
             job_id
             for page in pages
             for item in page.get("Contents", [])
-            if (job_id := keys.job_id_of_key(item["Key"])) is not None
+            if item["LastModified"] >= oldest
+            and (job_id := keys.job_id_of_key(item["Key"])) is not None
         ]
         resumed = failed = 0
         for job_id in job_ids:
