@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The stack's validators (SAM CLI, cfn-lint, checkov) pin protobuf and friends against
 # TensorFlow's: they live in a venv of their own, used only by tests/test_stack.py.
 STACK_VENV := .venv-stack
-STACK_TOOLS := aws-sam-cli==1.170.0 cfn-lint==1.58.0 checkov==3.2.459
+STACK_TOOLS := aws-sam-cli==1.170.0 cfn-lint==1.58.0 checkov==3.2.459 uv==0.13.9
 STACK_STAMP := $(STACK_VENV)/.installed
 # The web app: npm ci when the lock file changed, a build when its sources did.
 FRONTEND_STAMP := frontend/node_modules/.installed
@@ -17,15 +17,15 @@ CHROMIUM := /usr/bin/chromium
 # The model the local twin serves: the shipped default, or any exported folder.
 MODEL ?= models/default
 
-.PHONY: test run lint test-web test-tensorflow test-jax bench-load train-default clean
+.PHONY: test run lint lock test-web test-tensorflow test-jax bench-load train-default clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 # Reinstalls only when pyproject.toml or the functions' shared requirements changed.
-$(STAMP): pyproject.toml layers/common/requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[train,tensorflow,jax,test,twin]" -r layers/common/requirements.txt
+$(STAMP): pyproject.toml layers/common/requirements.in | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[train,tensorflow,jax,test,twin]" -r layers/common/requirements.in
 	touch $(STAMP)
 
 # Reinstalls when this Makefile (which pins the tools) changed.
@@ -34,6 +34,16 @@ $(STACK_STAMP): Makefile
 	$(STACK_VENV)/bin/pip install --quiet --upgrade pip
 	$(STACK_VENV)/bin/pip install --quiet $(STACK_TOOLS)
 	touch $(STACK_STAMP)
+
+# The deployed functions' dependencies, hash-locked for Lambda's Python 3.12 on Linux (x86_64
+# and arm64): the layer's, and the image's (holefill's serving dependencies with the layer's).
+# tests/test_deployment_packages.py checks that they still satisfy their sources.
+LOCK := $(STACK_VENV)/bin/uv pip compile --quiet --universal --python-version 3.12 \
+	--generate-hashes --custom-compile-command "make lock" \
+	--constraint functions/inpaint/lock-constraints.txt
+lock: $(STACK_STAMP)
+	$(LOCK) layers/common/requirements.in --output-file layers/common/requirements.txt
+	$(LOCK) pyproject.toml layers/common/requirements.in --output-file functions/inpaint/requirements.txt
 
 $(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
 	npm --prefix frontend ci --no-audit --no-fund
