@@ -17,7 +17,7 @@ CHROMIUM := /usr/bin/chromium
 # The model the local twin serves: the shipped default, or any exported folder.
 MODEL ?= models/default
 
-.PHONY: test run lint lock test-web test-tensorflow test-jax bench-load train-default clean
+.PHONY: test run lint lock deploy destroy test-web test-tensorflow test-jax bench-load train-default clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,16 @@ test: lint test-web test-tensorflow test-jax
 # The AWS stack's local twin: SeaweedFS, the API and the inpainting worker, until Ctrl-C.
 run: $(STAMP) $(WEB_APP)
 	$(BIN)/python -m holefill.twin --model $(MODEL)
+
+# The stack and its web app on AWS (credentials and Docker needed): sam build and deploy, the
+# web app with its config.json into the site bucket, CloudFront invalidated. Flags for sam
+# deploy in SAM_DEPLOY_FLAGS, e.g. "--guided" the first time.
+deploy: $(STACK_STAMP) $(WEB_APP)
+	PATH="$(CURDIR)/$(STACK_VENV)/bin:$$PATH" $(STACK_VENV)/bin/python scripts/deploy.py deploy -- $(SAM_DEPLOY_FLAGS)
+
+# Empties the stack's buckets, then deletes the stack.
+destroy: $(STACK_STAMP)
+	PATH="$(CURDIR)/$(STACK_VENV)/bin:$$PATH" $(STACK_VENV)/bin/python scripts/deploy.py destroy
 
 # 8 clients x 50 jobs against a local twin (an untrained model unless MODEL is given).
 bench-load: $(STAMP)
