@@ -399,7 +399,7 @@ def dockerfile_instructions():
 def replay_image(python, root, context):
     """The image's files under `root`, by the Dockerfile's own instructions: the base
     image's Python is a clean venv of `python`; COPY takes only files in `context`; RUN
-    runs with that venv first on PATH. Returns (venv python, task root, handler)."""
+    runs with that venv first on PATH. Returns (venv python, task root, ENV values, handler)."""
     venv, task_root, scratch = root / "venv", root / "var" / "task", root / "tmp"
     for folder in (task_root, scratch):
         folder.mkdir(parents=True)
