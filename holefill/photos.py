@@ -1,6 +1,6 @@
 """Decoding the photos and masks that users send, and encoding results the way they came.
 
-Photos come as files (a path or bytes: JPEG, PNG, WebP, BMP, TIFF, GIF), PIL images or
+Photos come as files (a path or bytes: JPEG, PNG, WebP, HEIC, AVIF, BMP, TIFF, GIF), PIL images or
 numpy arrays, in every mode a phone, a camera or an editor writes: bilevel, grayscale
 (8 or 16 bit), palette, RGB, CMYK, each with or without alpha, and 16-bit colour, which
 OpenCV decodes because Pillow truncates it to 8 bits. EXIF orientation is applied on
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps
 
 from holefill.errors import InputTooLargeError, InvalidInputError, UnsupportedFormatError
@@ -31,10 +32,12 @@ DEFAULT_MAX_PIXELS = 50_000_000
 # Pillow warns above this many pixels and refuses twice as many, before decoding.
 Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 
+pillow_heif.register_heif_opener()
 # Formats read and written back. Pillow's JPEG reader also opens MPO, the multi-picture
-# JPEG that many cameras write; that is written back as a plain JPEG.
-READ_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
-WRITE_FORMAT = {"MPO": "JPEG"}
+# JPEG that many cameras write; that is written back as a plain JPEG. HEIC and AVIF come
+# back as JPEG (PNG with transparency), which every viewer and browser opens.
+READ_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF", "AVIF", "BMP", "TIFF", "GIF")
+WRITE_FORMAT = {"MPO": "JPEG", "HEIF": "JPEG", "AVIF": "JPEG"}
 JPEG_QUALITY = 95
 # Pillow modes that photos may have; "RGB;16" and "RGBA;16" are 16-bit colour, which
 # Pillow has no mode for.
@@ -404,10 +407,17 @@ def _photo_from_pil(image, *, kind):
         pixels=pixels.reshape(*pixels.shape[:2], -1),
         mode=mode,
         kind=kind,
-        format=WRITE_FORMAT.get(image.format, image.format),
+        format=_write_format(image.format, mode),
         save_options=save_options,
         palette=palette,
     )
+
+
+def _write_format(read_format, mode):
+    written = WRITE_FORMAT.get(read_format, read_format)
+    if written == "JPEG" and read_format != "JPEG" and mode in ALPHA_MODES:
+        return "PNG"
+    return written
 
 
 def _save_options(image):

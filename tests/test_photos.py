@@ -197,6 +197,24 @@ def test_other_formats_round_trip_bit_exact(format):
     np.testing.assert_array_equal(decoded.pixels[~holes], photo.pixels[~holes])
 
 
+@pytest.mark.parametrize("format", ["HEIF", "AVIF"])
+def test_heic_and_avif_come_back_as_jpeg_upright_with_their_exif(format):
+    """An iPhone's HEIC (and an AVIF) is read, turned upright, and written back as a JPEG,
+    which every viewer opens; with transparency, as a PNG."""
+    pixels = np.kron(gradient(6, 8), np.ones((8, 8, 1), np.uint8))
+    data = encode(Image.fromarray(pixels), format, quality=95, exif=exif_with(6).tobytes())
+    photo = read_photo(data)
+    assert (photo.format, photo.size) == ("JPEG", (64, 48))
+    written = Image.open(io.BytesIO(photo.encode()))
+    assert (written.format, written.size) == ("JPEG", (48, 64))
+    assert written.getexif()[0x010F] == "Holefill test camera"
+    assert EXIF_ORIENTATION not in written.getexif()
+    upright = np.rot90(pixels, -1).astype(int)
+    assert np.abs(np.asarray(written).astype(int) - upright).mean() < 6
+    transparent = Image.fromarray(gradient(16, 16, channels=4))
+    assert read_photo(encode(transparent, format, lossless=True)).format == "PNG"
+
+
 def test_tiff_exif_is_kept_without_breaking_the_file():
     data = encode(Image.fromarray(gradient()), "TIFF", exif=exif_with(8))
     photo = read_photo(data)

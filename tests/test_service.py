@@ -400,6 +400,22 @@ def test_bad_requests_answer_a_clear_4xx(client, case):
     assert client.request("GET", "/health").status_code == 200
 
 
+def test_the_limits_are_what_uploads_and_jobs_enforce(client, settings):
+    """`GET /limits` is what the web app checks a photo against when it is opened: each
+    value is the one that the presigned POST and the InpaintFunction apply."""
+    limits = client.request("GET", "/limits").json()
+    assert (limits["max_bytes"], limits["max_pixels"]) == (
+        settings.max_upload_bytes,
+        settings.max_pixels,
+    )
+    assert limits["max_jobs_per_upload"] == settings.max_jobs_per_upload
+    published = {entry["content_type"] for entry in limits["formats"]}
+    assert published == set(storage.IMAGE_CONTENT_TYPES)
+    assert {"image/heic", "image/avif"} <= published
+    jpeg = next(entry for entry in limits["formats"] if entry["content_type"] == "image/jpeg")
+    assert jpeg == {"content_type": "image/jpeg", "name": "JPEG", "extensions": ["jpg", "jpeg"]}
+
+
 def test_events_drive_the_api_handler(twin):
     context = LambdaContext("ApiFunction")
     origin = {"Origin": twin.config.origin}
@@ -421,7 +437,9 @@ def test_events_drive_the_api_handler(twin):
     assert missing["statusCode"] == 404
     assert call("api-get-job.json")["statusCode"] == 404
     openapi = json.loads(call("api-get-openapi.json")["body"])
-    assert set(openapi["paths"]) == {"/uploads", "/jobs", "/jobs/{job_id}", "/health"}
+    assert set(openapi["paths"]) == {"/uploads", "/jobs", "/jobs/{job_id}", "/limits", "/health"}
+    limits = json.loads(call("api-get-limits.json")["body"])
+    assert limits["max_bytes"] == twin.config.settings.max_upload_bytes
     parameters = openapi["paths"]["/jobs/{job_id}"]["get"]["parameters"]
     described = [(parameter["name"], parameter["in"]) for parameter in parameters]
     assert (keys.JOB_SECRET_HEADER.lower(), "header") in described, described

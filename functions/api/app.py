@@ -5,6 +5,8 @@
                          inpainting: 202 with the job's secret
     GET  /jobs/{job_id}  with the job's secret: its state; when done, presigned GET URLs of
                          the results
+    GET  /limits         what a photo may be: bytes, pixels, formats (the web app checks a
+                         photo against these when it is opened)
     GET  /health         liveness
     GET  /openapi.json   this API's OpenAPI description, generated from the routes below
 
@@ -55,7 +57,13 @@ STRATEGIES = ("auto", "crop", "tile", "resize")
 # Every answer is JSON and says so: no browser is to read it as anything else.
 NO_SNIFF = {"X-Content-Type-Options": "nosniff"}
 # The paths this API serves and their methods: another method answers 405, not 404.
-ROUTE_METHODS = {"/uploads": "POST", "/jobs": "POST", "/health": "GET", "/openapi.json": "GET"}
+ROUTE_METHODS = {
+    "/uploads": "POST",
+    "/jobs": "POST",
+    "/limits": "GET",
+    "/health": "GET",
+    "/openapi.json": "GET",
+}
 
 settings = Settings.from_environment(os.environ)
 logger = Logger()
@@ -312,6 +320,39 @@ def get_job(
         view.error = ErrorDetail(code=job.error.code, message=job.error.message)
         return _json(job.error.http_status, view.model_dump(mode="json"))
     return view
+
+
+class ImageFormat(BaseModel):
+    content_type: str = Field(examples=["image/jpeg"])
+    name: str = Field(examples=["JPEG"])
+    extensions: list[str] = Field(examples=[["jpg", "jpeg"]])
+
+
+class Limits(BaseModel):
+    """What a photo and its mask may be: beyond these, an upload or a job is refused."""
+
+    max_bytes: int = Field(description="the largest photo or mask file")
+    max_pixels: int = Field(description="the largest width x height of a photo or mask")
+    formats: list[ImageFormat] = Field(description="the photo formats the service reads")
+    max_uncertainty_samples: int
+    max_jobs_per_upload: int
+
+
+LIMITS = Limits(
+    max_bytes=settings.max_upload_bytes,
+    max_pixels=settings.max_pixels,
+    formats=[
+        ImageFormat(content_type=content_type, name=name, extensions=list(extensions))
+        for content_type, (name, extensions) in storage.IMAGE_FORMATS.items()
+    ],
+    max_uncertainty_samples=settings.max_uncertainty_samples,
+    max_jobs_per_upload=settings.max_jobs_per_upload,
+)
+
+
+@app.get("/limits")
+def limits() -> Limits:
+    return LIMITS
 
 
 @app.get("/health", responses={503: {"description": "S3 cannot be reached"}})

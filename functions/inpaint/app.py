@@ -32,7 +32,7 @@ s3 = storage.s3_client()
 job_store = JobStore(s3, settings.results_bucket)
 inpainter = Inpainter.load(
     os.environ["HOLEFILL_MODEL_DIR"],
-    limits=Limits(max_file_bytes=settings.max_upload_bytes),
+    limits=Limits(max_file_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels),
     # Unset in Lambda, where every vCPU of the environment is its own; the local twin
     # shares one machine's cores among its environments.
     threads=int(os.environ["HOLEFILL_THREADS"]) if "HOLEFILL_THREADS" in os.environ else None,

@@ -18,6 +18,8 @@ class Settings:
         uploads_bucket: photos and masks, under `uploads/`.
         results_bucket: job records under `jobs/`, results under `results/`.
         max_upload_bytes: the largest photo or mask a presigned POST accepts.
+        max_pixels: the largest width x height of a photo or mask the InpaintFunction
+            decodes.
         upload_expiry_seconds: how long a presigned POST stays valid.
         download_expiry_seconds: how long a result's presigned GET URL stays valid.
         inpaint_timeout_seconds: the InpaintFunction's timeout.
@@ -33,6 +35,7 @@ class Settings:
     uploads_bucket: str
     results_bucket: str
     max_upload_bytes: int = 25 * MEGABYTE
+    max_pixels: int = 50_000_000
     upload_expiry_seconds: int = 300
     download_expiry_seconds: int = 900
     inpaint_timeout_seconds: int = 300

@@ -16,15 +16,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 from holefill_service import keys
 from holefill_service.errors import ServiceError
 
-# The formats `holefill` reads, by the content type a browser gives their files.
-IMAGE_CONTENT_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "image/bmp",
-    "image/tiff",
-    "image/gif",
-)
+# The formats `holefill` reads, by the content type a browser gives their files: the
+# format's name and its files' extensions, which `GET /limits` publishes for the web app.
+IMAGE_FORMATS = {
+    "image/jpeg": ("JPEG", ("jpg", "jpeg")),
+    "image/png": ("PNG", ("png",)),
+    "image/webp": ("WebP", ("webp",)),
+    "image/heic": ("HEIC", ("heic", "heif")),
+    "image/heif": ("HEIF", ("heif", "heic")),
+    "image/avif": ("AVIF", ("avif",)),
+    "image/bmp": ("BMP", ("bmp",)),
+    "image/tiff": ("TIFF", ("tif", "tiff")),
+    "image/gif": ("GIF", ("gif",)),
+}
+IMAGE_CONTENT_TYPES = tuple(IMAGE_FORMATS)
 
 
 # An S3 that does not answer is said so within seconds, not after botocore's minute.
