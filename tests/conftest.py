@@ -161,8 +161,9 @@ def tiny_model(tmp_path_factory):
 def twin(tiny_model, tmp_path_factory):
     """The local twin on free ports: SeaweedFS, the InpaintFunction's worker and the API.
 
-    Short limits, so that the tests of them are quick: 2 MB uploads, and a 5 s function
-    timeout plus 1 s of grace before a job that has not finished is failed.
+    Short limits, so that the tests of them are quick: 2 MB uploads of 4 megapixels at
+    most, and a 5 s function timeout plus 1 s of grace before a job that has not finished
+    is failed.
     """
     from holefill.twin.ports import free_port
     from holefill.twin.twin import INPAINT_FUNCTION_NAME, LocalTwin, TwinConfig
@@ -173,6 +174,7 @@ def twin(tiny_model, tmp_path_factory):
         results_bucket="holefill-results",
         inpaint_function_name=INPAINT_FUNCTION_NAME,
         max_upload_bytes=2_000_000,
+        max_pixels=4_000_000,
         inpaint_timeout_seconds=5,
         grace_seconds=1,
         queue_seconds=30,

@@ -76,6 +76,21 @@ export interface JobView {
   httpStatus?: number;
 }
 
+export interface ImageFormat {
+  content_type: string;
+  name: string;
+  extensions: string[];
+}
+
+/** What a photo may be (`GET /limits`): the web app checks a photo when it is opened. */
+export interface ServiceLimits {
+  max_bytes: number;
+  max_pixels: number;
+  formats: ImageFormat[];
+  max_uncertainty_samples: number;
+  max_jobs_per_upload: number;
+}
+
 type Fetch = typeof fetch;
 
 /** Waits asked for by a throttled (429 too_many_requests) or unavailable (503) answer. */
@@ -91,6 +106,10 @@ export class ApiClient {
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
+  }
+
+  getLimits(): Promise<ServiceLimits> {
+    return this.request("GET", "/limits");
   }
 
   createUpload(photoType: string, maskType = "image/png"): Promise<Upload> {

@@ -1,33 +1,45 @@
-/** The editor: state, shortcuts, opening files, and the fill. */
+/** The editor: state, shortcuts, opening files, fills and their versions, work kept across reloads. */
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { ApiClient, ApiError } from "../api";
+import { ApiClient, ApiError, type ServiceLimits } from "../api";
 import { loadConfig } from "../config";
 import { saveBlob } from "../download";
 import { fill } from "../fill";
 import * as history from "../history";
 import { exportMaskPng, loadMaskFile, type MaskEdit } from "../mask";
 import { hasHoles } from "../maskPixels";
-import { baseName, extensionOf, openPhoto, PHOTO_TYPES, type Photo } from "../photo";
+import { loadWork, saveWork, type SavedWork } from "../persist";
+import {
+  acceptList,
+  baseName,
+  downscalePhoto,
+  extensionOf,
+  formatNames,
+  openPhoto,
+  PhotoError,
+} from "../photo";
+import { BlobUrls, currentVersion, maskEdits, switchTo, versionLabel, type Edit, type Version } from "../versions";
 import { fitView, zoomAt, type View } from "../view";
 import { ErrorNotice, type Problem } from "./ErrorNotice";
 import { FillPanel, type FillState } from "./FillPanel";
 import { Stage, type Tool } from "./Stage";
 import { MAX_BRUSH, MIN_BRUSH, Toolbar } from "./Toolbar";
+import { Versions } from "./Versions";
 
 const AUTO_FILL_KEY = "holefill.autoFill";
+/** How long after the last change the work is written to IndexedDB. */
+const SAVE_DELAY_MS = 300;
 
 export function App() {
   const [client, setClient] = useState<ApiClient | null>(null);
-  const [photo, setPhoto] = useState<Photo | null>(null);
-  const [timeline, setTimeline] = useState(history.emptyTimeline<MaskEdit>());
+  const [limits, setLimits] = useState<ServiceLimits | null>(null);
+  const [work, setWork] = useState<SavedWork | null>(null);
   const [tool, setTool] = useState<Tool>("brush");
   const [brushSize, setBrushSize] = useState(40);
   const [view, setView] = useState<View>({ scale: 1, x: 0, y: 0 });
   const [spaceHeld, setSpaceHeld] = useState(false);
   const [fillState, setFillState] = useState<FillState>({ phase: "idle" });
-  const [showResult, setShowResult] = useState(true);
-  const [compare, setCompare] = useState(50);
-  // While held (the C key, or the button), the original photo shows in place of the result.
+  const [compare, setCompare] = useState(0);
+  // While held (the C key, or the button), the version before the fill shows alone.
   const [holding, setHolding] = useState(false);
   // Fill after each brush stroke, as IOPaint does by default; the choice is remembered.
   const [autoFill, setAutoFill] = useState(() => localStorage.getItem(AUTO_FILL_KEY) === "on");
@@ -35,54 +47,126 @@ export function App() {
   const [showUncertainty, setShowUncertainty] = useState(false);
   const [uncertaintyOpacity, setUncertaintyOpacity] = useState(0.7);
   const [problem, setProblem] = useState<Problem | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const maskRef = useRef<HTMLCanvasElement>(null);
   const running = useRef<AbortController | null>(null);
   const stageRef = useRef<HTMLDivElement>(null);
   const photoInput = useRef<HTMLInputElement>(null);
+  const urls = useMemo(() => new BlobUrls(), []);
+  // The work as it is now, for a fill that ends after the user moved on.
+  const workRef = useRef(work);
+  workRef.current = work;
+
+  const timeline = work?.timeline ?? history.emptyTimeline<Edit>();
+  const setTimeline = useCallback(
+    (change: (timeline: history.Timeline<Edit>) => history.Timeline<Edit>) =>
+      setWork((current) => current && { ...current, timeline: change(current.timeline) }),
+    [],
+  );
+  const current = currentVersion(timeline.done);
+  const version = work?.versions[current];
+  const before = version?.parent != null ? work!.versions[version.parent] : null;
+  const edits = useMemo(() => maskEdits(timeline.done), [timeline.done]);
 
   const connect = useCallback(() => {
     setProblem(null);
-    loadConfig().then(
-      (config) => setClient(new ApiClient(config.apiUrl)),
-      (error: Error) => setProblem({ title: "Holefill cannot start", message: error.message, retry: connect }),
-    );
+    loadConfig()
+      .then(async (config) => {
+        const api = new ApiClient(config.apiUrl);
+        setLimits(await api.getLimits());
+        setClient(api);
+      })
+      .catch((error: Error) => setProblem({ title: "Holefill cannot start", message: error.message, retry: connect }));
   }, []);
   useEffect(connect, [connect]);
+
+  // The work of the last visit comes back as it was left.
+  useEffect(() => {
+    loadWork().then(
+      (saved) => {
+        if (!saved) return;
+        setWork((current) => current ?? saved);
+        setNotice(`Your work on “${saved.name}” is back as you left it.`);
+      },
+      () => setNotice("Work from an earlier visit could not be read back: this browser keeps no site data."),
+    );
+  }, []);
+  useEffect(() => {
+    if (!work) return;
+    const timer = setTimeout(() => {
+      saveWork(work).catch(() =>
+        setNotice("This browser has no room to keep your work across a reload: download the versions you want."),
+      );
+    }, SAVE_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [work]);
 
   const chooseAnotherPhoto = useCallback(() => photoInput.current?.click(), []);
 
   const open = useCallback(
     async (file: File) => {
+      if (!limits) return;
       setProblem(null);
+      let photo;
       try {
-        const opened = await openPhoto(file);
-        setPhoto((previous) => {
-          if (previous) URL.revokeObjectURL(previous.url);
-          return opened;
-        });
-        setTimeline(history.emptyTimeline());
-        setFillState({ phase: "idle" });
+        photo = await openPhoto(file, limits);
       } catch (error) {
-        setProblem({
-          title: "This file cannot be opened",
-          message: (error as Error).message,
-          action: { label: "Choose another photo", run: chooseAnotherPhoto },
-        });
+        const message = (error as Error).message;
+        const another = { label: "Choose another photo", run: chooseAnotherPhoto };
+        if (error instanceof PhotoError && error.canDownscale) {
+          const smaller = { label: "Make a smaller copy", run: () => downscale(file, limits) };
+          setProblem({
+            title: "This photo is too large",
+            message: `${message} Holefill can make a smaller copy here, in your browser; the file itself is left as it is.`,
+            actions: [smaller, another],
+          });
+        } else setProblem({ title: "This file cannot be opened", message, actions: [another] });
+        return;
       }
+      const previous = workRef.current;
+      const fills = (previous?.versions.length ?? 1) - 1;
+      if (previous && (fills > 0 || previous.timeline.done.length > 0)) {
+        const what = fills > 0 ? `its ${fills} ${fills === 1 ? "fill" : "fills"} and the mask` : "the mask";
+        const replace = window.confirm(
+          `Open “${photo.name}”? “${previous.name}”, ${what}, will be replaced: download the versions you want to keep first.`,
+        );
+        if (!replace) return;
+      }
+      running.current?.abort();
+      urls.release();
+      const original: Version = { file: photo.file, display: photo.display, parent: null, uncertainty: null };
+      setWork({ name: photo.name, width: photo.width, height: photo.height, versions: [original], timeline: history.emptyTimeline() });
+      setFillState({ phase: "idle" });
+      setNotice(null);
     },
-    [chooseAnotherPhoto],
+    [limits, chooseAnotherPhoto, urls],
   );
+
+  const downscale = async (file: File, limits: ServiceLimits) => {
+    setProblem(null);
+    setNotice(`Making a smaller copy of “${file.name}”…`);
+    try {
+      const smaller = await downscalePhoto(file, limits);
+      await open(smaller);
+      setNotice(`Opened a smaller copy: “${smaller.name}”. Your file is left as it was.`);
+    } catch (error) {
+      setNotice(null);
+      const another = { label: "Choose another photo", run: chooseAnotherPhoto };
+      setProblem({ title: "This photo cannot be made smaller here", message: (error as Error).message, actions: [another] });
+    }
+  };
 
   // A new photo takes the keyboard focus, so that its shortcuts work at once (and no click
   // that would paint a dot is needed first).
+  const shown = work?.versions[0];
   useEffect(() => {
-    if (photo) stageRef.current?.focus({ preventScroll: true });
-  }, [photo]);
+    if (shown) stageRef.current?.focus({ preventScroll: true });
+  }, [shown]);
 
   const fit = useCallback(() => {
     const stage = stageRef.current;
-    if (photo && stage) setView(fitView(photo.width, photo.height, stage.clientWidth, stage.clientHeight));
-  }, [photo]);
+    if (work && stage) setView(fitView(work.width, work.height, stage.clientWidth, stage.clientHeight));
+  }, [work?.width, work?.height, shown]);
   useLayoutEffect(fit, [fit]);
 
   const zoom = useCallback((factor: number) => {
@@ -90,22 +174,29 @@ export function App() {
     if (stage) setView((current) => zoomAt(current, factor, stage.clientWidth / 2, stage.clientHeight / 2));
   }, []);
 
-  const edit = useCallback((change: MaskEdit) => {
-    setTimeline((current) => history.record(current, change));
-    setShowResult(false);
-    if (change.kind === "stroke" && !change.erase) setStrokesToFill((count) => count + 1);
-  }, []);
+  const edit = useCallback(
+    (change: MaskEdit) => {
+      setTimeline((current) => history.record(current, change));
+      setNotice(null);
+      if (change.kind === "stroke" && !change.erase) setStrokesToFill((count) => count + 1);
+    },
+    [setTimeline],
+  );
   const chooseAutoFill = (on: boolean) => {
     localStorage.setItem(AUTO_FILL_KEY, on ? "on" : "off");
     setAutoFill(on);
   };
-  const undo = useCallback(() => setTimeline(history.undo), []);
-  const redo = useCallback(() => setTimeline(history.redo), []);
+  const undo = useCallback(() => setTimeline(history.undo), [setTimeline]);
+  const redo = useCallback(() => setTimeline(history.redo), [setTimeline]);
+  const selectVersion = (index: number) => {
+    setTimeline((current) => switchTo(current, index));
+    setCompare(0);
+  };
 
   const openMask = async (file: File) => {
-    if (!photo) return;
+    if (!work) return;
     try {
-      edit(await loadMaskFile(file, photo.width, photo.height));
+      edit(await loadMaskFile(file, work.width, work.height));
       setProblem(null);
     } catch (error) {
       setProblem({ title: "This mask cannot be used", message: (error as Error).message });
@@ -113,12 +204,15 @@ export function App() {
   };
 
   const downloadMask = async () => {
-    if (photo && maskRef.current) saveBlob(await exportMaskPng(maskRef.current), `${baseName(photo.file.name)}-mask.png`);
+    if (work && maskRef.current) saveBlob(await exportMaskPng(maskRef.current), `${baseName(work.name)}-mask.png`);
   };
+
+  const formatName = (contentType: string) =>
+    limits?.formats.find((format) => format.content_type === contentType)?.name ?? contentType;
 
   const runFill = async () => {
     const canvas = maskRef.current;
-    if (!photo || !canvas || !client) return;
+    if (!work || !version || !canvas || !client) return;
     const pixels = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
     if (!hasHoles(pixels)) {
       setProblem({ title: "Nothing to fill", message: "Paint over what should go, then press Fill." });
@@ -127,18 +221,40 @@ export function App() {
     setProblem(null);
     const controller = new AbortController();
     running.current = controller;
+    const startedWith = work;
+    const startedAt = timeline.done.length;
     try {
       const mask = await exportMaskPng(canvas);
-      const result = await fill(photo.file, mask, setFillState, { client, signal: controller.signal });
-      setFillState({ phase: "done", ...result });
-      setShowResult(true);
-      setCompare(50);
+      const { result, uncertainty } = await fill(version.file, mask, setFillState, { client, signal: controller.signal });
+      // The next fill sends this result as its photo: it is kept, not only shown.
+      const [image, map] = await Promise.all([
+        fetchImage(result.url, controller.signal),
+        uncertainty && fetchImage(uncertainty.url, controller.signal),
+      ]);
+      const now = workRef.current;
+      if (controller.signal.aborted || now?.versions[0] !== startedWith.versions[0]) return;
+      const index = now.versions.length;
+      const added: Version = {
+        file: image,
+        display: image,
+        parent: current,
+        uncertainty: uncertainty && map && { image: map, method: uncertainty.method, unit: uncertainty.unit, fullScale: uncertainty.fullScale },
+      };
+      setWork({ ...now, versions: [...now.versions, added], timeline: switchTo(now.timeline, index, startedAt) });
+      setCompare(0);
+      const from = startedWith.versions[0].file.type;
+      const format = formatName(image.type);
+      const converted =
+        from !== image.type && current === 0
+          ? ` ${formatName(from)} photos come back as ${format}, which every app opens.`
+          : "";
+      setFillState({ phase: "done", message: `${versionLabel(index)} is a ${format} photo.${converted}` });
     } catch (error) {
       // The mask is left as it was: fixing the cause and pressing Retry is enough.
       setFillState({ phase: "idle" });
       if (!controller.signal.aborted) setProblem(describeFillError(error, runFill, chooseAnotherPhoto));
     } finally {
-      running.current = null;
+      if (running.current === controller) running.current = null;
     }
   };
   const cancelFill = () => running.current?.abort();
@@ -150,42 +266,29 @@ export function App() {
     runFill();
   }, [strokesToFill]);
 
-  const download = async (url: string, name: string, what: string, retry: () => void) => {
-    try {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`the server answered ${response.status}`);
-      saveBlob(await response.blob(), name);
-    } catch (error) {
-      setProblem({
-        title: `The ${what} could not be downloaded`,
-        message: `${(error as Error).message}. Results expire after a while: fill again if retrying fails.`,
-        retry,
-      });
-    }
-  };
-  const downloadResult = () => {
-    if (fillState.phase !== "done" || !photo) return;
-    const { url, contentType } = fillState.result;
-    download(url, `${baseName(photo.file.name)}-filled.${extensionOf(contentType)}`, "result", downloadResult);
+  const downloadVersion = (index: number) => {
+    const chosen = work?.versions[index];
+    if (!work || !chosen || !limits) return;
+    const suffix = index === 0 ? "" : `-fill-${index}`;
+    saveBlob(chosen.file, `${baseName(work.name)}${suffix}.${extensionOf(chosen.file.type, limits)}`);
   };
   const downloadUncertainty = () => {
-    if (fillState.phase !== "done" || !photo || !fillState.uncertainty) return;
-    const name = `${baseName(photo.file.name)}-uncertainty.png`;
-    download(fillState.uncertainty.url, name, "uncertainty map", downloadUncertainty);
+    if (work && version?.uncertainty) saveBlob(version.uncertainty.image, `${baseName(work.name)}-fill-${current}-uncertainty.png`);
   };
 
   useShortcuts({ undo, redo, zoom, fit, setTool, setBrushSize, setSpaceHeld, setHolding });
   useFileArrivals(open);
 
-  const resultUrl = fillState.phase === "done" && showResult && !holding ? fillState.result.url : null;
-  const uncertaintyUrl =
-    fillState.phase === "done" && showUncertainty ? (fillState.uncertainty?.url ?? null) : null;
-  const accept = useMemo(() => PHOTO_TYPES.join(","), []);
+  const busy = fillState.phase === "uploading" || fillState.phase === "queued" || fillState.phase === "running";
+  const accept = limits ? acceptList(limits) : undefined;
 
   return (
     <div className="app">
       <header>
         <h1>Holefill</h1>
+        <p className="notice" role="status">
+          {notice}
+        </p>
         <label className="button">
           Open photo
           <input
@@ -203,7 +306,7 @@ export function App() {
         </label>
       </header>
       {problem && <ErrorNotice problem={problem} onDismiss={() => setProblem(null)} />}
-      {photo ? (
+      {work && version ? (
         <>
           <Toolbar
             tool={tool}
@@ -219,12 +322,15 @@ export function App() {
             onDownloadMask={downloadMask}
             onZoom={zoom}
             onFit={fit}
-            disabled={fillState.phase === "uploading" || fillState.phase === "queued" || fillState.phase === "running"}
+            disabled={busy}
           />
           <main>
             <Stage
-              photo={photo}
-              edits={timeline.done}
+              imageUrl={urls.of(version.display)}
+              beforeUrl={before ? urls.of(before.display) : null}
+              width={work.width}
+              height={work.height}
+              edits={edits}
               maskRef={maskRef}
               stageRef={stageRef}
               tool={tool}
@@ -232,11 +338,9 @@ export function App() {
               view={view}
               onView={setView}
               onStroke={edit}
-              resultUrl={resultUrl}
               compare={compare}
-              uncertaintyUrl={uncertaintyUrl}
+              uncertaintyUrl={showUncertainty && version.uncertainty ? urls.of(version.uncertainty.image) : null}
               holding={holding}
-              paintOverResult={autoFill}
               uncertaintyOpacity={uncertaintyOpacity}
               spaceHeld={spaceHeld}
             />
@@ -246,33 +350,59 @@ export function App() {
               onCancel={cancelFill}
               autoFill={autoFill}
               onAutoFill={chooseAutoFill}
-              showResult={showResult}
-              onShowResult={setShowResult}
+              comparing={before !== null}
               compare={compare}
               onCompare={setCompare}
+              holding={holding}
+              onHold={setHolding}
+              uncertainty={version.uncertainty}
               showUncertainty={showUncertainty}
               onShowUncertainty={setShowUncertainty}
               uncertaintyOpacity={uncertaintyOpacity}
               onUncertaintyOpacity={setUncertaintyOpacity}
-              onDownload={downloadResult}
+              onDownload={() => downloadVersion(current)}
               onDownloadUncertainty={downloadUncertainty}
-              holding={holding}
-              onHold={setHolding}
-            />
+            >
+              {work.versions.length > 1 && (
+                <Versions
+                  versions={work.versions}
+                  current={current}
+                  urls={urls}
+                  onSelect={selectVersion}
+                  onDownload={downloadVersion}
+                  disabled={busy}
+                />
+              )}
+            </FillPanel>
           </main>
         </>
       ) : (
         <main className="empty">
           <p>
-            <button type="button" className="primary" onClick={chooseAnotherPhoto}>
+            <button type="button" className="primary" onClick={chooseAnotherPhoto} disabled={!limits}>
               Open a photo
             </button>
           </p>
-          <p>or drop one here, or paste it (Ctrl+V). JPEG, PNG, WebP, BMP or GIF.</p>
+          <p>or drop one here, or paste it (Ctrl+V). {limits && `${formatNames(limits)}.`}</p>
         </main>
       )}
     </div>
   );
+}
+
+/** A result or map, as a blob: the next fill sends it, and IndexedDB keeps it. */
+async function fetchImage(url: string, signal: AbortSignal) {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw new ApiError("network", "network_error", "The result could not be fetched: check your connection, then retry.");
+  }
+  if (!response.ok) {
+    throw new ApiError("server", "result_unavailable", `The result could not be fetched (${response.status}): fill again.`);
+  }
+  return response.blob();
 }
 
 function describeFillError(error: unknown, retry: () => void, chooseAnother: () => void): Problem {
@@ -283,7 +413,7 @@ function describeFillError(error: unknown, retry: () => void, chooseAnother: () 
     return {
       title: "The photo is too large",
       message: error.message,
-      action: { label: "Choose another photo", run: chooseAnother },
+      actions: [{ label: "Choose another photo", run: chooseAnother }],
     };
   }
   const titles = {

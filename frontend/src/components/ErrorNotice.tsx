@@ -5,7 +5,8 @@ export interface Problem {
   title: string;
   message: string;
   retry?: () => void;
-  action?: { label: string; run: () => void };
+  /** What else can be done, the first the most likely ("Make a smaller copy"). */
+  actions?: { label: string; run: () => void }[];
 }
 
 export function ErrorNotice({ problem, onDismiss }: { problem: Problem; onDismiss: () => void }) {
@@ -24,11 +25,16 @@ export function ErrorNotice({ problem, onDismiss }: { problem: Problem; onDismis
             Retry
           </button>
         )}
-        {problem.action && (
-          <button type="button" onClick={problem.action.run}>
-            {problem.action.label}
+        {problem.actions?.map((action, index) => (
+          <button
+            key={action.label}
+            type="button"
+            className={index === 0 && !problem.retry ? "primary" : undefined}
+            onClick={action.run}
+          >
+            {action.label}
           </button>
-        )}
+        ))}
         <button type="button" onClick={onDismiss}>
           Dismiss
         </button>

@@ -1,7 +1,9 @@
-/** Fill and what follows it: progress, the compare slider, the uncertainty map, downloads. */
-import type { FillProgress, FillResult, UncertaintyMap } from "../fill";
+/** Fill and what follows it: progress, comparing with the version before, the uncertainty map, downloads. */
+import type { ReactNode } from "react";
+import type { FillProgress } from "../fill";
+import type { UncertaintyLayer } from "../versions";
 
-export type FillState = { phase: "idle" } | FillProgress | ({ phase: "done" } & FillResult);
+export type FillState = { phase: "idle" } | FillProgress | { phase: "done"; message: string };
 
 interface Props {
   state: FillState;
@@ -9,18 +11,21 @@ interface Props {
   onCancel: () => void;
   autoFill: boolean;
   onAutoFill: (on: boolean) => void;
-  showResult: boolean;
-  onShowResult: (show: boolean) => void;
+  /** The current version was filled from another: there is a before to compare with. */
+  comparing: boolean;
   compare: number;
   onCompare: (percent: number) => void;
+  holding: boolean;
+  onHold: (held: boolean) => void;
+  uncertainty: UncertaintyLayer | null;
   showUncertainty: boolean;
   onShowUncertainty: (show: boolean) => void;
   uncertaintyOpacity: number;
   onUncertaintyOpacity: (opacity: number) => void;
   onDownload: () => void;
   onDownloadUncertainty: () => void;
-  holding: boolean;
-  onHold: (held: boolean) => void;
+  /** The versions strip. */
+  children: ReactNode;
 }
 
 const STATUS: Record<FillProgress["phase"], string> = {
@@ -30,7 +35,7 @@ const STATUS: Record<FillProgress["phase"], string> = {
 };
 
 export function FillPanel(props: Props) {
-  const { state } = props;
+  const { state, uncertainty } = props;
   const busy = state.phase === "uploading" || state.phase === "queued" || state.phase === "running";
   return (
     <section className="fill-panel" aria-label="Fill">
@@ -58,23 +63,14 @@ export function FillPanel(props: Props) {
             {Math.round(state.fraction * 100)}%
           </progress>
         )}
-        {state.phase === "done" && <span>Done.</span>}
+        {state.phase === "done" && <span>Done. {state.message}</span>}
       </div>
-      {state.phase === "done" && (
+      {props.comparing && (
         <div className="result-controls">
-          <label>
-            <input
-              type="checkbox"
-              checked={props.showResult}
-              onChange={(event) => props.onShowResult(event.target.checked)}
-            />
-            Show the result
-          </label>
           <button
             type="button"
             aria-pressed={props.holding}
-            disabled={!props.showResult}
-            title="Shows the original while held (or hold the C key)"
+            title="Shows the version before this fill while held (or hold the C key)"
             onPointerDown={() => props.onHold(true)}
             onPointerUp={() => props.onHold(false)}
             onPointerLeave={() => props.onHold(false)}
@@ -85,32 +81,30 @@ export function FillPanel(props: Props) {
           >
             Hold to compare
           </button>
-          <label className={props.showResult ? "" : "disabled"}>
+          <label>
             Before / after
             <input
               type="range"
               min={0}
               max={100}
               value={props.compare}
-              disabled={!props.showResult}
               aria-valuetext={`${props.compare}% before`}
               onChange={(event) => props.onCompare(Number(event.target.value))}
             />
           </label>
-          {state.uncertainty ? (
+          {uncertainty ? (
             <>
-              <label className={props.showResult ? "" : "disabled"}>
+              <label>
                 <input
                   type="checkbox"
                   checked={props.showUncertainty}
-                  disabled={!props.showResult}
                   onChange={(event) => props.onShowUncertainty(event.target.checked)}
                 />
                 Uncertainty map
               </label>
-              {props.showResult && props.showUncertainty && (
+              {props.showUncertainty && (
                 <>
-                  <Legend map={state.uncertainty} />
+                  <Legend map={uncertainty} />
                   <label>
                     Map opacity
                     <input
@@ -124,6 +118,9 @@ export function FillPanel(props: Props) {
                   </label>
                 </>
               )}
+              <button type="button" onClick={props.onDownloadUncertainty}>
+                Download uncertainty map
+              </button>
             </>
           ) : (
             <p className="note">This model offers no uncertainty map: none of its maps passed the check on the validation set.</p>
@@ -131,19 +128,15 @@ export function FillPanel(props: Props) {
           <button type="button" onClick={props.onDownload}>
             Download result
           </button>
-          {state.uncertainty && (
-            <button type="button" onClick={props.onDownloadUncertainty}>
-              Download uncertainty map
-            </button>
-          )}
         </div>
       )}
+      {props.children}
     </section>
   );
 }
 
 /** The heat map's scale, and what a colour means in the map's own unit (the API's words). */
-function Legend({ map }: { map: UncertaintyMap }) {
+function Legend({ map }: { map: UncertaintyLayer }) {
   return (
     <div className="legend" role="group" aria-label="Uncertainty map legend">
       <span>0%</span>

@@ -1,19 +1,24 @@
 /**
- * The photo with its mask overlay, the result and the uncertainty map, zoomed and panned.
+ * The current version with its mask overlay, the version it was filled from on the
+ * "before" side of the divide, and the uncertainty map, zoomed and panned.
  *
  * Pointer events cover mouse, pen and touch alike: one pointer paints (or pans with the
  * hand tool, the middle button or Space held), two touch pointers pinch-zoom.
  */
 import { useEffect, useRef, useState, type RefObject } from "react";
 import { drawStroke, renderMask, type MaskEdit, type Point } from "../mask";
-import type { Photo } from "../photo";
 import { panBy, toPhoto, zoomAt, type View } from "../view";
 
 export type Tool = "brush" | "eraser" | "pan";
 type Stroke = Extract<MaskEdit, { kind: "stroke" }>;
 
 interface Props {
-  photo: Photo;
+  /** The current version, painted on. */
+  imageUrl: string;
+  /** The version it was filled from, or null for the photo as opened. */
+  beforeUrl: string | null;
+  width: number;
+  height: number;
   edits: readonly MaskEdit[];
   maskRef: RefObject<HTMLCanvasElement | null>;
   stageRef: RefObject<HTMLDivElement | null>;
@@ -23,19 +28,17 @@ interface Props {
   view: View;
   onView: (view: View) => void;
   onStroke: (stroke: Stroke) => void;
-  resultUrl: string | null;
   /** Where the before/after divide is, in percent of the photo's width. */
   compare: number;
   uncertaintyUrl: string | null;
   uncertaintyOpacity: number;
+  /** The before version shows alone while held (hold to compare). */
   holding: boolean;
-  /** Strokes may go over a shown result (fill after each stroke): the next fill has them. */
-  paintOverResult: boolean;
   spaceHeld: boolean;
 }
 
 export function Stage(props: Props) {
-  const { photo, edits, maskRef, stageRef, view, onView, resultUrl } = props;
+  const { imageUrl, beforeUrl, width, height, edits, maskRef, stageRef, view, onView } = props;
   const stroke = useRef<Stroke | null>(null);
   const pointers = useRef(new Map<number, Point>());
   const panning = useRef(false);
@@ -45,7 +48,7 @@ export function Stage(props: Props) {
   useEffect(() => {
     const context = maskRef.current?.getContext("2d");
     if (context) renderMask(context, edits);
-  }, [edits, maskRef, photo]);
+  }, [edits, maskRef, width, height]);
 
   const local = (event: { clientX: number; clientY: number }): Point => {
     const box = stageRef.current!.getBoundingClientRect();
@@ -58,7 +61,10 @@ export function Stage(props: Props) {
     renderMask(maskRef.current!.getContext("2d")!, edits);
   };
 
-  const canPaint = (!resultUrl || props.paintOverResult) && !props.holding;
+  const comparing = beforeUrl !== null;
+  const holding = comparing && props.holding;
+  const canPaint = !holding;
+  const afterClip = comparing ? `inset(0 0 0 ${props.compare}%)` : undefined;
 
   const onPointerDown = (event: React.PointerEvent) => {
     event.currentTarget.setPointerCapture(event.pointerId);
@@ -130,7 +136,7 @@ export function Stage(props: Props) {
   };
 
   const painting = canPaint && props.tool !== "pan" && !props.spaceHeld;
-  const layer = { width: photo.width, height: photo.height };
+  const layer = { width, height };
   return (
     <div
       ref={stageRef}
@@ -150,46 +156,40 @@ export function Stage(props: Props) {
         className="layers"
         style={{ ...layer, transform: `translate(${view.x}px, ${view.y}px) scale(${view.scale})` }}
       >
-        <img src={photo.url} alt="The photo" style={layer} draggable={false} />
-        <canvas
-          ref={maskRef}
-          className="mask"
-          width={photo.width}
-          height={photo.height}
-          style={{ ...layer, visibility: canPaint && !resultUrl ? "visible" : "hidden" }}
-          data-testid="mask"
-        />
-        {resultUrl && (
+        {comparing && <img src={beforeUrl} alt="Before this fill" style={layer} draggable={false} />}
+        {!holding && (
           <img
-            src={resultUrl}
-            alt="The filled photo"
-            className="result"
-            style={{ ...layer, clipPath: `inset(0 0 0 ${props.compare}%)` }}
+            src={imageUrl}
+            alt={comparing ? "The filled photo" : "The photo"}
+            style={{ ...layer, clipPath: afterClip }}
             draggable={false}
           />
         )}
-        {resultUrl && props.uncertaintyUrl && (
+        {!holding && props.uncertaintyUrl && (
           <img
             src={props.uncertaintyUrl}
             alt="Where the fill is likely wrong: brighter is a larger expected error"
             className="uncertainty"
-            // On the filled side of the slider only, as the result is.
-            style={{ ...layer, clipPath: `inset(0 0 0 ${props.compare}%)`, opacity: props.uncertaintyOpacity }}
+            // On the filled side of the divide only, as the result is.
+            style={{ ...layer, clipPath: afterClip, opacity: props.uncertaintyOpacity }}
             draggable={false}
           />
         )}
-        {resultUrl && (
-          <div
-            className="divide"
-            style={{ left: `${props.compare}%`, width: 2 / view.scale }}
-            aria-hidden
-          />
+        <canvas
+          ref={maskRef}
+          className="mask"
+          width={width}
+          height={height}
+          style={{ ...layer, visibility: holding ? "hidden" : "visible" }}
+          data-testid="mask"
+        />
+        {comparing && !holding && props.compare > 0 && (
+          <div className="divide" style={{ left: `${props.compare}%`, width: 2 / view.scale }} aria-hidden />
         )}
       </div>
       {/* Which side is which: shown only where that side has room. */}
-      {resultUrl && props.compare > 8 && <span className="side-label before">Before</span>}
-      {resultUrl && props.compare < 92 && <span className="side-label after">After</span>}
-      {props.holding && <span className="side-label before">Original</span>}
+      {comparing && (holding || props.compare > 8) && <span className="side-label before">Before</span>}
+      {comparing && !holding && props.compare < 92 && <span className="side-label after">After</span>}
       {painting && cursor && (
         <div
           className="brush-cursor"

@@ -1,0 +1,44 @@
+/** The strip of versions: the photo as opened and each fill's result, to go back to or download. */
+import { versionLabel, type BlobUrls, type Version } from "../versions";
+
+interface Props {
+  versions: readonly Version[];
+  current: number;
+  urls: BlobUrls;
+  onSelect: (index: number) => void;
+  onDownload: (index: number) => void;
+  disabled: boolean;
+}
+
+export function Versions({ versions, current, urls, onSelect, onDownload, disabled }: Props) {
+  return (
+    <nav className="versions" aria-label="Versions">
+      <h2>Versions</h2>
+      <ol>
+        {versions.map((version, index) => {
+          const label = versionLabel(index);
+          const from = version.parent === null ? "the photo as opened" : `filled from ${versionLabel(version.parent)}`;
+          return (
+            <li key={index}>
+              <button
+                type="button"
+                className="version"
+                aria-current={index === current ? "true" : undefined}
+                aria-label={`${label}: ${from}`}
+                title={index === current ? `${label} (shown)` : `Show ${label}`}
+                disabled={disabled}
+                onClick={() => index === current || onSelect(index)}
+              >
+                <img src={urls.of(version.display)} alt="" draggable={false} />
+                <span>{label}</span>
+              </button>
+              <button type="button" className="download" aria-label={`Download ${label}`} title={`Download ${label}`} onClick={() => onDownload(index)}>
+                ↓
+              </button>
+            </li>
+          );
+        })}
+      </ol>
+    </nav>
+  );
+}

@@ -1,0 +1,48 @@
+/**
+ * The work in progress (photo, versions, strokes) kept in IndexedDB, so that a reload or
+ * a closed tab loses nothing. One record: the app edits one photo at a time.
+ */
+import type { EditTimeline, Version } from "./versions";
+
+export interface SavedWork {
+  name: string;
+  width: number;
+  height: number;
+  versions: Version[];
+  timeline: EditTimeline;
+}
+
+const DATABASE = "holefill";
+const STORE = "work";
+const KEY = "current";
+
+function openDatabase(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DATABASE, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function transact<T>(mode: IDBTransactionMode, run: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  const database = await openDatabase();
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const transaction = database.transaction(STORE, mode);
+      const request = run(transaction.objectStore(STORE));
+      transaction.oncomplete = () => resolve(request.result);
+      transaction.onerror = transaction.onabort = () => reject(transaction.error ?? request.error);
+    });
+  } finally {
+    database.close();
+  }
+}
+
+export function saveWork(work: SavedWork) {
+  return transact("readwrite", (store) => store.put(work, KEY));
+}
+
+export async function loadWork(): Promise<SavedWork | null> {
+  return ((await transact("readonly", (store) => store.get(KEY))) as SavedWork | undefined) ?? null;
+}
