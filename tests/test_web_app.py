@@ -178,6 +178,22 @@ def near_mask(mask):
     return cv2.dilate(mask, np.ones((15, 15), np.uint8)) > 0
 
 
+def fill_and_wait(page):
+    page.get_by_role("button", name="Fill", exact=True).click()
+    wait_done(page)
+
+
+def versions(page):
+    """The versions strip's labels, and which one is shown."""
+    strip = page.get_by_role("navigation", name="Versions")
+    if not strip.is_visible():
+        return [], None
+    buttons = strip.locator("button.version")
+    labels = [buttons.nth(index).inner_text() for index in range(buttons.count())]
+    current = strip.locator("button.version[aria-current=true]").inner_text()
+    return labels, current
+
+
 def test_paint_fill_compare_download(page, artifacts):
     photo = photo_array()
     open_photo(page, "gradient.png", png_bytes(photo))
@@ -199,19 +215,22 @@ def test_paint_fill_compare_download(page, artifacts):
     assert mask.shape == photo.shape[:2]
     assert set(np.unique(mask)) == {0, 255}
 
-    page.get_by_role("button", name="Fill", exact=True).click()
-    wait_done(page)
-    page.screenshot(path=artifacts / "3-result-compare.png")
-    # Each side of the divide says what it shows; at the far left all is after.
-    assert page.get_by_text("Before", exact=True).is_visible()
+    fill_and_wait(page)
+    assert "Fill 1 is a PNG photo." in page.get_by_role("status").all_inner_texts()[-1]
+    # The result is the canvas now: all of it shown, labelled, with an empty mask on it.
+    assert versions(page) == (["Original", "Fill 1"], "Fill 1")
+    assert painted_pixels(page) == 0
     assert page.get_by_text("After", exact=True).is_visible()
-    page.get_by_label("Before / after").fill("0")
     assert not page.get_by_text("Before", exact=True).is_visible()
-    # Hold to compare: the original, without the mask, while the key or button is held.
+    page.get_by_label("Before / after").fill("50")
+    assert page.get_by_text("Before", exact=True).is_visible()
+    page.screenshot(path=artifacts / "3-result-compare.png")
+    # Hold to compare: the version before the fill, alone, while the key or button is held.
     result = page.get_by_alt_text("The filled photo")
     page.keyboard.down("c")
     result.wait_for(state="detached")
-    assert page.get_by_text("Original", exact=True).is_visible()
+    assert page.get_by_text("Before", exact=True).is_visible()
+    assert not page.get_by_text("After", exact=True).is_visible()
     assert page.get_by_test_id("mask").evaluate("mask => mask.style.visibility") == "hidden"
     page.keyboard.up("c")
     result.wait_for()
@@ -228,7 +247,7 @@ def test_paint_fill_compare_download(page, artifacts):
     legend = page.get_by_role("group", name="Uncertainty map legend")
     assert "20% or more" in legend.inner_text() and "expected absolute error" in legend.inner_text()
     # Over the filled side of the slider only, as the result is, at the chosen opacity.
-    result_clip = page.get_by_alt_text("The filled photo").evaluate("image => image.style.clipPath")
+    result_clip = result.evaluate("image => image.style.clipPath")
     assert (
         overlay.evaluate("image => image.style.clipPath") == result_clip == "inset(0px 0px 0px 20%)"
     )
@@ -240,7 +259,10 @@ def test_paint_fill_compare_download(page, artifacts):
     opaque = np.asarray(heatmap)[..., 3] > 0
     assert opaque[mask > 0].all() and not opaque[~near_mask(mask)].any()
 
-    result = download(page, "Download result")
+    with page.expect_download() as event:
+        page.get_by_role("button", name="Download result").click()
+    assert event.value.suggested_filename == "gradient-fill-1.png"
+    result = Image.open(io.BytesIO(Path(event.value.path()).read_bytes()))
     assert result.format == "PNG"
     result = np.asarray(result.convert("RGB"))
     assert result.shape == photo.shape
@@ -250,46 +272,177 @@ def test_paint_fill_compare_download(page, artifacts):
     assert np.abs(result[inside].astype(int) - photo[inside]).mean() > 1
 
 
-def test_paint_and_fill_with_a_finger_on_a_phone(phone, artifacts):
-    open_photo(phone, "gradient.png", png_bytes(photo_array()))
-    phone.get_by_test_id("mask").wait_for()
-    box = phone.get_by_test_id("mask").bounding_box()
-    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, "the photo overflows the screen"
-    swipe(phone, [(0.2, 0.3), (0.8, 0.6)])
-    assert painted_pixels(phone) > 0
-    phone.screenshot(path=artifacts / "5-phone-painted.png")
-    fill = phone.get_by_role("button", name="Fill", exact=True)
-    fill.scroll_into_view_if_needed()
-    # A click, not a tap: on a loaded machine the tap's touch events can arrive far enough
-    # apart to read as a long press, which fires no click (the painting above is the touch
-    # path under test).
-    fill.click()
-    wait_done(phone)
-    phone.screenshot(path=artifacts / "6-phone-result.png", full_page=True)
+def download_version(page, label):
+    with page.expect_download() as event:
+        page.get_by_role("button", name=f"Download {label}").click()
+    image = Image.open(io.BytesIO(Path(event.value.path()).read_bytes()))
+    return event.value.suggested_filename, np.asarray(image.convert("RGB"))
+
+
+def test_fill_again_on_the_result_and_step_through_the_versions(page, artifacts):
+    """The editing loop: a second object removed from the filled photo, then back and
+    forth over both fills with undo, redo and the versions strip."""
+    photo = photo_array()
+    open_photo(page, "gradient.png", png_bytes(photo))
+    paint(page, [[(0.2, 0.3), (0.35, 0.35)]])
+    first_mask = np.asarray(download(page, "Download mask").convert("L")) > 0
+    fill_and_wait(page)
+    # The second stroke goes on the result, and the second fill starts from it.
+    paint(page, [[(0.6, 0.6), (0.8, 0.7)]])
+    second_mask = np.asarray(download(page, "Download mask").convert("L")) > 0
+    assert not (first_mask & second_mask).any()
+    fill_and_wait(page)
+    assert versions(page) == (["Original", "Fill 1", "Fill 2"], "Fill 2")
+    page.screenshot(path=artifacts / "11-second-fill.png")
+
+    name, fill_1 = download_version(page, "Fill 1")
+    assert name == "gradient-fill-1.png"
+    _, fill_2 = download_version(page, "Fill 2")
+    # Fill 2 keeps Fill 1's fill of the first hole, and fills the second one too.
+    kept = ~near_mask(second_mask.astype(np.uint8))
+    np.testing.assert_array_equal(fill_2[kept], fill_1[kept])
+    assert np.abs(fill_1[first_mask].astype(int) - photo[first_mask]).mean() > 1
+    assert np.abs(fill_2[second_mask].astype(int) - fill_1[second_mask]).mean() > 1
+
+    # Undo steps back over the second fill: its stroke is back, on Fill 1.
+    page.keyboard.press("Control+z")
+    assert versions(page)[1] == "Fill 1" and painted_pixels(page) > 0
+    page.keyboard.press("Control+z")
+    assert versions(page)[1] == "Fill 1" and painted_pixels(page) == 0
+    page.keyboard.press("Control+z")
+    assert versions(page)[1] == "Original" and painted_pixels(page) > 0
+    for _ in range(3):
+        page.keyboard.press("Shift+Control+z")
+    assert versions(page)[1] == "Fill 2" and painted_pixels(page) == 0
+
+    # Any version can be gone back to, from the strip, and that too can be undone.
+    page.get_by_role("button", name="Original: the photo as opened").click()
+    assert versions(page)[1] == "Original"
+    assert page.get_by_alt_text("The photo", exact=True).is_visible()
+    page.screenshot(path=artifacts / "12-versions-original.png")
+    page.keyboard.press("Control+z")
+    assert versions(page)[1] == "Fill 2"
+    name, original = download_version(page, "Original")
+    assert name == "gradient.png"
+    np.testing.assert_array_equal(original, photo)
+
+
+def test_work_survives_a_reload_and_a_new_photo_asks_first(page, artifacts):
+    open_photo(page, "gradient.png", png_bytes(photo_array()))
+    paint(page, [[(0.2, 0.3), (0.4, 0.35)]])
+    fill_and_wait(page)
+    paint(page, [[(0.6, 0.6), (0.8, 0.7)]])
+    painted = painted_pixels(page)
+    # The work is written a moment after the last change.
+    page.wait_for_timeout(1000)
+    page.reload()
+    page.get_by_text("Your work on “gradient.png” is back as you left it.").wait_for()
+    assert versions(page) == (["Original", "Fill 1"], "Fill 1")
+    assert painted_pixels(page) == painted
+    page.screenshot(path=artifacts / "13-restored.png")
+    # The restored result is a photo as any other: filling it again works.
+    fill_and_wait(page)
+    assert versions(page) == (["Original", "Fill 1", "Fill 2"], "Fill 2")
+
+    asked = []
+
+    def answer(dialog, accept):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    open_photo(page, "other.png", png_bytes(photo_array(200, 300)))
+    page.wait_for_function("() => true")
+    assert asked and "“gradient.png”, its 2 fills and the mask, will be replaced" in asked[0]
+    assert versions(page) == (["Original", "Fill 1", "Fill 2"], "Fill 2")
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    open_photo(page, "other.png", png_bytes(photo_array(200, 300)))
+    page.get_by_role("navigation", name="Versions").wait_for(state="detached")
+    assert page.get_by_test_id("mask").evaluate("mask => [mask.width, mask.height]") == [300, 200]
 
 
 def test_a_text_file_is_refused(page, artifacts):
     open_photo(page, "notes.txt", b"not a photo", mime="text/plain")
     alert = page.get_by_role("alert")
     alert.get_by_text("This file cannot be opened").wait_for()
-    assert "Open a JPEG, PNG" in alert.inner_text()
+    assert "is not a photo Holefill can read. Open a JPEG, PNG, WebP, HEIC" in alert.inner_text()
     assert alert.get_by_role("button", name="Choose another photo").is_visible()
     page.screenshot(path=artifacts / "5-error-not-a-photo.png")
 
 
-def test_a_photo_over_the_limit_is_refused(page, artifacts):
-    noise = np.random.default_rng(0).integers(0, 256, (900, 900, 3), dtype=np.uint8)
-    data = png_bytes(noise)
-    assert len(data) > 2_000_000
-    open_photo(page, "noise.png", data)
-    paint(page, [[(0.4, 0.4), (0.6, 0.6)]])
-    painted = painted_pixels(page)
-    page.get_by_role("button", name="Fill", exact=True).click()
+def huge_png(side=30000):
+    """A bilevel PNG of side x side pixels: 900 megapixels in a few hundred kilobytes."""
+    buffer = io.BytesIO()
+    Image.new("1", (side, side)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "refusal"),
+    [
+        # The twin takes 4 megapixels: this one is over, in a small file.
+        ("wide.png", lambda: png_bytes(photo_array(1600, 2600)), "is 2600×1600 = 4.2 megapixels"),
+        # The twin takes 2 MB: noise does not compress.
+        (
+            "noise.png",
+            lambda: png_bytes(np.random.default_rng(0).integers(0, 256, (900, 900, 3), np.uint8)),
+            "MB; Holefill takes files of up to 2.0 MB",
+        ),
+    ],
+    ids=["megapixels", "bytes"],
+)
+def test_a_photo_over_the_limits_is_refused_at_once_and_a_smaller_copy_fills(
+    page, artifacts, name, data, refusal
+):
+    open_photo(page, name, data())
     alert = page.get_by_role("alert")
-    alert.get_by_text("The photo is too large").wait_for()
-    assert "the limit is 2.0 MB" in alert.inner_text()
-    assert painted_pixels(page) == painted
-    page.screenshot(path=artifacts / "6-error-too-large.png")
+    alert.get_by_text("This photo is too large").wait_for()
+    assert refusal in alert.inner_text()
+    assert not page.get_by_test_id("mask").is_visible(), "nothing is opened over the limits"
+    page.screenshot(path=artifacts / f"6-too-large-{name}.png")
+    alert.get_by_role("button", name="Make a smaller copy").click()
+    page.get_by_text("Opened a smaller copy").wait_for()
+    width, height = page.get_by_test_id("mask").evaluate("mask => [mask.width, mask.height]")
+    assert width * height <= 4_000_000
+    paint(page, [[(0.4, 0.4), (0.6, 0.6)]])
+    fill_and_wait(page)
+
+
+def test_a_photo_past_what_a_browser_decodes_is_refused_by_its_header(page, artifacts):
+    open_photo(page, "huge.png", huge_png())
+    alert = page.get_by_role("alert")
+    alert.get_by_text("This photo is too large").wait_for()
+    assert "is 30000×30000 = 900.0 megapixels" in alert.inner_text()
+    assert "damaged" not in alert.inner_text()
+    page.screenshot(path=artifacts / "7-too-many-pixels.png")
+
+
+def heic_and_avif(image_format):
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    Image.fromarray(photo_array()).save(buffer, format=image_format, quality=90)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("image_format", "name"), [("HEIF", "IMG_0001.HEIC"), ("AVIF", "photo.avif")])
+def test_heic_and_avif_are_filled_and_come_back_as_jpeg(page, artifacts, image_format, name):
+    # Chromium shows AVIF itself; HEIC through libheif's WebAssembly, loaded for it.
+    open_photo(page, name, heic_and_avif(image_format), mime="")
+    page.get_by_test_id("mask").wait_for()
+    assert page.get_by_test_id("mask").evaluate("mask => [mask.width, mask.height]") == [320, 240]
+    paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
+    fill_and_wait(page)
+    status = page.get_by_role("status").all_inner_texts()[-1]
+    shown_as = "HEIC" if image_format == "HEIF" else "AVIF"
+    assert f"Fill 1 is a JPEG photo. {shown_as} photos come back as JPEG" in status
+    page.screenshot(path=artifacts / f"14-{shown_as.lower()}-filled.png")
+    with page.expect_download() as event:
+        page.get_by_role("button", name="Download result").click()
+    assert event.value.suggested_filename == f"{Path(name).stem}-fill-1.jpg"
+    result = Image.open(io.BytesIO(Path(event.value.path()).read_bytes()))
+    assert (result.format, result.size) == ("JPEG", (320, 240))
 
 
 def test_the_api_down_then_retry(page, artifacts):
@@ -331,10 +484,10 @@ def test_a_fill_can_be_cancelled_and_started_again(page, artifacts):
     assert not page.get_by_role("alert").is_visible(), "a cancel is not an error"
     assert not page.get_by_text("Done.").is_visible()
     assert painted_pixels(page) == painted
+    assert versions(page) == ([], None)
 
     page.unroute("**/api/jobs/*")
-    page.get_by_role("button", name="Fill", exact=True).click()
-    wait_done(page)
+    fill_and_wait(page)
 
 
 AXE = REPO_ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
@@ -364,12 +517,14 @@ def test_keyboard_first_and_no_serious_accessibility_violations(page, artifacts)
     assert serious_accessibility_violations(page) == []
 
     paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
-    fill = page.get_by_role("button", name="Fill", exact=True)
-    fill.click()
-    wait_done(page)
+    fill_and_wait(page)
     # The keyboard focus stays on Fill through the job, not on the page.
     assert page.evaluate("document.activeElement.textContent") == "Fill"
+    paint(page, [[(0.1, 0.7), (0.3, 0.8)]])
+    fill_and_wait(page)
     page.get_by_label("Uncertainty map").check()
+    page.get_by_label("Before / after").fill("40")
+    # With the result, the comparison, the map and the versions strip all on screen.
     assert serious_accessibility_violations(page) == []
     page.screenshot(path=artifacts / "9-accessibility-checked.png")
 
@@ -379,13 +534,70 @@ def test_fill_after_each_stroke_is_remembered(page, artifacts):
     page.get_by_label("Fill after each stroke").check()
     paint(page, [[(0.2, 0.3), (0.4, 0.35)]])
     wait_done(page)
-    first = page.get_by_alt_text("The filled photo").get_attribute("src")
-    # A stroke over the shown result fills again, with both strokes.
+    assert versions(page) == (["Original", "Fill 1"], "Fill 1")
+    # A stroke over the result fills again, from that result.
     paint(page, [[(0.6, 0.6), (0.8, 0.7)]])
-    page.get_by_alt_text("The filled photo").wait_for(state="detached")
-    wait_done(page)
-    assert page.get_by_alt_text("The filled photo").get_attribute("src") != first
+    page.get_by_role("button", name="Fill 2: filled from Fill 1").wait_for()
+    assert versions(page) == (["Original", "Fill 1", "Fill 2"], "Fill 2")
     page.screenshot(path=artifacts / "10-auto-fill.png")
     page.reload()
-    open_photo(page, "gradient.png", png_bytes(photo_array()))
+    page.get_by_test_id("mask").wait_for()
     assert page.get_by_label("Fill after each stroke").is_checked()
+
+
+def touch(page, locator, kind):
+    """A finger down on (or lifted from) the middle of `locator`, as real touch events."""
+    box = locator.bounding_box()
+    point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+    session = page.context.new_cdp_session(page)
+    points = [point] if kind == "touchStart" else []
+    session.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+    session.detach()
+
+
+def test_the_editing_loop_with_a_finger_on_a_phone(phone, artifacts):
+    open_photo(phone, "gradient.png", png_bytes(photo_array()))
+    phone.get_by_test_id("mask").wait_for()
+    box = phone.get_by_test_id("mask").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, "the photo overflows the screen"
+    swipe(phone, [(0.2, 0.3), (0.5, 0.4)])
+    assert painted_pixels(phone) > 0
+    phone.screenshot(path=artifacts / "5-phone-painted.png")
+    fill = phone.get_by_role("button", name="Fill", exact=True)
+    # A click, not a tap: on a loaded machine the tap's touch events can arrive far enough
+    # apart to read as a long press, which fires no click (the painting is the touch path
+    # under test).
+    fill.click()
+    wait_done(phone)
+    # A second object, painted with a finger on the result, filled from it.
+    swipe(phone, [(0.6, 0.6), (0.8, 0.75)])
+    assert painted_pixels(phone) > 0
+    fill.click()
+    wait_done(phone)
+    assert versions(phone) == (["Original", "Fill 1", "Fill 2"], "Fill 2")
+
+    # Press and hold the button with a finger: the version before shows while it is held.
+    hold = phone.get_by_role("button", name="Hold to compare")
+    hold.scroll_into_view_if_needed()
+    result = phone.get_by_alt_text("The filled photo")
+    touch(phone, hold, "touchStart")
+    result.wait_for(state="detached")
+    phone.screenshot(path=artifacts / "6-phone-holding.png", full_page=True)
+    touch(phone, hold, "touchEnd")
+    result.wait_for()
+    original = phone.get_by_role("button", name="Original: the photo as opened")
+    original.scroll_into_view_if_needed()
+    original.click()
+    assert versions(phone)[1] == "Original"
+    phone.screenshot(path=artifacts / "6-phone-versions.png", full_page=True)
+
+
+def test_fill_timing_768x512(page, artifacts):
+    """Not a timed test: it records how long Fill takes on the twin, for the closing notes."""
+    open_photo(page, "photo.png", png_bytes(photo_array(512, 768)))
+    paint(page, [[(0.3, 0.3), (0.6, 0.5)]])
+    started = time.perf_counter()
+    fill_and_wait(page)
+    seconds = time.perf_counter() - started
+    (artifacts / "fill-768x512.txt").write_text(f"{seconds:.2f} s from Fill to result\n")
+    print(f"Fill to result, 768x512 on the twin: {seconds:.2f} s")

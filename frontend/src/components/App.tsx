@@ -103,9 +103,14 @@ export function App() {
 
   const chooseAnotherPhoto = useCallback(() => photoInput.current?.click(), []);
 
+  // A photo opened before the limits have come waits for them.
+  const [waiting, setWaiting] = useState<File | null>(null);
   const open = useCallback(
     async (file: File) => {
-      if (!limits) return;
+      if (!limits) {
+        setWaiting(file);
+        return;
+      }
       setProblem(null);
       let photo;
       try {
@@ -141,6 +146,12 @@ export function App() {
     },
     [limits, chooseAnotherPhoto, urls],
   );
+
+  useEffect(() => {
+    if (!limits || !waiting) return;
+    setWaiting(null);
+    open(waiting);
+  }, [limits, waiting, open]);
 
   const downscale = async (file: File, limits: ServiceLimits) => {
     setProblem(null);
