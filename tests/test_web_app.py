@@ -6,8 +6,10 @@ states go to `test-artifacts/web-app/`.
 skips with the reason when either is missing.
 """
 
+import contextlib
 import io
 import itertools
+import re
 import shutil
 import time
 from pathlib import Path
@@ -179,7 +181,13 @@ def near_mask(mask):
 
 
 def fill_and_wait(page):
+    """Fills, and waits for the new version to be shown."""
+    made = len(versions(page)[0]) or 1
     page.get_by_role("button", name="Fill", exact=True).click()
+    strip = page.get_by_role("navigation", name="Versions")
+    strip.get_by_role("button", name=re.compile(f"^Fill {made}: ")).wait_for(
+        timeout=FILL_TIMEOUT_MS
+    )
     wait_done(page)
 
 
@@ -352,7 +360,10 @@ def test_work_survives_a_reload_and_a_new_photo_asks_first(page, artifacts):
 
     page.once("dialog", lambda dialog: answer(dialog, accept=False))
     open_photo(page, "other.png", png_bytes(photo_array(200, 300)))
-    page.wait_for_function("() => true")
+    for _ in range(100):
+        if asked:
+            break
+        page.wait_for_timeout(100)
     assert asked and "“gradient.png”, its 2 fills and the mask, will be replaced" in asked[0]
     assert versions(page) == (["Original", "Fill 1", "Fill 2"], "Fill 2")
     page.once("dialog", lambda dialog: answer(dialog, accept=True))
@@ -545,14 +556,18 @@ def test_fill_after_each_stroke_is_remembered(page, artifacts):
     assert page.get_by_label("Fill after each stroke").is_checked()
 
 
-def touch(page, locator, kind):
-    """A finger down on (or lifted from) the middle of `locator`, as real touch events."""
+@contextlib.contextmanager
+def finger_on(page, locator):
+    """A finger held on the middle of `locator`, as real touch events, until the block ends."""
     box = locator.bounding_box()
     point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
     session = page.context.new_cdp_session(page)
-    points = [point] if kind == "touchStart" else []
-    session.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
-    session.detach()
+    session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+    try:
+        yield
+    finally:
+        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        session.detach()
 
 
 def test_the_editing_loop_with_a_finger_on_a_phone(phone, artifacts):
@@ -563,27 +578,23 @@ def test_the_editing_loop_with_a_finger_on_a_phone(phone, artifacts):
     swipe(phone, [(0.2, 0.3), (0.5, 0.4)])
     assert painted_pixels(phone) > 0
     phone.screenshot(path=artifacts / "5-phone-painted.png")
-    fill = phone.get_by_role("button", name="Fill", exact=True)
-    # A click, not a tap: on a loaded machine the tap's touch events can arrive far enough
-    # apart to read as a long press, which fires no click (the painting is the touch path
-    # under test).
-    fill.click()
-    wait_done(phone)
+    # Fill is clicked, not tapped: on a loaded machine the tap's touch events can arrive
+    # far enough apart to read as a long press, which fires no click (the painting is the
+    # touch path under test).
+    fill_and_wait(phone)
     # A second object, painted with a finger on the result, filled from it.
     swipe(phone, [(0.6, 0.6), (0.8, 0.75)])
     assert painted_pixels(phone) > 0
-    fill.click()
-    wait_done(phone)
+    fill_and_wait(phone)
     assert versions(phone) == (["Original", "Fill 1", "Fill 2"], "Fill 2")
 
     # Press and hold the button with a finger: the version before shows while it is held.
     hold = phone.get_by_role("button", name="Hold to compare")
     hold.scroll_into_view_if_needed()
     result = phone.get_by_alt_text("The filled photo")
-    touch(phone, hold, "touchStart")
-    result.wait_for(state="detached")
-    phone.screenshot(path=artifacts / "6-phone-holding.png", full_page=True)
-    touch(phone, hold, "touchEnd")
+    with finger_on(phone, hold):
+        result.wait_for(state="detached")
+        phone.screenshot(path=artifacts / "6-phone-holding.png", full_page=True)
     result.wait_for()
     original = phone.get_by_role("button", name="Original: the photo as opened")
     original.scroll_into_view_if_needed()

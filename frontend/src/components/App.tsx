@@ -179,6 +179,15 @@ export function App() {
     if (work && stage) setView(fitView(work.width, work.height, stage.clientWidth, stage.clientHeight));
   }, [work?.width, work?.height, shown]);
   useLayoutEffect(fit, [fit]);
+  // The stage changes size when the panel beside (on phones, under) it grows with a
+  // result's controls: the photo is fitted again rather than left partly out of view.
+  useEffect(() => {
+    const stage = stageRef.current;
+    if (!stage) return;
+    const observer = new ResizeObserver(() => fit());
+    observer.observe(stage);
+    return () => observer.disconnect();
+  }, [fit]);
 
   const zoom = useCallback((factor: number) => {
     const stage = stageRef.current;
@@ -230,6 +239,7 @@ export function App() {
       return;
     }
     setProblem(null);
+    setFillState({ phase: "uploading", fraction: 0 });
     const controller = new AbortController();
     running.current = controller;
     const startedWith = work;
