@@ -211,6 +211,7 @@ export function App() {
   const selectVersion = (index: number) => {
     setTimeline((current) => switchTo(current, index));
     setCompare(0);
+    setFillState({ phase: "idle" });
   };
 
   const openMask = async (file: File) => {
