@@ -60,6 +60,7 @@ $(CHROMIUM):
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The web app's state logic (Vitest); the browser tests run with pytest.
 test-web: $(FRONTEND_STAMP)

@@ -10,14 +10,14 @@ validation set is); the default does both.
 
 The budget is the same for every architecture: wall-clock minutes of training (each run
 stops at its first checkpoint past them) or training images (steps x batch). Each trains
-with its own defaults (`holefill.architectures`: loss, learning rate, masks) at one size,
+with its own defaults (`holefill.nn.architectures`: loss, learning rate, masks) at one size,
 which is also the evaluation's crop size (the context encoder runs at that size only).
 
 Reported: PSNR, SSIM, L1 and LPIPS per hole-ratio bucket on ../shared/data/val (the
 Sun-Hays photos with the NVIDIA masks) next to cv2 Telea, cv2 Navier-Stokes and
-biharmonic inpainting (`holefill.evaluation.evaluate`); parameters and GFLOP per 512 px
+biharmonic inpainting (`holefill.evaluation.evaluate.evaluate`); parameters and GFLOP per 512 px
 image; and, over hole pixels, the Spearman correlation between the spread of Monte-Carlo
-dropout draws and the error (`holefill.evaluation.evaluate_uncertainty`).
+dropout draws and the error (`holefill.evaluation.evaluate.evaluate_uncertainty`).
 """
 
 import argparse
@@ -29,17 +29,17 @@ from pathlib import Path
 
 import keras
 
-from holefill.architectures import architecture_of, describe
-from holefill.baselines import CLASSICAL_METHODS
-from holefill.checkpoints import load_checkpoint
-from holefill.cli import evaluation_metrics, keras_method
-from holefill.context_encoder import ContextEncoderConfig
-from holefill.data import load_validation_set
-from holefill.evaluation import batched, evaluate, evaluate_uncertainty
-from holefill.masks import HOLE_RATIO_BUCKETS
-from holefill.models import PConvUNetConfig, count_flops
-from holefill.training import PRECISIONS, TrainingConfig, train
-from holefill.unet3plus import UNet3PlusConfig
+from holefill.cli.commands import evaluation_metrics, keras_method
+from holefill.evaluation.baselines import CLASSICAL_METHODS
+from holefill.evaluation.evaluate import batched, evaluate, evaluate_uncertainty
+from holefill.evaluation.validation_sets import load_validation_set
+from holefill.masks.buckets import HOLE_RATIO_BUCKETS
+from holefill.nn.architectures import architecture_of, describe
+from holefill.nn.checkpoints import load_checkpoint
+from holefill.nn.context_encoder import ContextEncoderConfig
+from holefill.nn.models import PConvUNetConfig, count_flops
+from holefill.nn.unet3plus import UNet3PlusConfig
+from holefill.training.loop import PRECISIONS, TrainingConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

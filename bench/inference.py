@@ -79,8 +79,8 @@ def pick_model(model, scratch, dropout_layers=None):
     if dropout_layers is not None:
         config["dropout_layers"] = dropout_layers
     code = (
-        "from holefill.export import export_untrained_model\n"
-        "from holefill.models import PConvUNetConfig\n"
+        "from holefill.export.litert import export_untrained_model\n"
+        "from holefill.nn.models import PConvUNetConfig\n"
         "config = PConvUNetConfig(**" + repr(config) + ")\n"
         f"export_untrained_model(config, {str(folder)!r})\n"
         "print(config.dropout_layers)\n"
@@ -189,7 +189,7 @@ def serving_cold(arguments):
 def keras_cold(arguments):
     import keras
 
-    import holefill.layers  # noqa: F401 - registers the layers for deserialisation
+    import holefill.nn.layers  # noqa: F401 - registers the layers for deserialisation
 
     image, holes = bench_photo()
     model = keras.saving.load_model(arguments.model / "model.keras", compile=False)
@@ -203,8 +203,8 @@ def serving_warm(arguments):
     import numpy as np
 
     import holefill
-    from holefill.masks import MaskGenerator
-    from holefill.runtime import available_cpus
+    from holefill.inference.runtime import available_cpus
+    from holefill.masks.generator import MaskGenerator
 
     inpainter = holefill.Inpainter.load(
         arguments.model, threads=arguments.threads, validated_uncertainty_only=False
@@ -256,7 +256,7 @@ def keras_warm(arguments):
     import numpy as np
     import tensorflow as tf
 
-    import holefill.layers  # noqa: F401 - registers the layers for deserialisation
+    import holefill.nn.layers  # noqa: F401 - registers the layers for deserialisation
 
     image, holes = bench_photo()
     model = keras.saving.load_model(arguments.model / "model.keras", compile=False)
@@ -271,7 +271,7 @@ def prepare_12mp(arguments):
     import cv2
     import numpy as np
 
-    from holefill.masks import MaskGenerator
+    from holefill.masks.generator import MaskGenerator
 
     height, width = 3000, 4000
     photo = synthetic_photo(height, width)
@@ -285,7 +285,7 @@ def serving_12mp(arguments):
     import numpy as np
 
     import holefill
-    from holefill.photos import read_mask, read_photo
+    from holefill.imaging.photos import read_mask, read_photo
 
     inpainter = holefill.Inpainter.load(arguments.model, threads=arguments.threads)
     # What a server holds: the request's bytes.
@@ -323,7 +323,7 @@ CHILDREN = {
 
 def bench_photo():
     """A 512 px photo and its holes: one object of 10-20%, the same in every process."""
-    from holefill.masks import MaskGenerator
+    from holefill.masks.generator import MaskGenerator
 
     known = MaskGenerator(1).region(SIZE, SIZE, (0.1, 0.2))
     return synthetic_photo(SIZE, SIZE), known[..., 0] < 0.5

@@ -25,10 +25,10 @@ import requests
 from PIL import Image
 
 from holefill import Inpainter
+from holefill.inference.uncertainty import CHOICES
 from holefill.twin.client import HolefillClient
 from holefill.twin.ports import free_port
 from holefill.twin.twin import LocalTwin, TwinConfig
-from holefill.uncertainty import CHOICES
 
 JOB_TIMEOUT_SECONDS = 120
 MODEL_ONLY_RUNS = 20
@@ -98,8 +98,8 @@ def run_client(api_url, origin, photo, mask, jobs, uncertainty):
 
 
 def export_bench_model(folder):
-    from holefill.export import export_untrained_model
-    from holefill.models import PConvUNetConfig
+    from holefill.export.litert import export_untrained_model
+    from holefill.nn.models import PConvUNetConfig
 
     config = PConvUNetConfig(image_size=256, depth=8, width=0.5, dropout_rate=0.1)
     export_untrained_model(config, folder)

@@ -8,7 +8,7 @@ hole-ratio bucket from (10%,20%] up (the validation set is left alone, so that w
 chooses is not fitted to the tables it is judged by), runs the network once, and scores
 per bucket, SSIM and PSNR of the composite: the network alone, OpenCV's Navier-Stokes and
 scikit-image's biharmonic fills, and the network blended with each of the two by
-`holefill.seams.blend_seams` (`DEFAULT_SEAMS`'s edge and ramp; each interior share asked
+`holefill.inference.seams.blend_seams` (`DEFAULT_SEAMS`'s edge and ramp; each interior share asked
 for). Also prints the seconds per image that each blend adds to serving.
 
 On training photos the network errs less than on new ones, which favours small diffusion
@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from holefill.baselines import CLASSICAL_METHODS
-from holefill.cli import keras_method
-from holefill.data import generated_validation_set
-from holefill.masks import HOLE_RATIO_BUCKETS
-from holefill.metrics import composite, psnr, ssim
-from holefill.seams import DEFAULT_SEAMS, blend_seams
+from holefill.cli.commands import keras_method
+from holefill.evaluation.baselines import CLASSICAL_METHODS
+from holefill.evaluation.metrics import composite, psnr, ssim
+from holefill.evaluation.validation_sets import generated_validation_set
+from holefill.inference.seams import DEFAULT_SEAMS, blend_seams
+from holefill.masks.buckets import HOLE_RATIO_BUCKETS
 
 # Each partner of the blend and the classical method that is the same diffusion alone.
 PARTNERS = {"navier-stokes": "ns", "biharmonic": "biharmonic"}

@@ -22,9 +22,9 @@ import time
 
 import keras
 
-from holefill.losses import LossWeights
-from holefill.models import PConvUNetConfig
-from holefill.training import (
+from holefill.nn.losses import LossWeights
+from holefill.nn.models import PConvUNetConfig
+from holefill.training.loop import (
     PlaceholderBatches,
     TrainingConfig,
     build_sampler,

@@ -14,10 +14,10 @@ import time
 import keras
 import numpy as np
 
-from holefill.losses import PConvLoss, build_vgg16_feature_extractor
-from holefill.masks import MaskGenerator
-from holefill.models import PConvUNetConfig, build_pconv_unet, count_flops
-from holefill.training import InpaintingTrainer
+from holefill.masks.generator import MaskGenerator
+from holefill.nn.losses import PConvLoss, build_vgg16_feature_extractor
+from holefill.nn.models import PConvUNetConfig, build_pconv_unet, count_flops
+from holefill.training.loop import InpaintingTrainer
 
 
 def measure(width, arguments):

@@ -6,7 +6,7 @@ single-pass features alone, and the fitted error map.
         --images ../shared/data/val/images --masks ../shared/data/val/masks \
         --fit-images ../shared/data/train --limit 120 --output docs/uncertainty-methods.md
 
-Every sample is filled as served (`holefill.uncertainty_calibration.measure`, mask
+Every sample is filled as served (`holefill.evaluation.uncertainty_calibration.measure`, mask
 dilation 0); the error is the mean absolute error over the channels at each hole pixel.
 
 - Monte-Carlo dropout, last layer: the served LiteRT draws.
@@ -17,7 +17,7 @@ dilation 0); the error is the mean absolute error over the channels at each hole
   known photo, the mask and the distance to the hole's edge, trained with a Laplace
   negative log-likelihood of the error on the hole pixels of the fitting photos (its
   output is the Laplace scale, the expected absolute error), the network frozen.
-- Each feature of `holefill.error_map` alone, and `ErrorMap`, fitted on the same fitting
+- Each feature of `holefill.inference.error_map` alone, and `ErrorMap`, fitted on the same fitting
   photos (never on the photos it is scored on).
 
 Prints and writes Spearman's correlation per bucket and overall, the reliability of the
@@ -32,17 +32,17 @@ from pathlib import Path
 import numpy as np
 
 from holefill import Inpainter
-from holefill.data import load_validation_set
-from holefill.error_map import FEATURES, ErrorMap
-from holefill.seams import DEFAULT_SEAMS, diffuse_holes
-from holefill.strategies import unit_float
-from holefill.uncertainty import OVERALL
-from holefill.uncertainty_calibration import (
+from holefill.evaluation.uncertainty_calibration import (
     fitting_samples,
     measure,
     reliability_markdown,
     validate,
 )
+from holefill.evaluation.validation_sets import load_validation_set
+from holefill.inference.error_map import FEATURES, ErrorMap
+from holefill.inference.seams import DEFAULT_SEAMS, diffuse_holes
+from holefill.inference.strategies import unit_float
+from holefill.inference.uncertainty import OVERALL
 
 HEAD_INPUTS = 11
 
@@ -117,8 +117,8 @@ def train_error_head(inpainter, samples, *, steps, crop=128, batch=16, seed=0):
 def keras_dropout_draws(model_dir, dropout_layers, draws):
     """`(map, seconds per draw)`: the spread of `draws` raw network draws with dropout on
     the last `dropout_layers` decoder layers, as a `map(photo, holes, filled)`."""
-    from holefill.architectures import architecture_named
-    from holefill.export import load_generator
+    from holefill.export.litert import load_generator
+    from holefill.nn.architectures import architecture_named
 
     trained, card = load_generator(model_dir)
     architecture = architecture_named(card["architecture"])

@@ -7,9 +7,10 @@ Conventions shared by every module:
   ``(H, W, 1)`` or ``(N, H, W, 1)`` (the partial-convolution convention). Mask *files*
   use white = hole, as the NVIDIA test masks do; they are converted once, on loading.
 
-Importing this package imports neither TensorFlow nor Keras: the training modules
-(``layers``, ``models``, ``losses``, ``training``) import Keras themselves, and the serving
-path (``Inpainter`` and the modules it uses) never does.
+Subpackages by job (docs/ARCHITECTURE.md): ``inference`` and ``imaging`` serve, with no
+Keras; ``nn``, ``training``, ``evaluation`` and ``export`` import Keras where they need it;
+``masks`` is shared; ``cli`` is the command; ``twin`` the local AWS stack. Importing this
+package imports neither TensorFlow nor Keras.
 """
 
 __version__ = "0.1.0"
@@ -19,7 +20,7 @@ __all__ = ["Inpainter"]
 def __getattr__(name):
     # `Inpainter` loads on first use, so that `import holefill` stays instant for training.
     if name == "Inpainter":
-        from holefill.inpainter import Inpainter
+        from holefill.inference.inpainter import Inpainter
 
         return Inpainter
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

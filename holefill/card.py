@@ -28,7 +28,7 @@ Card fields (format version 3):
     },
     source {checkpoint, step, stage}, export_check {...}
 
-`holefill card` adds training, evaluation and recorded (`holefill.provenance`).
+`holefill card` adds training, evaluation and recorded (`holefill.export.provenance`).
 
 Format 2 differs only in its architecture, always "pconv_unet": this Holefill reads it as
 "pconv".

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from holefill import pretrained
+from holefill.nn import pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -63,9 +63,9 @@ def random_lpips_weights():
 
 @pytest.fixture
 def fake_pretrained_lpips(monkeypatch, random_lpips_weights):
-    """Makes `holefill.lpips.pretrained_lpips`, hence the "lpips" metric, use random
+    """Makes `holefill.evaluation.lpips.pretrained_lpips`, hence the "lpips" metric, use random
     weights instead of downloading the real ones."""
-    from holefill import lpips
+    from holefill.evaluation import lpips
 
     networks = {}
 
@@ -96,7 +96,7 @@ def vgg_weights(tmp_path_factory):
     """Random VGG weights: the tests check the training machinery, not what it learns."""
     import keras
 
-    from holefill.losses import build_vgg16_feature_extractor
+    from holefill.nn.losses import build_vgg16_feature_extractor
 
     extractor = build_vgg16_feature_extractor()
     path = tmp_path_factory.mktemp("vgg") / "vgg.npz"
@@ -116,7 +116,7 @@ def vgg_weights(tmp_path_factory):
 def training_config(photos, vgg_weights):
     """``make(output_dir, model, **overrides)``: a `TrainingConfig` of 2 steps of 2 photos
     (one checkpoint) on `photos`, without XLA (it compiles longer than tiny runs run)."""
-    from holefill.training import TrainingConfig
+    from holefill.training.loop import TrainingConfig
 
     def make(output_dir, model, **overrides):
         values = {
@@ -143,9 +143,9 @@ def tiny_model(tmp_path_factory):
     import json
 
     from holefill.card import CARD_NAME
-    from holefill.export import export_untrained_model
-    from holefill.inpainter import DEFAULT_MODEL_DIR
-    from holefill.models import PConvUNetConfig
+    from holefill.export.litert import export_untrained_model
+    from holefill.inference.inpainter import DEFAULT_MODEL_DIR
+    from holefill.nn.models import PConvUNetConfig
 
     model_dir = tmp_path_factory.mktemp("tiny_model")
     config = PConvUNetConfig(image_size=64, depth=3, width=0.125, dropout_rate=0.1)
@@ -200,9 +200,9 @@ def check_served_uncertainty():
     import numpy as np
 
     from holefill import Inpainter
-    from holefill.inpainter import DEFAULT_MASK_DILATION
-    from holefill.photos import read_mask
-    from holefill.runtime import LiteRTModel
+    from holefill.imaging.photos import read_mask
+    from holefill.inference.inpainter import DEFAULT_MASK_DILATION
+    from holefill.inference.runtime import LiteRTModel
 
     def check(exported, architecture, inputs, expected):
         runtime = LiteRTModel.load(exported, threads=1)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from holefill import baselines
+from holefill.evaluation import baselines
 
 
 def _gradient_image_and_mask(size: int = 64) -> tuple[np.ndarray, np.ndarray]:

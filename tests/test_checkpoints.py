@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from holefill.checkpoints import (
+from holefill.nn.checkpoints import (
     MAX_SHARD_BYTES,
     latest_checkpoint,
     load_checkpoint,

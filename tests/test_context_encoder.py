@@ -7,19 +7,19 @@ import keras
 import numpy as np
 import pytest
 
-from holefill.adversarial import AdversarialConfig
 from holefill.card import CARD_NAME
-from holefill.checkpoints import load_checkpoint
-from holefill.cli import main
-from holefill.context_encoder import (
+from holefill.cli.commands import main
+from holefill.export.litert import export_model, load_generator
+from holefill.masks.generator import MaskGenerator
+from holefill.nn.adversarial import AdversarialConfig
+from holefill.nn.checkpoints import load_checkpoint
+from holefill.nn.context_encoder import (
     ContextEncoderConfig,
     build_context_encoder,
     build_patch_discriminator,
 )
-from holefill.export import export_model, load_generator
-from holefill.layers import ChannelWiseFullyConnected
-from holefill.masks import MaskGenerator
-from holefill.training import build_trainer, train
+from holefill.nn.layers import ChannelWiseFullyConnected
+from holefill.training.loop import build_trainer, train
 
 pytestmark = pytest.mark.keras_backend
 

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from holefill import data, imaging, masks
+from holefill.evaluation.validation_sets import generated_validation_set, load_validation_set
+from holefill.imaging import arrays
+from holefill.imaging.folders import list_photos
+from holefill.masks.buckets import HOLE_RATIO_BUCKETS, bucket_of, hole_ratio
+from holefill.masks.generator import MaskGenerator
+from holefill.training.data import InpaintingDataset
 
 
 def random_photo(rng, height, width):
@@ -38,14 +43,14 @@ def make_dataset(folder, **kwargs):
     arguments = {"image_size": 48, "batch_size": 3, "seed": 0, **kwargs}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return data.InpaintingDataset(folder, **arguments)
+        return InpaintingDataset(folder, **arguments)
 
 
 def test_list_photos(photo_folder):
-    names = [path.name for path in data.list_photos(photo_folder)]
+    names = [path.name for path in list_photos(photo_folder)]
     assert names == [*sorted(names[:-1]), "small.JPEG"]
     assert len(names) == 8  # the broken JPEG counts: listing does not decode
-    assert "small.JPEG" not in [p.name for p in data.list_photos(photo_folder, recursive=False)]
+    assert "small.JPEG" not in [p.name for p in list_photos(photo_folder, recursive=False)]
 
 
 def test_batches_have_the_expected_shapes_and_ranges(photo_folder):
@@ -63,12 +68,12 @@ def test_batches_have_the_expected_shapes_and_ranges(photo_folder):
     assert (inputs["image"][holes] == 0).all()
     np.testing.assert_array_equal(inputs["image"][~holes], targets[~holes])
     for mask in inputs["mask"]:
-        assert 0.01 < masks.hole_ratio(mask) <= 0.6
+        assert 0.01 < hole_ratio(mask) <= 0.6
 
 
 def test_unreadable_files_are_skipped_with_one_warning(photo_folder):
     with pytest.warns(UserWarning, match=r"skipped 1 unreadable photo file\(s\) of 8: broken.jpg"):
-        dataset = data.InpaintingDataset(photo_folder, image_size=32, batch_size=2)
+        dataset = InpaintingDataset(photo_folder, image_size=32, batch_size=2)
     assert len(dataset.files) == 7
 
 
@@ -76,7 +81,7 @@ def test_truncated_photo_is_skipped_in_memory(photo_folder):
     complete = (photo_folder / "0.jpg").read_bytes()
     (photo_folder / "truncated.jpg").write_bytes(complete[: len(complete) // 2])
     with pytest.warns(UserWarning, match="skipped 2 unreadable .* broken.jpg, truncated.jpg"):
-        dataset = data.InpaintingDataset(photo_folder, image_size=32, batch_size=2, in_memory=True)
+        dataset = InpaintingDataset(photo_folder, image_size=32, batch_size=2, in_memory=True)
     assert len(dataset.photos) == len(dataset.files) == 7
 
 
@@ -127,7 +132,7 @@ def test_photos_smaller_than_the_crop_are_scaled_up(photo_folder):
 def test_mask_options_are_passed_on(photo_folder):
     dataset = make_dataset(photo_folder, hole_ratio=(0.3, 0.4), mask_kinds={"random_blocks": 1})
     for mask in dataset[0][0]["mask"]:
-        assert 0.3 < masks.hole_ratio(mask) <= 0.4
+        assert 0.3 < hole_ratio(mask) <= 0.4
 
 
 def test_keras_arguments_are_passed_on(photo_folder):
@@ -153,7 +158,7 @@ def test_invalid_arguments(photo_folder, arguments, message):
 
 def test_missing_folder_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
-        data.InpaintingDataset(tmp_path / "nowhere")
+        InpaintingDataset(tmp_path / "nowhere")
 
 
 def test_folder_without_photos_is_an_error(tmp_path):
@@ -163,14 +168,14 @@ def test_folder_without_photos_is_an_error(tmp_path):
         pytest.warns(UserWarning, match="skipped 1"),
         pytest.raises(ValueError, match="no readable photo"),
     ):
-        data.InpaintingDataset(tmp_path)
+        InpaintingDataset(tmp_path)
 
 
 def write_numbered_masks(folder, indices, size=32):
     folder.mkdir()
     for index in indices:
-        bucket = masks.HOLE_RATIO_BUCKETS[index // 2000]
-        mask = masks.MaskGenerator(seed=index).irregular(size, size, hole_ratio=bucket.range)
+        bucket = HOLE_RATIO_BUCKETS[index // 2000]
+        mask = MaskGenerator(seed=index).irregular(size, size, hole_ratio=bucket.range)
         # Mask files use white = hole.
         Image.fromarray(((1 - mask[..., 0]) * 255).astype(np.uint8)).save(
             folder / f"{index:05d}.png"
@@ -181,17 +186,17 @@ def test_load_validation_set_pairs_each_photo_with_every_bucket(photo_folder, tm
     indices = [2000 * bucket + offset for bucket in range(6) for offset in (0, 20, 1000)]
     write_numbered_masks(tmp_path / "masks", indices)
     (photo_folder / "broken.jpg").unlink()
-    samples = data.load_validation_set(photo_folder, tmp_path / "masks", size=32)
+    samples = load_validation_set(photo_folder, tmp_path / "masks", size=32)
     assert len(samples) == 6 * 6  # six top-level photos, six buckets
     assert len({sample.name for sample in samples}) == len(samples)
     for sample in samples:
         assert sample.image.shape == (32, 32, 3) and sample.image.dtype == np.float32
         assert sample.mask.shape == (32, 32, 1) and sample.mask.dtype == np.float32
-        assert masks.bucket_of(masks.hole_ratio(sample.mask)) == sample.bucket
+        assert bucket_of(hole_ratio(sample.mask)) == sample.bucket
     # Six photos spread over three masks per bucket: each mask serves two photos.
     bucket_0_names = [sample.name.rsplit("_", 1)[1] for sample in samples if sample.bucket == 0]
     assert bucket_0_names == ["mask00000"] * 2 + ["mask00020"] * 2 + ["mask01000"] * 2
-    again = data.load_validation_set(photo_folder, tmp_path / "masks", size=32)
+    again = load_validation_set(photo_folder, tmp_path / "masks", size=32)
     assert [sample.name for sample in again] == [sample.name for sample in samples]
 
 
@@ -201,7 +206,7 @@ def test_validation_photos_are_centre_cropped(tmp_path):
     photo = np.zeros((40, 60, 3), np.uint8)
     photo[:, 10:50] = 200
     Image.fromarray(photo).save(folder / "wide.png")
-    samples = data.generated_validation_set(folder, size=40, per_bucket=1, seed=0)
+    samples = generated_validation_set(folder, size=40, per_bucket=1, seed=0)
     np.testing.assert_allclose(samples[0].image, 200 / 255)
 
 
@@ -209,26 +214,26 @@ def test_load_validation_set_rejects_unnumbered_masks(photo_folder, tmp_path):
     (tmp_path / "masks").mkdir()
     Image.new("L", (8, 8)).save(tmp_path / "masks" / "hole.png")
     with pytest.raises(ValueError, match="not named by its index"):
-        data.load_validation_set(photo_folder, tmp_path / "masks", size=32)
+        load_validation_set(photo_folder, tmp_path / "masks", size=32)
 
 
 def test_generated_validation_set(photo_folder):
     (photo_folder / "broken.jpg").unlink()
-    samples = data.generated_validation_set(photo_folder, size=48, per_bucket=2, seed=0)
+    samples = generated_validation_set(photo_folder, size=48, per_bucket=2, seed=0)
     assert len(samples) == 6 * 6 * 2
     for sample in samples:
-        assert masks.bucket_of(masks.hole_ratio(sample.mask)) == sample.bucket
-    again = data.generated_validation_set(photo_folder, size=48, per_bucket=2, seed=0)
+        assert bucket_of(hole_ratio(sample.mask)) == sample.bucket
+    again = generated_validation_set(photo_folder, size=48, per_bucket=2, seed=0)
     np.testing.assert_array_equal(samples[5].mask, again[5].mask)
 
 
 def test_generated_object_masks_are_wide_holes_in_each_bucket(photo_folder):
     (photo_folder / "broken.jpg").unlink(missing_ok=True)
-    samples = data.generated_validation_set(photo_folder, size=64, family="objects", seed=0)
+    samples = generated_validation_set(photo_folder, size=64, family="objects", seed=0)
     assert len(samples) == 6 * 6 and "_objects" in samples[0].name
     for sample in samples:
-        assert masks.bucket_of(masks.hole_ratio(sample.mask)) == sample.bucket
-    strokes = data.generated_validation_set(photo_folder, size=64, family="strokes", seed=0)
+        assert bucket_of(hole_ratio(sample.mask)) == sample.bucket
+    strokes = generated_validation_set(photo_folder, size=64, family="strokes", seed=0)
 
     def surviving_erosion(samples):
         holes = [(sample.mask[..., 0] == 0).astype(np.uint8) for sample in samples[-12:]]
@@ -237,21 +242,21 @@ def test_generated_object_masks_are_wide_holes_in_each_bucket(photo_folder):
 
     assert surviving_erosion(samples) > surviving_erosion(strokes) + 0.1
     with pytest.raises(ValueError, match="mask family"):
-        data.generated_validation_set(photo_folder, size=64, family="blobs")
+        generated_validation_set(photo_folder, size=64, family="blobs")
 
 
 @pytest.mark.needs_shared_data
 def test_shared_validation_set(shared_data):
     shared_validation = shared_data / "val"
-    samples = data.load_validation_set(
+    samples = load_validation_set(
         shared_validation / "images", shared_validation / "masks", size=256
     )
     assert len(samples) == 480
     assert np.bincount([sample.bucket for sample in samples]).tolist() == [80] * 6
     for sample in samples:
-        bucket = masks.HOLE_RATIO_BUCKETS[sample.bucket]
+        bucket = HOLE_RATIO_BUCKETS[sample.bucket]
         # Resizing the 512-pixel masks to 256 may move a ratio slightly across an edge.
-        assert bucket.lower - 0.005 < masks.hole_ratio(sample.mask) <= bucket.upper + 0.005
+        assert bucket.lower - 0.005 < hole_ratio(sample.mask) <= bucket.upper + 0.005
         assert sample.image.shape == (256, 256, 3)
 
 
@@ -266,23 +271,23 @@ def encode(array, format_name, **save_arguments):
 
 def test_load_rgb_converts_modes_to_rgb():
     gray = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4
-    rgb = imaging.load_rgb(encode(gray, "PNG"))
+    rgb = arrays.load_rgb(encode(gray, "PNG"))
     assert rgb.shape == (8, 8, 3) and rgb.dtype == np.uint8
     np.testing.assert_array_equal(rgb[..., 1], gray)
     rgba = np.dstack([np.full((8, 8, 3), 90, np.uint8), np.zeros((8, 8), np.uint8)])
-    np.testing.assert_array_equal(imaging.load_rgb(encode(rgba, "PNG")), 90)
+    np.testing.assert_array_equal(arrays.load_rgb(encode(rgba, "PNG")), 90)
     palette = Image.fromarray(np.full((8, 8, 3), 30, np.uint8)).convert(
         "P", palette=Image.Palette.ADAPTIVE
     )
     buffer = io.BytesIO()
     palette.save(buffer, format="PNG")
-    np.testing.assert_array_equal(imaging.load_rgb(buffer.getvalue()), 30)
+    np.testing.assert_array_equal(arrays.load_rgb(buffer.getvalue()), 30)
 
 
 def test_load_rgb_rescales_16_bit_grayscale(tmp_path):
     deep = np.array([[0, 257 * 100, 65535]], np.uint16)
     Image.fromarray(deep).save(tmp_path / "deep.png")
-    np.testing.assert_array_equal(imaging.load_rgb(tmp_path / "deep.png")[0, :, 0], [0, 100, 255])
+    np.testing.assert_array_equal(arrays.load_rgb(tmp_path / "deep.png")[0, :, 0], [0, 100, 255])
 
 
 def test_load_rgb_applies_exif_orientation():
@@ -291,28 +296,28 @@ def test_load_rgb_applies_exif_orientation():
     exif[0x0112] = 6  # rotated 90 degrees: the upright photo is 20 high and 10 wide
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", exif=exif)
-    assert imaging.load_rgb(buffer.getvalue()).shape == (20, 10, 3)
+    assert arrays.load_rgb(buffer.getvalue()).shape == (20, 10, 3)
 
 
 def test_load_rgb_rejects_broken_files(tmp_path):
     with pytest.raises(ValueError, match="cannot read image <bytes>"):
-        imaging.load_rgb(b"garbage")
+        arrays.load_rgb(b"garbage")
     complete = encode(np.zeros((64, 64, 3), np.uint8), "JPEG")
     (tmp_path / "cut.jpg").write_bytes(complete[: len(complete) // 2])
     with pytest.raises(ValueError, match=r"cannot read image .*cut\.jpg: "):
-        imaging.load_rgb(tmp_path / "cut.jpg")
+        arrays.load_rgb(tmp_path / "cut.jpg")
     with pytest.raises(ValueError, match="cannot read image from a int"):
-        imaging.load_rgb(42)
+        arrays.load_rgb(42)
 
 
 def test_float_conversions():
     image = np.array([0, 128, 255], np.uint8)
-    as_float = imaging.to_float(image)
+    as_float = arrays.to_float(image)
     assert as_float.dtype == np.float32
     np.testing.assert_allclose(as_float, [0.0, 128 / 255, 1.0])
-    np.testing.assert_array_equal(imaging.to_uint8(as_float), image)
-    np.testing.assert_array_equal(imaging.to_uint8(np.array([-0.2, 0.499 / 255, 1.3])), [0, 0, 255])
+    np.testing.assert_array_equal(arrays.to_uint8(as_float), image)
+    np.testing.assert_array_equal(arrays.to_uint8(np.array([-0.2, 0.499 / 255, 1.3])), [0, 0, 255])
     with pytest.raises(ValueError, match="uint8"):
-        imaging.to_float(as_float)
+        arrays.to_float(as_float)
     with pytest.raises(ValueError, match="floating-point"):
-        imaging.to_uint8(image)
+        arrays.to_uint8(image)

@@ -14,9 +14,9 @@ from PIL import Image
 from skimage import data as skimage_data
 
 from holefill import Inpainter
-from holefill.baselines import telea
 from holefill.card import read_card
-from holefill.masks import MaskGenerator
+from holefill.evaluation.baselines import telea
+from holefill.masks.generator import MaskGenerator
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
 # Colour photos of scenes and objects, as users upload, not test charts.
@@ -83,7 +83,7 @@ def test_beats_telea_inside_generated_holes():
 
 
 def test_card_offers_the_error_map_that_passed_and_withholds_the_dropout_spread(card):
-    from holefill.uncertainty import judge
+    from holefill.inference.uncertainty import judge
 
     section = card["uncertainty"]
     assert section["default"] == "error-map"

@@ -38,7 +38,15 @@ EVENTS = REPO_ROOT / "events"
 LAMBDA_GLIBC_MINOR = 34
 ARCHITECTURES = ("x86_64", "aarch64")
 TRAINING_PACKAGES = ("keras", "tensorflow", "jax", "torch", "tensorboardX", "matplotlib")
-NOT_SERVING_MODULES = ("holefill.training", "holefill.cli", "holefill.twin", "holefill.layers")
+NOT_SERVING_MODULES = (
+    "holefill.nn",
+    "holefill.training",
+    "holefill.evaluation",
+    "holefill.export",
+    "holefill.masks",
+    "holefill.cli",
+    "holefill.twin",
+)
 
 
 # --- the locks ---------------------------------------------------------------------------
@@ -315,7 +323,7 @@ def test_sam_builds_the_api_function_and_it_answers(
     assert (function_dir / "app.py").exists()
     assert (layer_dir / "holefill_service" / "jobs.py").exists()
     # Nothing but the layer's packages: holefill and its model never reach the zip.
-    assert not list(build_dir.rglob("holefill/inpainter.py"))
+    assert not list(build_dir.rglob("holefill/inference/inpainter.py"))
 
     # Lambda's path for a zip function: its folder, then the layer's python/.
     environment = {
@@ -447,14 +455,15 @@ def replay_image(python, root, context):
 
 def test_the_build_context_holds_serving_code_only():
     context = build_context()
-    assert "holefill/inpainter.py" in context
+    assert "holefill/inference/inpainter.py" in context
     assert "models/default/model.tflite" in context
     unwanted = [
         path
         for path in context
         if path.endswith(".keras")
         or path.startswith(("holefill/twin/", ".venv", "tests/", "frontend/"))
-        or path in {"holefill/training.py", "holefill/cli.py", "holefill/layers.py"}
+        or path
+        in {"holefill/training/loop.py", "holefill/cli/commands.py", "holefill/nn/layers.py"}
     ]
     assert not unwanted, unwanted
 

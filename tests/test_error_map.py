@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from skimage import data as skimage_data
 
-from holefill.error_map import FEATURES, ErrorMap, error_features, hole_features
-from holefill.seams import DIFFUSIONS
+from holefill.inference.error_map import FEATURES, ErrorMap, error_features, hole_features
+from holefill.inference.seams import DIFFUSIONS
 
 
 def photo_and_holes():
@@ -55,7 +55,7 @@ def test_round_trip_and_refusals():
 
 
 def test_served_features_read_a_window_and_match_the_whole_photo_on_the_holes():
-    from holefill.seams import DEFAULT_SEAMS, diffuse_holes
+    from holefill.inference.seams import DEFAULT_SEAMS, diffuse_holes
 
     photo = skimage_data.astronaut().astype(np.float32) / 255.0  # 512 px: the window is less
     holes = np.zeros(photo.shape[:2], bool)

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from holefill import evaluation
-from holefill.baselines import telea
-from holefill.metrics import METRICS
+from holefill.evaluation import evaluate
+from holefill.evaluation.baselines import telea
+from holefill.evaluation.metrics import METRICS
 
 SIZE = 32  # The smallest size LPIPS with AlexNet takes is 31.
 
@@ -51,7 +51,7 @@ def _zero_fill(images, masks):
 @pytest.fixture
 def result():
     samples = _samples()
-    return evaluation.evaluate(
+    return evaluate.evaluate(
         samples, {"oracle": _oracle(samples), "zero": _zero_fill}, batch_size=3, progress=False
     )
 
@@ -80,7 +80,7 @@ def test_methods_never_see_the_ground_truth_inside_the_hole():
         seen.append(images[masks[..., 0] == 0])
         return images
 
-    evaluation.evaluate(samples, {"spy": spy}, progress=False)
+    evaluate.evaluate(samples, {"spy": spy}, progress=False)
     assert not np.concatenate(seen).any()
 
 
@@ -100,48 +100,48 @@ def test_save_writes_json_markdown_and_chart(result, tmp_path):
 
 
 def test_beats_every_bucket(result):
-    assert evaluation.beats_every_bucket(result, "oracle")
-    pixel_metrics_only = evaluation.evaluate(
+    assert evaluate.beats_every_bucket(result, "oracle")
+    pixel_metrics_only = evaluate.evaluate(
         _samples(), {"zero": _zero_fill, "copy": _zero_fill}, metrics=["l1"], progress=False
     )
     with pytest.raises(ValueError, match=r"Unknown metrics \['psnr', 'ssim', 'lpips'\]"):
-        evaluation.beats_every_bucket(pixel_metrics_only, "zero")
-    assert not evaluation.beats_every_bucket(result, "zero")
-    assert evaluation.beats_every_bucket(result, "oracle", metrics=["l1"], first_bucket=3)
+        evaluate.beats_every_bucket(pixel_metrics_only, "zero")
+    assert not evaluate.beats_every_bucket(result, "zero")
+    assert evaluate.beats_every_bucket(result, "oracle", metrics=["l1"], first_bucket=3)
     with pytest.raises(ValueError, match="no bucket"):
-        evaluation.beats_every_bucket(result, "oracle", first_bucket=4)
+        evaluate.beats_every_bucket(result, "oracle", first_bucket=4)
     with pytest.raises(ValueError, match="Unknown method"):
-        evaluation.beats_every_bucket(result, "telea")
+        evaluate.beats_every_bucket(result, "telea")
 
 
 def test_batched_adapts_a_per_image_method():
     samples = _samples()[:2]
     images = np.stack([sample.image * sample.mask for sample in samples])
     masks = np.stack([sample.mask for sample in samples])
-    outputs = evaluation.batched(telea)(images, masks)
+    outputs = evaluate.batched(telea)(images, masks)
     assert outputs.shape == images.shape
     np.testing.assert_array_equal(outputs[1], telea(images[1], masks[1]))
 
 
 def test_evaluate_computes_only_the_metrics_asked_for_in_their_order():
-    result = evaluation.evaluate(
+    result = evaluate.evaluate(
         _samples(), {"zero": _zero_fill}, metrics=["l1", "psnr"], progress=False
     )
     assert result.metrics == ["l1", "psnr"]
     assert list(result.scores) == ["l1", "psnr"]
     assert result.to_markdown().index("L1 (%)") < result.to_markdown().index("PSNR (dB)")
     with pytest.raises(ValueError, match="names from"):
-        evaluation.evaluate(_samples(), {"zero": _zero_fill}, metrics=["fid"], progress=False)
+        evaluate.evaluate(_samples(), {"zero": _zero_fill}, metrics=["fid"], progress=False)
 
 
 def test_evaluate_rejects_bad_buckets_and_output_shapes():
     samples = _samples()
     with pytest.raises(ValueError, match="buckets must lie in"):
-        evaluation.evaluate(
+        evaluate.evaluate(
             [dataclasses.replace(samples[0], bucket=6)], {"zero": _zero_fill}, progress=False
         )
     with pytest.raises(ValueError, match="returned shape"):
-        evaluation.evaluate(samples, {"crop": lambda images, masks: images[:, 1:]}, progress=False)
+        evaluate.evaluate(samples, {"crop": lambda images, masks: images[:, 1:]}, progress=False)
 
 
 def _grey_samples():
@@ -167,10 +167,10 @@ def _noisy_draws(error_follows_spread, seed=0):
 
 def test_uncertainty_spearman_is_high_when_the_spread_tracks_the_error():
     samples = _grey_samples()
-    tracking = evaluation.evaluate_uncertainty(
+    tracking = evaluate.evaluate_uncertainty(
         samples, _noisy_draws(True), draws=8, batch_size=3, progress=False
     )
-    flat = evaluation.evaluate_uncertainty(
+    flat = evaluate.evaluate_uncertainty(
         samples, _noisy_draws(False), draws=8, batch_size=3, progress=False
     )
     assert tracking.rows == ["(10%,20%]", "(30%,40%]", "overall"]
@@ -184,11 +184,11 @@ def test_uncertainty_spearman_is_high_when_the_spread_tracks_the_error():
 
 def test_uncertainty_draws_a_bounded_number_of_pixels_and_checks_its_arguments():
     samples = _grey_samples()
-    result = evaluation.evaluate_uncertainty(
+    result = evaluate.evaluate_uncertainty(
         samples, _noisy_draws(True), draws=8, pixels_per_image=10, progress=False
     )
     assert result.pixels["overall"] == 10 * len(samples)
     with pytest.raises(ValueError, match="at least 2"):
-        evaluation.evaluate_uncertainty(samples, _zero_fill, draws=1)
+        evaluate.evaluate_uncertainty(samples, _zero_fill, draws=1)
     with pytest.raises(ValueError, match="at least one sample"):
-        evaluation.evaluate_uncertainty([], _zero_fill)
+        evaluate.evaluate_uncertainty([], _zero_fill)

@@ -18,13 +18,13 @@ from PIL import Image, ImageCms
 
 from holefill import Inpainter
 from holefill.card import CARD_FORMAT_VERSION, CARD_NAME
-from holefill.cli import main
+from holefill.cli.commands import main
 from holefill.errors import InvalidInputError
-from holefill.inpainter import DEFAULT_MASK_DILATION
-from holefill.masks import MaskGenerator
-from holefill.models import PConvUNetConfig
-from holefill.photos import read_mask, read_photo
-from holefill.runtime import LiteRTModel, fill_keep_mask
+from holefill.imaging.photos import read_mask, read_photo
+from holefill.inference.inpainter import DEFAULT_MASK_DILATION
+from holefill.inference.runtime import LiteRTModel, fill_keep_mask
+from holefill.masks.generator import MaskGenerator
+from holefill.nn.models import PConvUNetConfig
 
 TILE = 32
 # Two dropout layers (the default is 1): a head of several layers at two strides, whose
@@ -37,7 +37,7 @@ SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 def model_dir(tmp_path_factory):
     if keras.backend.backend() != "tensorflow":
         pytest.skip("exporting to LiteRT needs KERAS_BACKEND=tensorflow")
-    from holefill.export import export_untrained_model
+    from holefill.export.litert import export_untrained_model
 
     folder = tmp_path_factory.mktemp("model")
     export_untrained_model(CONFIG, folder, check_samples=2)
@@ -49,7 +49,7 @@ def one_dropout_model_dir(tmp_path_factory):
     """The default `dropout_layers` (1): the head is the last partial convolution alone."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("exporting to LiteRT needs KERAS_BACKEND=tensorflow")
-    from holefill.export import export_untrained_model
+    from holefill.export.litert import export_untrained_model
 
     config = PConvUNetConfig(image_size=TILE, depth=3, width=0.125, dropout_rate=0.2)
     assert config.dropout_layers == 1
@@ -129,7 +129,7 @@ def test_a_format_2_card_is_a_pconv_and_an_unknown_architecture_is_refused(model
 
 
 def test_runtime_matches_keras(model_dir):
-    from holefill.export import load_generator
+    from holefill.export.litert import load_generator
 
     reference, _ = load_generator(model_dir, input_size=TILE)
     runtime = LiteRTModel.load(model_dir, threads=2)
@@ -167,7 +167,7 @@ def corner_holes():
     [("model_dir", one_block_hole, 1), ("one_dropout_model_dir", corner_holes, 2)],
 )
 def test_monte_carlo_matches_keras_dropout_statistics(request, model_fixture, holes, windows):
-    from holefill.export import load_generator
+    from holefill.export.litert import load_generator
 
     model_dir = request.getfixturevalue(model_fixture)
     samples = 300
@@ -212,9 +212,9 @@ def test_keep_masks_are_keras_dropout_masks(rate):
 
 @pytest.mark.parametrize("strategy", ["auto", "crop", "tile", "resize"])
 def test_whole_photo_matches_keras(inpainter, model_dir, strategy):
-    from holefill import strategies
-    from holefill.export import load_generator
-    from holefill.seams import blend_seams
+    from holefill.export.litert import load_generator
+    from holefill.inference import strategies
+    from holefill.inference.seams import blend_seams
 
     reference, _ = load_generator(model_dir, input_size=TILE)
 
@@ -353,7 +353,7 @@ def test_serving_imports_neither_tensorflow_nor_keras(model_dir, tmp_path):
         import sys
         import numpy as np
         import holefill
-        assert "holefill.inpainter" not in sys.modules, "Inpainter loads lazily"
+        assert "holefill.inference.inpainter" not in sys.modules, "Inpainter loads lazily"
         inpainter = holefill.Inpainter.load({str(model_dir)!r}, validated_uncertainty_only=False)
         image = np.zeros((40, 56, 3), np.uint8)
         inpainter.inpaint(image, {str(mask_path)!r}, uncertainty="monte-carlo").image
@@ -386,7 +386,7 @@ def test_cli_predict_folders(model_dir, tmp_path, capsys):
 def test_calibrate_then_predict_with_the_offered_map(model_dir, tmp_path, capsys):
     from skimage import data as skimage_data
 
-    from holefill.uncertainty import judge
+    from holefill.inference.uncertainty import judge
 
     calibrated = tmp_path / "model"
     shutil.copytree(model_dir, calibrated)

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from holefill.litert_graphs import monte_carlo_split, serving_model
-from holefill.masks import MaskGenerator
-from holefill.models import PConvUNetConfig, build_pconv_unet, count_flops
+from holefill.export.litert_graphs import monte_carlo_split, serving_model
+from holefill.masks.generator import MaskGenerator
+from holefill.nn.models import PConvUNetConfig, build_pconv_unet, count_flops
 
 pytestmark = pytest.mark.keras_backend
 

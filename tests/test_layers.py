@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from holefill.layers import ConcatenateWithMasks, PartialConv2D
+from holefill.nn.layers import ConcatenateWithMasks, PartialConv2D
 
 pytestmark = pytest.mark.keras_backend
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from holefill.losses import (
+from holefill.evaluation.metrics import composite, ssim
+from holefill.nn.losses import (
     IMAGENET_MEAN,
     LossWeights,
     PConvLoss,
@@ -14,7 +15,6 @@ from holefill.losses import (
     structural_similarity,
     total_variation_in_dilated_hole,
 )
-from holefill.metrics import composite, ssim
 
 pytestmark = pytest.mark.keras_backend
 

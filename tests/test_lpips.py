@@ -8,8 +8,9 @@ import pytest
 from PIL import Image, ImageFilter
 from skimage import data as skimage_data
 
-from holefill import lpips, pretrained
-from holefill.cli import main
+from holefill.cli.commands import main
+from holefill.evaluation import lpips
+from holefill.nn import pretrained
 
 
 @pytest.mark.keras_backend

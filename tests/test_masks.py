@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from holefill import masks
-from holefill.masks import HOLE_RATIO_BUCKETS, MaskGenerator, bucket_of, hole_ratio
+from holefill.masks.buckets import HOLE_RATIO_BUCKETS, bucket_of, hole_ratio
+from holefill.masks.files import load_mask_file
+from holefill.masks.generator import MaskGenerator
 
 RANGES = [(0.01, 0.6), (0.5, 0.51)] + [bucket.range for bucket in HOLE_RATIO_BUCKETS]
 SIZES = [(64, 64), (256, 256), (96, 200), (300, 128)]
@@ -156,23 +157,23 @@ def test_load_mask_file_polarity(tmp_path):
     array = np.zeros((8, 8), np.uint8)
     array[:2] = 255
     path = write_mask(tmp_path / "mask.png", array)
-    white_holes = masks.load_mask_file(path)
+    white_holes = load_mask_file(path)
     check_mask(white_holes, 8, 8)
     assert (white_holes[:2] == 0).all() and (white_holes[2:] == 1).all()
-    np.testing.assert_array_equal(masks.load_mask_file(path, hole_is="black"), 1 - white_holes)
+    np.testing.assert_array_equal(load_mask_file(path, hole_is="black"), 1 - white_holes)
     with pytest.raises(ValueError, match='"white" or "black"'):
-        masks.load_mask_file(path, hole_is="transparent")
+        load_mask_file(path, hole_is="transparent")
 
 
 def test_load_mask_file_binarises_at_half_range(tmp_path):
     array = np.array([[0, 127, 128, 255]], np.uint8)
-    mask = masks.load_mask_file(write_mask(tmp_path / "edges.png", array))
+    mask = load_mask_file(write_mask(tmp_path / "edges.png", array))
     np.testing.assert_array_equal(mask[0, :, 0], [1, 1, 0, 0])
 
 
 def test_load_mask_file_16_bit(tmp_path):
     array = np.array([[0, 30000, 40000, 65535]], np.uint16)
-    mask = masks.load_mask_file(write_mask(tmp_path / "deep.png", array))
+    mask = load_mask_file(write_mask(tmp_path / "deep.png", array))
     np.testing.assert_array_equal(mask[0, :, 0], [1, 1, 0, 0])
 
 
@@ -180,7 +181,7 @@ def test_load_mask_file_colour_uses_brightest_channel(tmp_path):
     array = np.zeros((1, 3, 3), np.uint8)
     array[0, 1] = (255, 0, 0)
     array[0, 2] = (255, 255, 255)
-    mask = masks.load_mask_file(write_mask(tmp_path / "strokes.png", array))
+    mask = load_mask_file(write_mask(tmp_path / "strokes.png", array))
     np.testing.assert_array_equal(mask[0, :, 0], [1, 0, 0])
 
 
@@ -191,14 +192,14 @@ def test_load_mask_file_transparent_pixels_are_known(tmp_path, hole_is):
     array[0, 0] = (stroke, stroke, stroke, 255)  # painted
     array[0, 1] = (255 - stroke, 255 - stroke, 255 - stroke, 0)  # transparent
     array[0, 2] = (stroke, stroke, stroke, 0)  # transparent, whatever its colour
-    mask = masks.load_mask_file(write_mask(tmp_path / "layer.png", array), hole_is=hole_is)
+    mask = load_mask_file(write_mask(tmp_path / "layer.png", array), hole_is=hole_is)
     np.testing.assert_array_equal(mask[0, :, 0], [0, 1, 1])
 
 
 def test_load_mask_file_resizes_with_nearest_neighbour(tmp_path):
     array = np.zeros((8, 8), np.uint8)
     array[:, :4] = 255
-    mask = masks.load_mask_file(write_mask(tmp_path / "half.png", array), size=(4, 6))
+    mask = load_mask_file(write_mask(tmp_path / "half.png", array), size=(4, 6))
     check_mask(mask, 4, 6)
     np.testing.assert_array_equal(mask[0, :, 0], [0, 0, 0, 1, 1, 1])
 
@@ -207,7 +208,7 @@ def test_load_mask_file_unreadable(tmp_path):
     path = tmp_path / "broken.png"
     path.write_bytes(b"not a png")
     with pytest.raises(ValueError, match="cannot read image"):
-        masks.load_mask_file(path)
+        load_mask_file(path)
 
 
 def test_brush_paths_are_thick_and_gathered():

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from holefill import metrics
+from holefill.evaluation import metrics
 
 
 def test_psnr_of_a_known_mean_squared_error():

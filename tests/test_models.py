@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from holefill.architectures import describe
-from holefill.models import (
+from holefill.nn.architectures import describe
+from holefill.nn.models import (
     ENCODER_BATCH_NORM_PREFIX,
     PConvUNetConfig,
     build_pconv_unet,

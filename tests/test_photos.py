@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 from holefill.errors import InputTooLargeError, InvalidInputError, UnsupportedFormatError
-from holefill.photos import EXIF_ORIENTATION, Limits, read_mask, read_photo
+from holefill.imaging.photos import EXIF_ORIENTATION, Limits, read_mask, read_photo
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 

@@ -1,4 +1,4 @@
-"""The diffusion blend at the holes' edges (holefill.seams)."""
+"""The diffusion blend at the holes' edges (holefill.inference.seams)."""
 
 import dataclasses
 
@@ -8,9 +8,9 @@ import pytest
 import skimage.data
 from skimage.restoration import inpaint_biharmonic
 
-from holefill import seams
-from holefill.masks import MaskGenerator
-from holefill.seams import DIFFUSIONS, SeamBlend, blend_seams
+from holefill.inference import seams
+from holefill.inference.seams import DIFFUSIONS, SeamBlend, blend_seams
+from holefill.masks.generator import MaskGenerator
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from holefill import strategies
+from holefill.inference import strategies
 
 TILE = 64
 

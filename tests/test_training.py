@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from holefill.checkpoints import latest_checkpoint, load_checkpoint
-from holefill.cli import main
-from holefill.losses import LossWeights
-from holefill.models import ENCODER_BATCH_NORM_PREFIX, PConvUNetConfig
-from holefill.training import train
+from holefill.cli.commands import main
+from holefill.nn.checkpoints import latest_checkpoint, load_checkpoint
+from holefill.nn.losses import LossWeights
+from holefill.nn.models import ENCODER_BATCH_NORM_PREFIX, PConvUNetConfig
+from holefill.training.loop import train
 
 pytestmark = pytest.mark.keras_backend
 
@@ -93,7 +93,7 @@ def test_export_matches_keras_or_says_it_needs_tensorflow(training_config, tmp_p
 
 
 def test_a_checkpoint_without_an_architecture_holds_a_pconv(training_config, tmp_path):
-    from holefill.export import load_generator
+    from holefill.export.litert import load_generator
 
     run = tmp_path / "run"
     checkpoint = train(training_config(run, TINY))

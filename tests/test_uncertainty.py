@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from holefill.masks import HOLE_RATIO_BUCKETS
-from holefill.uncertainty import (
+from holefill.evaluation.uncertainty_calibration import Measurements, uncertainty_section, validate
+from holefill.inference.uncertainty import (
     FULL_SCALES,
     OVERALL,
     MonteCarloUncertainty,
     Uncertainty,
     judge,
 )
-from holefill.uncertainty_calibration import Measurements, uncertainty_section, validate
+from holefill.masks.buckets import HOLE_RATIO_BUCKETS
 
 LABELS = [bucket.label for bucket in HOLE_RATIO_BUCKETS]
 
@@ -118,7 +118,7 @@ def test_the_section_offers_the_map_that_ranks_the_error_and_says_why_not_the_ot
 
 
 def test_the_service_offers_the_library_choices():
-    from holefill.uncertainty import CHOICES
+    from holefill.inference.uncertainty import CHOICES
     from holefill_service.jobs import UNCERTAINTY_CHOICES
 
     assert UNCERTAINTY_CHOICES == CHOICES

@@ -7,15 +7,15 @@ import keras
 import numpy as np
 import pytest
 
-from holefill.architectures import describe
 from holefill.card import CARD_FORMAT_VERSION, CARD_NAME
-from holefill.checkpoints import load_checkpoint
-from holefill.cli import main
-from holefill.litert_graphs import monte_carlo_split
-from holefill.masks import MaskGenerator
-from holefill.models import PConvUNetConfig, count_flops
-from holefill.training import build_trainer, train
-from holefill.unet3plus import UNet3PlusConfig, build_unet3plus
+from holefill.cli.commands import main
+from holefill.export.litert_graphs import monte_carlo_split
+from holefill.masks.generator import MaskGenerator
+from holefill.nn.architectures import describe
+from holefill.nn.checkpoints import load_checkpoint
+from holefill.nn.models import PConvUNetConfig, count_flops
+from holefill.nn.unet3plus import UNet3PlusConfig, build_unet3plus
+from holefill.training.loop import build_trainer, train
 
 pytestmark = pytest.mark.keras_backend
 
@@ -216,7 +216,7 @@ def test_cli_trains_and_exports_a_unet3plus(exported):
 def test_serving_runs_the_unet3plus_and_its_uncertainty_lies_in_the_holes(
     exported, check_served_uncertainty
 ):
-    from holefill.export import load_generator
+    from holefill.export.litert import load_generator
 
     reference, _ = load_generator(exported, input_size=32)
     inputs = random_inputs(batch=1, seed=5)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from holefill import Inpainter
 from holefill.errors import InputTooLargeError, InvalidInputError, UnsupportedFormatError
-from holefill.photos import Limits
+from holefill.imaging.photos import Limits
 from holefill_service import keys, storage
 from holefill_service.errors import ServiceError
 from holefill_service.jobs import JobConflictError, JobStatus, JobStore, now_utc

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from holefill_service import keys, storage
 from holefill_service.errors import ServiceError
 
-# What a job may ask for as its uncertainty map: `holefill.uncertainty`'s methods, "auto"
+# What a job may ask for as its uncertainty map: `holefill.inference.uncertainty`'s methods, "auto"
 # (the model card's best offered method, or none) and "none". The layer does not import
 # holefill; a test keeps the two equal.
 UNCERTAINTY_CHOICES = ("auto", "none", "error-map", "monte-carlo")

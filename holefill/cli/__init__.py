@@ -1,0 +1,5 @@
+"""The `holefill` command: train, finetune, evaluate, export, predict and the rest."""
+
+from holefill.cli.commands import main
+
+__all__ = ["main"]

@@ -1,0 +1,5 @@
+import sys
+
+from holefill.cli import main
+
+sys.exit(main())
