@@ -111,29 +111,23 @@ GPU_BACKEND ?= tensorflow
 HARDWARE ?= $(shell nproc) CPU cores ($(shell lscpu | sed -n 's/^Model name: *//p'))
 DEFAULT_DATA_TERMS := ImageNet sample photos (one per class; ImageNet terms) and BSDS500 \
 	train+val (Arbelaez et al., TPAMI 2011): research use only. The weights inherit these terms.
-DEFAULT_MODEL_FLAGS := --width 0.25 --depth 7 --image-size 256 --dropout 0.1 --dropout-layers 1
-DEFAULT_TRAINING_FLAGS := --data $(SHARED_DATA)/train \
-	--vgg-weights $(SHARED_DATA)/vgg16/vgg16_blocks1-3_torchvision_imagenet_hwio.npz \
-	--batch-size 8 --checkpoint-every 500 --sample-every 2500 --in-memory \
-	--loss-weight perceptual=0 --loss-weight style_out=0 --loss-weight style_comp=0
-GPU_TRAINING_FLAGS := --data $(SHARED_DATA)/train256 --batch-size 32 --checkpoint-every 500 \
-	--sample-every 100000 --in-memory --workers 5 --loss-weight perceptual=0 \
-	--loss-weight style_out=0 --loss-weight style_comp=0 --loss-weight ssim=1
+# The recipe's flags (model, data, batches, loss): models/recipes/, read by --config.
+RECIPE := --config models/recipes/default.toml
+GPU_RECIPE := $(RECIPE) --config models/recipes/default-gpu.toml
 HOLEFILL := KERAS_BACKEND=tensorflow $(BIN)/holefill
 # Photos that scikit-image ships (public domain or CC0) for the README's sample grid: the
 # validation photos may not be redistributed.
 GRID_PHOTOS := astronaut.png chelsea.png coffee.png rocket.jpg
 
 train-default: $(STAMP)
-	$(HOLEFILL) train $(DEFAULT_TRAINING_FLAGS) $(DEFAULT_MODEL_FLAGS) \
-		--steps $(TRAIN_STEPS) --output $(DEFAULT_RUN)/train
-	$(HOLEFILL) finetune $(DEFAULT_TRAINING_FLAGS) --from $(DEFAULT_RUN)/train \
+	$(HOLEFILL) train $(RECIPE) --steps $(TRAIN_STEPS) --output $(DEFAULT_RUN)/train
+	$(HOLEFILL) finetune $(RECIPE) --from $(DEFAULT_RUN)/train \
 		--steps $(FINETUNE_STEPS) --output $(DEFAULT_RUN)/finetune
-	$(HOLEFILL) finetune $(DEFAULT_TRAINING_FLAGS) --from $(DEFAULT_RUN)/finetune \
+	$(HOLEFILL) finetune $(RECIPE) --from $(DEFAULT_RUN)/finetune \
 		--loss-weight ssim=1 --steps $(SSIM_STEPS) --output $(DEFAULT_RUN)/finetune-ssim
 	from=$(DEFAULT_RUN)/finetune-ssim; run=0; for stage in $(GPU_STAGES); do \
 		run=$$((run + 1)); \
-		KERAS_BACKEND=$(GPU_BACKEND) $(BIN)/holefill finetune $(GPU_TRAINING_FLAGS) \
+		KERAS_BACKEND=$(GPU_BACKEND) $(BIN)/holefill finetune $(GPU_RECIPE) \
 			--from $$from --steps $${stage%%:*} --learning-rate $${stage##*:} \
 			--output $(DEFAULT_RUN)/gpu-ssim-$$run || exit 1; \
 		from=$(DEFAULT_RUN)/gpu-ssim-$$run; \

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import keras
 
-from holefill.cli.commands import evaluation_metrics, keras_method
 from holefill.evaluation.baselines import CLASSICAL_METHODS
 from holefill.evaluation.evaluate import batched, evaluate, evaluate_uncertainty
+from holefill.evaluation.methods import evaluation_metrics, keras_method
 from holefill.evaluation.validation_sets import load_validation_set
 from holefill.masks.buckets import HOLE_RATIO_BUCKETS
 from holefill.nn.architectures import architecture_of, describe

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from holefill.cli.commands import keras_method
 from holefill.evaluation.baselines import CLASSICAL_METHODS
+from holefill.evaluation.methods import keras_method
 from holefill.evaluation.metrics import composite, psnr, ssim
 from holefill.evaluation.validation_sets import generated_validation_set
 from holefill.inference.seams import DEFAULT_SEAMS, blend_seams

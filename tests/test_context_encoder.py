@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from holefill.card import CARD_NAME
-from holefill.cli.commands import main
+from holefill.cli import main
 from holefill.export.litert import export_model, load_generator
 from holefill.masks.generator import MaskGenerator
 from holefill.nn.adversarial import AdversarialConfig

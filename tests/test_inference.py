@@ -18,7 +18,7 @@ from PIL import Image, ImageCms
 
 from holefill import Inpainter
 from holefill.card import CARD_FORMAT_VERSION, CARD_NAME
-from holefill.cli.commands import main
+from holefill.cli import main
 from holefill.errors import InvalidInputError
 from holefill.imaging.photos import read_mask, read_photo
 from holefill.inference.inpainter import DEFAULT_MASK_DILATION

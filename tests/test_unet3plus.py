@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from holefill.card import CARD_FORMAT_VERSION, CARD_NAME
-from holefill.cli.commands import main
+from holefill.cli import main
 from holefill.export.litert_graphs import monte_carlo_split
 from holefill.masks.generator import MaskGenerator
 from holefill.nn.architectures import describe

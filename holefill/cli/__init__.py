@@ -1,5 +1,5 @@
 """The `holefill` command: train, finetune, evaluate, export, predict and the rest."""
 
-from holefill.cli.commands import main
+from holefill.cli.main import main
 
 __all__ = ["main"]

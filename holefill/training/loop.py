@@ -51,6 +51,8 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # (`holefill.training.device_batches`).
 PIPELINES = ("host", "device")
 STAGES = ("train", "finetune")
+# What `jit_compile` says, as Keras's `compile` takes it.
+JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
 FINETUNE_LEARNING_RATE = 5e-5  # the paper's second stage
 # The adversarial style term: Gram matrices of the output's VGG16 features against the
 # truth's, as the PConv loss's style_out.
@@ -78,25 +80,65 @@ class TrainingConfig:
     )
     stage: str = "train"
     initial_checkpoint: str | None = None
-    batch_size: int = 6
-    steps: int = 1000
-    checkpoint_every: int = 100
-    sample_every: int = 500
-    learning_rate: float | None = None
-    loss: str | None = None
+    batch_size: int = dataclasses.field(default=6, metadata={"help": "photos per step"})
+    steps: int = dataclasses.field(default=1000, metadata={"help": "total optimizer steps"})
+    checkpoint_every: int = dataclasses.field(
+        default=100, metadata={"help": "steps between checkpoints (and log lines)"}
+    )
+    sample_every: int = dataclasses.field(
+        default=500, metadata={"help": "steps between sample grids"}
+    )
+    learning_rate: float | None = dataclasses.field(
+        default=None,
+        metadata={"help": "default: the architecture's for train, the paper's 5e-5 for finetune"},
+    )
+    loss: str | None = dataclasses.field(
+        default=None,
+        metadata={
+            "choices": RECONSTRUCTION_LOSSES,
+            "help": "reconstruction loss: the PConv paper's, or the masked L1 per hole pixel "
+            "(default: the architecture's)",
+        },
+    )
     loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
     mask_kinds: dict[str, float] | None = None
     adversarial: AdversarialConfig = dataclasses.field(default_factory=AdversarialConfig)
-    hole_ratio: tuple[float, float] = (0.01, 0.6)
-    precision: str = "float32"
-    jit_compile: bool | str = "auto"
-    data_parallel: bool = False
-    workers: int = 1
-    in_memory: bool = False
-    pipeline: str = "host"
-    mask_bank_size: int = 4000
-    max_dilation: int = 4
-    max_minutes: float | None = None
+    hole_ratio: tuple[float, float] = dataclasses.field(
+        default=(0.01, 0.6),
+        metadata={"help": "hole ratio range of the training masks", "metavar": ("LOW", "HIGH")},
+    )
+    precision: str = dataclasses.field(
+        default="float32", metadata={"choices": PRECISIONS, "help": "float32 or mixed precision"}
+    )
+    jit_compile: str = dataclasses.field(
+        default="auto",
+        metadata={"choices": tuple(JIT_COMPILE), "help": "XLA compilation of the training step"},
+    )
+    data_parallel: bool = dataclasses.field(
+        default=False, metadata={"help": "split each batch over every accelerator (JAX)"}
+    )
+    workers: int = dataclasses.field(default=1, metadata={"help": "data-loading threads"})
+    in_memory: bool = dataclasses.field(
+        default=False, metadata={"help": "decode every photo once and keep it in memory"}
+    )
+    pipeline: str = dataclasses.field(
+        default="host",
+        metadata={
+            "choices": PIPELINES,
+            "help": "host: batches made on the CPU; device: photos and a mask bank held on "
+            "the accelerator, each batch drawn inside the training step (keeps a GPU busy)",
+        },
+    )
+    mask_bank_size: int = dataclasses.field(
+        default=4000, metadata={"help": "device pipeline: masks drawn once"}
+    )
+    max_dilation: int = dataclasses.field(
+        default=4, metadata={"help": "device pipeline: largest random dilation of a bank mask"}
+    )
+    max_minutes: float | None = dataclasses.field(
+        default=None,
+        metadata={"help": "stop at the first checkpoint after this many minutes, whatever steps"},
+    )
     seed: int = 0
 
     def __post_init__(self):
@@ -106,6 +148,10 @@ class TrainingConfig:
             raise ValueError("Fine-tuning starts from a trained checkpoint: pass one.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
+        if self.jit_compile not in JIT_COMPILE:
+            raise ValueError(
+                f"jit_compile must be one of {tuple(JIT_COMPILE)}, got {self.jit_compile!r}."
+            )
         if self.pipeline not in PIPELINES:
             raise ValueError(f"pipeline must be one of {PIPELINES}, got {self.pipeline!r}.")
         if self.pipeline == "device" and self.architecture.adversarial:
@@ -303,7 +349,7 @@ def build_trainer(model_config, config, sampler=None):
         )
     if config.stage == "finetune":
         architecture.freeze_for_finetune(trainer.generator)
-    trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+    trainer.compile(optimizer=optimizer, jit_compile=JIT_COMPILE[config.jit_compile])
     # The compiled optimizer trains the generator (and its supervision heads); the
     # discriminator has its own.
     trainer.optimizer.build(

@@ -1,0 +1,33 @@
+"""`holefill`: parses the command line (with its `--config` files) and runs the command."""
+
+import logging
+import sys
+
+from holefill.cli.configs import MODEL_FLAGS
+from holefill.cli.flags import expand_config_files
+from holefill.cli.parser import build_parser
+
+# `finetune` takes its model from the checkpoint: a recipe's model flags are left out.
+MODEL_KEYS = frozenset({flag.removeprefix("--") for flag, _, _ in MODEL_FLAGS} | {"arch"})
+
+
+def parse_arguments(argv):
+    command = next((token for token in argv if not token.startswith("-")), None)
+    parser = build_parser(command)
+    if command in ("train", "finetune"):
+        after = argv.index(command) + 1
+        skip = MODEL_KEYS if command == "finetune" else frozenset()
+        argv = argv[:after] + expand_config_files(
+            parser.command_parsers[command], argv[after:], skip=skip
+        )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    arguments = parse_arguments(sys.argv[1:] if argv is None else list(argv))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        return arguments.handler(arguments) or 0
+    except ValueError as error:
+        print(f"holefill {arguments.command}: error: {error}", file=sys.stderr)
+        return 2
