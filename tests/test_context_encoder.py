@@ -9,7 +9,7 @@ import pytest
 
 from holefill.card import CARD_NAME
 from holefill.cli import main
-from holefill.export.litert import export_model, load_generator
+from holefill.export.litert import export_model
 from holefill.masks.generator import MaskGenerator
 from holefill.nn.adversarial import AdversarialConfig
 from holefill.nn.checkpoints import load_checkpoint
@@ -19,6 +19,7 @@ from holefill.nn.context_encoder import (
     build_patch_discriminator,
 )
 from holefill.nn.layers import ChannelWiseFullyConnected
+from holefill.nn.loading import load_generator
 from holefill.training.loop import build_trainer, train
 
 pytestmark = pytest.mark.keras_backend

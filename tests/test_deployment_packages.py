@@ -457,11 +457,8 @@ def test_the_build_context_holds_serving_code_only():
     context = build_context()
     assert "holefill/inference/inpainter.py" in context
     assert "models/default/model.tflite" in context
-    not_serving = tuple(module.replace(".", "/") + "/" for module in NOT_SERVING_MODULES) + (
-        ".venv",
-        "tests/",
-        "frontend/",
-    )
+    packages = [module.replace(".", "/") + "/" for module in NOT_SERVING_MODULES]
+    not_serving = (*packages, ".venv", "tests/", "frontend/")
     unwanted = [path for path in context if path.endswith(".keras") or path.startswith(not_serving)]
     assert not unwanted, unwanted
 

@@ -93,7 +93,7 @@ def test_export_matches_keras_or_says_it_needs_tensorflow(training_config, tmp_p
 
 
 def test_a_checkpoint_without_an_architecture_holds_a_pconv(training_config, tmp_path):
-    from holefill.export.litert import load_generator
+    from holefill.nn.loading import load_generator
 
     run = tmp_path / "run"
     checkpoint = train(training_config(run, TINY))

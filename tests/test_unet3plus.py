@@ -216,7 +216,7 @@ def test_cli_trains_and_exports_a_unet3plus(exported):
 def test_serving_runs_the_unet3plus_and_its_uncertainty_lies_in_the_holes(
     exported, check_served_uncertainty
 ):
-    from holefill.export.litert import load_generator
+    from holefill.nn.loading import load_generator
 
     reference, _ = load_generator(exported, input_size=32)
     inputs = random_inputs(batch=1, seed=5)

@@ -57,8 +57,8 @@ def keras_method(model_path, batch_size, *, monte_carlo=False, seams=None):
     `SeamBlend`, the holes' edges are blended with diffusion as serving does."""
     import numpy as np
 
-    from holefill.export.litert import load_generator
     from holefill.inference.seams import blend_seams
+    from holefill.nn.loading import load_generator
 
     model, card = load_generator(model_path, monte_carlo=monte_carlo)
     if monte_carlo and not card["config"].get("dropout_rate"):
