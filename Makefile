@@ -17,7 +17,7 @@ CHROMIUM := /usr/bin/chromium
 # The model the local twin serves: the shipped default, or any exported folder.
 MODEL ?= models/default
 
-.PHONY: test run lint lock deploy destroy test-web test-tensorflow test-jax bench-load train-default clean
+.PHONY: test test-fast run lint lock api-types deploy destroy test-web test-tensorflow test-jax bench-load train-default clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ LOCK := $(STACK_VENV)/bin/uv pip compile --quiet --universal --python-version 3.
 lock: $(STACK_STAMP)
 	$(LOCK) layers/common/requirements.in --output-file layers/common/requirements.txt
 	$(LOCK) pyproject.toml layers/common/requirements.in --output-file functions/inpaint/requirements.txt
+
+# The web app's API types, from the API's OpenAPI document (tests/test_contracts.py checks
+# that they are current).
+api-types: $(STAMP)
+	$(BIN)/python scripts/api_types.py
 
 $(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
 	npm --prefix frontend ci --no-audit --no-fund

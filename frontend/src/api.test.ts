@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiClient, ApiError, errorFromResponse } from "./api";
+import { JOB_SECRET_HEADER } from "./apiTypes";
 import { fill } from "./fill";
 
 const json = (status: number, body: unknown) =>
@@ -25,6 +26,7 @@ const upload = {
   mask: { key: "uploads/u/mask", url: "http://s3/bucket", fields: {} },
   max_bytes: 100,
   expires_in: 300,
+  max_jobs: 3,
 };
 
 describe("API client errors", () => {
@@ -134,7 +136,7 @@ describe("fill", () => {
     // The job's secret goes in a header on every poll, never in the URL.
     for (const poll of calls.slice(2)) {
       expect(poll.url).toBe("http://api/jobs/j");
-      expect((poll.init!.headers as Record<string, string>)["X-Job-Secret"]).toBe("job secret");
+      expect((poll.init!.headers as Record<string, string>)[JOB_SECRET_HEADER]).toBe("job secret");
     }
     expect(result).toEqual({
       result: { url: "http://s3/r.png", contentType: "image/png" },

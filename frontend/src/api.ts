@@ -25,71 +25,26 @@ export class ApiError extends Error {
   }
 }
 
-export interface PresignedPost {
-  key: string;
-  url: string;
-  fields: Record<string, string>;
-}
+import type * as schema from "./apiTypes";
+import { JOB_SECRET_HEADER } from "./apiTypes";
 
-export interface Upload {
-  upload_id: string;
-  /** What starting a job on this upload takes; kept in memory only. */
-  upload_secret: string;
-  photo: PresignedPost;
-  mask: PresignedPost;
-  max_bytes: number;
-  expires_in: number;
-}
-
-export interface ResultFile {
-  url: string;
-  content_type: string;
-}
-
-/** The uncertainty map: inferno colours on the holes (black = 0, yellow = `full_scale` or
- * more), transparent elsewhere; `unit` says what a value means. */
-export interface UncertaintyFile extends ResultFile {
-  method: string;
-  unit: string;
-  full_scale: number;
-}
-
-export type JobStatus = "queued" | "running" | "done" | "failed";
-
-/** A started job: its id, and the secret that reading it takes (kept in memory only). */
-export interface JobAccepted {
-  id: string;
-  status: JobStatus;
-  job_secret: string;
-}
-
-/** The header that carries a job's secret: never the URL, which logs and history keep. */
-export const JOB_SECRET_HEADER = "X-Job-Secret";
-
-export interface JobView {
-  id: string;
-  status: JobStatus;
-  result?: ResultFile | null;
-  uncertainty?: UncertaintyFile | null;
-  error?: { code: string; message: string } | null;
-  /** A failed job's HTTP status: 4xx when the photo or mask cannot be filled, 5xx when we failed. */
-  httpStatus?: number;
-}
-
-export interface ImageFormat {
-  content_type: string;
-  name: string;
-  extensions: string[];
-}
-
+// The API's own types (apiTypes.ts is generated from its OpenAPI document).
+export type PresignedPost = schema.PresignedPost;
+/** The answer of POST /uploads; its secrets are kept in memory only. */
+export type Upload = schema.UploadResponse;
+export type ResultFile = schema.ResultFile;
+export type UncertaintyFile = schema.UncertaintyFile;
+export type JobStatus = schema.JobStatus;
+export type JobAccepted = schema.JobAccepted;
+export type ImageFormat = schema.ImageFormat;
 /** What a photo may be (`GET /limits`): the web app checks a photo when it is opened. */
-export interface ServiceLimits {
-  max_bytes: number;
-  max_pixels: number;
-  formats: ImageFormat[];
-  max_uncertainty_samples: number;
-  max_jobs_per_upload: number;
-}
+export type ServiceLimits = schema.Limits;
+
+/** A job's view, with a failed job's HTTP status: 4xx when the photo or mask cannot be
+ * filled, 5xx when we failed. */
+export type JobView = Pick<schema.JobView, "id" | "status" | "result" | "uncertainty" | "error"> & {
+  httpStatus?: number;
+};
 
 type Fetch = typeof fetch;
 

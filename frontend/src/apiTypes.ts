@@ -1,0 +1,105 @@
+// Generated from the API's OpenAPI document by scripts/api_types.py (make api-types):
+// do not edit; tests/test_contracts.py checks that it is current.
+
+/** The header that carries a job's secret: never the URL, which logs keep. */
+export const JOB_SECRET_HEADER = "x-job-secret";
+
+export interface ErrorDetail {
+  code: string;
+  message: string;
+}
+
+export interface ImageFormat {
+  content_type: string;
+  name: string;
+  extensions: string[];
+}
+
+export interface JobAccepted {
+  id: string;
+  status: JobStatus;
+  /** what GET /jobs/{job_id} must present in X-Job-Secret; keep it private */
+  job_secret: string;
+}
+
+export interface JobRequest {
+  photo_key: string;
+  mask_key: string;
+  /** the upload_secret of POST /uploads */
+  upload_secret: string;
+  /** auto, crop, tile or resize */
+  strategy?: string;
+  /** the uncertainty map: auto (the one the model's card offers, if any), none, error-map or monte-carlo; a method the model does not offer fails the job with uncertainty_unavailable and the card's reason */
+  uncertainty?: string;
+  /** Monte-Carlo dropout samples, for uncertainty monte-carlo only (default 16) */
+  uncertainty_samples?: number | null;
+}
+
+export type JobStatus = "queued" | "running" | "done" | "failed";
+
+/** A job as the API shows it: results only when done, `error` only when failed. */
+export interface JobView {
+  id: string;
+  status: JobStatus;
+  created_at: string;
+  updated_at: string;
+  strategy?: string | null;
+  result?: ResultFile | null;
+  uncertainty?: UncertaintyFile | null;
+  expires_in?: number | null;
+  error?: ErrorDetail | null;
+}
+
+/** What a photo and its mask may be: beyond these, an upload or a job is refused. */
+export interface Limits {
+  /** the largest photo or mask file */
+  max_bytes: number;
+  /** the largest width x height of a photo or mask */
+  max_pixels: number;
+  /** the photo formats the service reads */
+  formats: ImageFormat[];
+  max_uncertainty_samples: number;
+  max_jobs_per_upload: number;
+}
+
+/** Post `fields` and then the file (as the form field `file`) to `url`. */
+export interface PresignedPost {
+  key: string;
+  url: string;
+  fields: Record<string, string>;
+}
+
+export interface ResultFile {
+  url: string;
+  content_type: string;
+}
+
+/** The uncertainty map: a PNG over the photo, inferno colours on the holes (black = `0`, yellow = `full_scale` or more), transparent elsewhere. */
+export interface UncertaintyFile {
+  url: string;
+  content_type: string;
+  /** error-map or monte-carlo */
+  method: string;
+  /** what a pixel's value means */
+  unit: string;
+  /** the value that the top colour stands for */
+  full_scale: number;
+}
+
+/** The content types the browser will send the files with (S3 checks them). */
+export interface UploadRequest {
+  photo_content_type: string;
+  mask_content_type?: string;
+}
+
+export interface UploadResponse {
+  upload_id: string;
+  /** what POST /jobs must present to use this upload; keep it private */
+  upload_secret: string;
+  photo: PresignedPost;
+  mask: PresignedPost;
+  max_bytes: number;
+  expires_in: number;
+  /** how many jobs this upload may start */
+  max_jobs: number;
+}

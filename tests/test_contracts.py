@@ -1,0 +1,61 @@
+"""Facts that two parts of the stack state, where one cannot import the other (the zip
+function has no `holefill`, the web app no Python): each pair is checked to agree here."""
+
+import ast
+import re
+import subprocess
+import sys
+
+from PIL import Image
+
+from holefill.imaging.photos import READ_FORMATS
+from holefill.inference.inpainter import MAX_UNCERTAINTY_SAMPLES
+from holefill.inference.strategies import STRATEGIES
+from holefill.inference.uncertainty import CHOICES
+from holefill.twin.functions import FUNCTIONS_DIR, REPO_ROOT
+from holefill_service import jobs, storage
+from holefill_service.settings import Settings
+
+FRONTEND_SOURCES = REPO_ROOT / "frontend" / "src"
+
+
+def module_constant(path, name):
+    """A module-level constant of a file, read without importing it (the API's handler
+    module reads its environment when imported)."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path} has no {name}")
+
+
+def test_the_web_app_types_are_the_openapi_documents():
+    check = subprocess.run(
+        [sys.executable, "scripts/api_types.py", "--check"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def test_the_api_takes_the_strategies_and_uncertainty_maps_that_inference_has():
+    assert module_constant(FUNCTIONS_DIR / "api" / "app.py", "STRATEGIES") == STRATEGIES
+    assert jobs.UNCERTAINTY_CHOICES == CHOICES
+
+
+def test_the_services_sample_limits_lie_within_the_librarys():
+    settings = Settings(uploads_bucket="u", results_bucket="r")
+    assert 2 <= settings.default_uncertainty_samples <= settings.max_uncertainty_samples
+    assert settings.max_uncertainty_samples <= MAX_UNCERTAINTY_SAMPLES
+
+
+def test_the_formats_the_api_takes_are_those_holefill_reads():
+    Image.init()
+    read = {Image.MIME[image_format] for image_format in READ_FORMATS}
+    # HEIC files are HEIF to Pillow (pillow-heif): browsers type them either way.
+    assert read | {"image/heic"} == set(storage.IMAGE_CONTENT_TYPES)
+    # The web app sniffs a photo's type from its header: only types the API takes.
+    sniffed = set(
+        re.findall(r'"(image/[a-z]+)"', (FRONTEND_SOURCES / "imageHeader.ts").read_text())
+    )
+    assert sniffed and sniffed <= set(storage.IMAGE_CONTENT_TYPES)
