@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make run` alone: serving and the twin, no TensorFlow, JAX or test tools (a light, quick set-up).
+RUN_VENV := .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed
 # The stack's validators (SAM CLI, cfn-lint, checkov) pin protobuf and friends against
 # TensorFlow's: they live in a venv of their own, used only by tests/test_stack.py.
 STACK_VENV := .venv-stack
@@ -27,6 +30,11 @@ $(BIN)/python:
 $(STAMP): pyproject.toml layers/common/requirements.in | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[train,tensorflow,jax,test,twin]" -r layers/common/requirements.in
 	touch $(STAMP)
+
+$(RUN_STAMP): pyproject.toml layers/common/requirements.in
+	test -x $(RUN_VENV)/bin/python || $(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/pip install --quiet -e ".[twin]" -r layers/common/requirements.in
+	touch $(RUN_STAMP)
 
 # Reinstalls when this Makefile (which pins the tools) changed.
 $(STACK_STAMP): Makefile
@@ -57,10 +65,11 @@ $(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
 $(WEB_APP): $(FRONTEND_STAMP) $(FRONTEND_SOURCES)
 	npm --prefix frontend run build
 
-# Without root or apt the browser test skips, saying why.
+# Without root or apt the browser test skips, saying why; in CI (CI=true) that fails instead.
 $(CHROMIUM):
 	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-		|| echo "Chromium could not be installed: tests/test_web_app.py will skip"
+		|| { echo "Chromium could not be installed"; test "$$CI" != true || exit 1; \
+			echo "tests/test_web_app.py will skip"; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -80,9 +89,14 @@ test-jax: $(STAMP)
 
 test: lint test-web test-tensorflow test-jax
 
+# The edit loop's lane (a few minutes): lint, the web app's unit tests and every test that
+# trains nothing and needs neither the browser nor the stack's validators.
+test-fast: lint test-web
+	KERAS_BACKEND=tensorflow $(BIN)/pytest -m "not slow and not stack"
+
 # The AWS stack's local twin: SeaweedFS, the API and the inpainting worker, until Ctrl-C.
-run: $(STAMP) $(WEB_APP)
-	$(BIN)/python -m holefill.twin --model $(MODEL)
+run: $(RUN_STAMP) $(WEB_APP)
+	$(RUN_VENV)/bin/python -m holefill.twin --model $(MODEL)
 
 # The stack and its web app on AWS (credentials and Docker needed): sam build and deploy, the
 # web app with its config.json into the site bucket, CloudFront invalidated. Flags for sam
@@ -157,4 +171,4 @@ train-default: $(STAMP)
 		--report $(DEFAULT_RUN)/uncertainty-calibration.md
 
 clean:
-	rm -rf $(VENV) $(STACK_VENV) build *.egg-info frontend/node_modules frontend/dist test-artifacts
+	rm -rf $(VENV) $(RUN_VENV) $(STACK_VENV) build *.egg-info frontend/node_modules frontend/dist test-artifacts

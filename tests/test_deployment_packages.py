@@ -291,6 +291,7 @@ def lambda_environment_variables(twin):
 
 
 @pytest.mark.slow
+@pytest.mark.stack
 def test_sam_builds_the_api_function_and_it_answers(
     python312, tmp_path, lambda_environment_variables
 ):

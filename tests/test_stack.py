@@ -9,6 +9,8 @@ import pytest
 
 from holefill.twin.functions import REPO_ROOT
 
+pytestmark = pytest.mark.stack
+
 STACK_BIN = REPO_ROOT / ".venv-stack" / "bin"
 TEMPLATE = REPO_ROOT / "template.yaml"
 # What `sam package` does before a deploy (code and image URIs in place of local paths),

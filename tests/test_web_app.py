@@ -3,12 +3,14 @@ twin: open, paint, fill, compare, download, and the error paths. Screenshots of 
 states go to `test-artifacts/web-app/`.
 
 `make test` builds `frontend/dist` and installs Chromium first; run alone, this module
-skips with the reason when either is missing.
+skips with the reason when either is missing, and fails instead in CI (CI=true), where a
+skipped browser test would leave the gate green without it.
 """
 
 import contextlib
 import io
 import itertools
+import os
 import re
 import shutil
 import time
@@ -39,6 +41,12 @@ FILL_TIMEOUT_MS = 30_000
 pytestmark = pytest.mark.slow
 
 
+def missing(reason):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the browser test may not skip)")
+    pytest.skip(reason)
+
+
 def png_bytes(array):
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
@@ -58,7 +66,7 @@ def web_twin(twin):
     endpoints) that the first one's functions read.
     """
     if not (DIST / "index.html").is_file():
-        pytest.skip(f"the web app is not built ({DIST} is missing): `make test` builds it")
+        missing(f"the web app is not built ({DIST} is missing): `make test` builds it")
     twin.gateway.static_dir = DIST
     yield twin
     twin.gateway.static_dir = None
@@ -67,7 +75,7 @@ def web_twin(twin):
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.is_file():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}: `make test` installs it with apt")
+        missing(f"Chromium is not installed at {CHROMIUM}: `make test` installs it with apt")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
