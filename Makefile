@@ -118,7 +118,8 @@ bench-load: $(STAMP)
 # GPU_BACKEND=jax there), export, evaluate at 256 and 512 px (the uncertainty correlation at
 # 256, where it costs a quarter), record it all in the card, and calibrate the uncertainty
 # maps (the error map fitted on training photos, both maps judged on the validation set).
-# Every stage resumes where an interrupted run stopped. Width, depth, loss and steps: README.
+# Every stage resumes where an interrupted run stopped. Width, depth, loss and steps:
+# docs/TRAINING.md.
 SHARED_DATA ?= ../shared/data
 DEFAULT_RUN ?= runs/default
 TRAIN_STEPS ?= 13500
@@ -134,7 +135,7 @@ DEFAULT_DATA_TERMS := ImageNet sample photos (one per class; ImageNet terms) and
 RECIPE := --config models/recipes/default.toml
 GPU_RECIPE := $(RECIPE) --config models/recipes/default-gpu.toml
 HOLEFILL := KERAS_BACKEND=tensorflow $(BIN)/holefill
-# Photos that scikit-image ships (public domain or CC0) for the README's sample grid: the
+# Photos that scikit-image ships (public domain or CC0) for the sample grid of docs/TRAINING.md: the
 # validation photos may not be redistributed.
 GRID_PHOTOS := astronaut.png chelsea.png coffee.png rocket.jpg
 

@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -241,12 +242,10 @@ def main():
         )
     for name in ("telea", "ns", "biharmonic"):
         methods[name] = batched(CLASSICAL_METHODS[name])
-    result = evaluate(
-        samples,
-        methods,
-        metrics=evaluation_metrics(include_lpips=arguments.lpips),
-        batch_size=arguments.batch_size,
-    )
+    metrics, note = evaluation_metrics(include_lpips=arguments.lpips)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+    result = evaluate(samples, methods, metrics=metrics, batch_size=arguments.batch_size)
 
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(report(arguments, summary, result, uncertainties) + "\n")

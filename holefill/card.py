@@ -1,7 +1,7 @@
 """The model card: the JSON file that describes an exported model folder.
 
-`export.py` writes it and `runtime.py` reads it; this module holds what both must agree on
-and imports neither Keras nor LiteRT. An exported folder holds:
+`holefill.export.litert` writes it and `holefill.inference.runtime` reads it; this module
+holds what both must agree on and imports neither Keras nor LiteRT. An exported folder holds:
 
     model.json           this card
     model.keras          the network with its weights (the reference, any Keras backend)

@@ -128,7 +128,7 @@ def training_config(photos, vgg_weights):
             "steps": 2,
             "checkpoint_every": 2,
             "sample_every": 2,
-            "jit_compile": False,
+            "jit_compile": "off",
         }
         return TrainingConfig(**{**values, **overrides})
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -528,3 +529,35 @@ def test_the_image_runs_the_inpaint_event_with_serving_code_only(
         f" MB, task root {directory_megabytes(task_root):.1f} MB",
         file=sys.stderr,
     )
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_library_without_the_twin(tmp_path):
+    """`pip install holefill` gets the library and the command; the twin runs from the
+    source tree (`make run`) and is no part of it."""
+    source = tmp_path / "source"
+    shutil.copytree(
+        REPO_ROOT / "holefill", source / "holefill", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "wheel"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "wheel").glob("holefill-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "holefill/inference/inpainter.py" in names and "holefill/cli/main.py" in names
+    assert not [name for name in names if name.startswith("holefill/twin/")]

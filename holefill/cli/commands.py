@@ -80,7 +80,9 @@ def run_evaluation(arguments):
 
     if arguments.uncertainty_samples and not arguments.model:
         raise ValueError("--uncertainty-samples needs --model.")
-    metrics = evaluation_metrics(include_lpips=arguments.lpips)
+    metrics, note = evaluation_metrics(include_lpips=arguments.lpips)
+    if note:
+        print(f"holefill evaluate: warning: {note}", file=sys.stderr)
     result = evaluate(samples, methods, metrics=metrics, batch_size=arguments.batch_size)
     result.save(arguments.output)
     print(result.to_markdown())

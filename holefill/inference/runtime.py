@@ -1,8 +1,8 @@
 """Runs an exported model with LiteRT: tiles, and Monte-Carlo dropout samples of a tile.
 
 This is the only serving module that touches the network, and it imports neither
-TensorFlow nor Keras: a fresh process starts about 4x faster and uses a third of the
-memory. Tiles are float32 in [0, 1] with the library's mask convention (1 = known,
+TensorFlow nor Keras, so that a serving process starts quickly and stays small
+(docs/MEASUREMENTS.md). Tiles are float32 in [0, 1] with the library's mask convention (1 = known,
 0 = hole), at the model's fixed `tile_size`.
 
 Every architecture exports the same graphs (`holefill.card`), so the card alone decides

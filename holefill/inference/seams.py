@@ -65,12 +65,11 @@ def _biharmonic(colour, hole, radius):
     return np.clip(filled, 0.0, 1.0).astype(np.float32)
 
 
-# Sizes by cost: Navier-Stokes fills a 512 px square in about 0.05 s. A sparse direct solve
-# of the biharmonic equation grows faster than the hole: a 46,000-pixel blob takes 0.45 s
-# at full size and 0.05 s this way (a 512 px tile, 2 cores); strokes cost less for their
-# size (0.2 s for 49,000 pixels either way), all of them being near an edge. Painted strokes
-# on a 12 MP photo make a band of hundreds of thousands of pixels (4 s instead of 1 s for
-# Navier-Stokes): beyond a 512 px tile's worth, the band is Navier-Stokes's.
+# Sizes by cost (docs/MEASUREMENTS.md, "Seam diffusion"): a sparse direct solve of the
+# biharmonic equation grows faster than the hole, so a large hole is solved coarsely inside
+# and at full size along its edge; strokes cost less for their size, all of them being near
+# an edge. The band of painted strokes on a large photo is Navier-Stokes's beyond a 512 px
+# tile's worth.
 DIFFUSIONS = {
     "biharmonic": Diffusion(_biharmonic, 128 * 128, 64 * 64, largest_band_pixels=2 * 256 * 256),
     "navier-stokes": Diffusion(_navier_stokes, 512 * 512, 256 * 256),
@@ -212,9 +211,8 @@ def _diffuse(colour, hole, distance, blend, scale):
     Diffusion costs time that grows with the hole's area, and far from the edge it is
     smooth and weighs only `interior_diffusion_share`: a hole larger than the partner's
     `full_resolution_hole_pixels` is diffused at `scale`, then again at full resolution in
-    a band along its edge, seeded with that coarse fill inside the band (on a 620 px
-    square hole with Navier-Stokes: 0.08 instead of 0.19 s, mean difference 0.8% of the
-    range).
+    a band along its edge, seeded with that coarse fill inside the band (what that saves
+    and costs: docs/MEASUREMENTS.md).
     """
     diffusion = DIFFUSIONS[blend.partner]
     if scale == 1.0:

@@ -4,7 +4,7 @@ on the TensorFlow and JAX backends.
     generator loss     = 0.999 reconstruction + 0.001 adversarial (+ 0.01 style, optional)
     discriminator loss = mean of BCE(real patches, 1) and BCE(filled patches, 0)
 
-(the course project's weights, design reference section H; the generator's adversarial
+(the course project's weights; the generator's adversarial
 term labels its fills real). Each network has its own optimizer, so the training step is
 written out: one forward pass of the generator, one gradient computation for both losses,
 one update per optimizer. `fit` calls `train_step(data)` on TensorFlow and the stateless

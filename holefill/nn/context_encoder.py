@@ -1,5 +1,5 @@
 """The context encoder (Pathak et al. 2016) as the course project built it, with its
-adversarial patch discriminator (design reference, section H).
+adversarial patch discriminator (docs/ARCHITECTURE.md, "Networks").
 
 Generator: a strided convolutional encoder of the photo with its holes and the mask, a
 channel-wise fully connected bottleneck (each channel's feature map fully connected to

@@ -10,8 +10,8 @@ counted in the sum):
     new mask = 1 where S > 0, else 0
 
 `window` is k_h * k_w * (mask channels): the re-implementations that divide by k_h * k_w
-while summing over every input channel scale valid windows by 1 / C_in (design reference,
-bug A1); those that add the bias at holes leak it into the hole (bug A2).
+while summing over every input channel scale valid windows by 1 / C_in; those that add the
+bias at holes leak it into the hole (docs/ARCHITECTURE.md, "The partial convolution").
 """
 
 import keras

@@ -1,7 +1,7 @@
 """The partial-convolution U-Net of Liu et al. 2018, parameterised by size, depth and width;
 what every architecture's configuration shares; and the floating-point cost of a network.
 
-At depth 8, width 1 and 512 px it is the paper's network (design reference, section B):
+At depth 8, width 1 and 512 px it is the paper's network (Liu et al. 2018, section 3.2):
 encoder PConv 7x7/64, 5x5/128, 5x5/256, then 3x3/512, all stride 2, ReLU, batch norm except
 on the first; decoder nearest x2, features and masks concatenated with the skip, PConv 3x3,
 batch norm and LeakyReLU 0.2; the last layer also sees the input image and mask and has
@@ -67,10 +67,8 @@ class PConvUNetConfig(ModelConfig):
             kept active at inference for Monte-Carlo uncertainty; 0 disables it.
         dropout_layers: how many decoder layers, counted from the output, get dropout. Only
             the layers after the first dropout must be re-run per Monte-Carlo sample. The
-            default, 1, makes that the last partial convolution alone (3% of a pass at
-            width 0.5, depth 8): 16 samples of a stroke mask across a 512 px tile cost
-            about 3.5x one pass. With 2 the re-run part is 22% of a pass, and 16 samples
-            of holes spread over a tile cost about 10x, whatever the runtime does.
+            default, 1, makes that the last partial convolution alone, a small share of a
+            pass (docs/MEASUREMENTS.md, "Monte-Carlo dropout").
     """
 
     image_size: int = 512

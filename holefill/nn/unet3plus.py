@@ -1,5 +1,5 @@
 """UNet3+ (Huang et al. 2020) with Monte-Carlo dropout, after BlindPaint's radar in-filling
-network (design reference, section G).
+network (docs/ARCHITECTURE.md, "Networks").
 
 The input is the photo with its holes zeroed plus the mask as a fourth channel. Every
 decoder level sees every scale (full-scale skip connections): the encoder levels above it
@@ -28,7 +28,7 @@ INTERPOLATIONS = ("bilinear", "nearest")
 class UNet3PlusConfig(ModelConfig):
     """What defines a UNet3+; stored in checkpoints and model cards.
 
-    The defaults are BlindPaint's (section G), but for the image size.
+    The defaults are BlindPaint's, but for the image size.
 
     Attributes:
         image_size: side of the square training input; any multiple of 2**depth (the

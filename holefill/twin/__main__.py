@@ -35,7 +35,7 @@ def main(argv=None):
         type=int,
         default=2,
         help="inpainting jobs at once (default 2: one job's S3 and codec work overlaps "
-        "another's inference; measured 0.43x -> 0.55x of model-only throughput on 2 CPUs)",
+        "another's inference; docs/MEASUREMENTS.md)",
     )
     arguments = parser.parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
