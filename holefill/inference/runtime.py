@@ -11,6 +11,7 @@ with their inputs, crop margin and alignment (a head that mixes every position, 
 context encoder's, has the whole tile as its margin, so it always runs on whole tiles).
 """
 
+import dataclasses
 import os
 import threading
 from pathlib import Path
@@ -136,56 +137,11 @@ class LiteRTModel:
             **self.trunk(image, known),
         }
         head = self._head_graph()
-        specs = self.monte_carlo_spec["head_inputs"]
-        count = len(windows)
-        height, width = _window_shape(windows[0][0])
-        keep_names = [name for name, spec in specs.items() if spec["source"] == "keep"]
-        per_sample = count * sum(
-            height // specs[name]["stride"] * (width // specs[name]["stride"]) * head.channels[name]
-            for name in keep_names
-        )
-        runs = samples + 1
-        calls = -(-runs // max(1, min(runs, HEAD_BATCH_ELEMENTS // per_sample)))
-        batch = -(-runs // calls)  # the same batch for every call: LiteRT plans memory once
-        shapes = {}
-        for name, spec in specs.items():
-            stride = spec["stride"]
-            # Windows are the batch; a shared input of one window broadcasts over samples.
-            size = 1 if spec["shared"] and count == 1 else batch * count
-            shapes[name] = (size, height // stride, width // stride, head.channels[name])
-        total = np.zeros((count, height, width, 3), np.float64)
-        total_square = np.zeros_like(total)
-        deterministic = None
+        plan = self._head_plan(head, windows, runs=samples + 1)
         with self._lock:
-            head.prepare(shapes)
-            for name, spec in specs.items():
-                if spec["source"] == "keep":
-                    continue
-                stride = spec["stride"]
-                crops = [
-                    tile_inputs[name][0, _scaled(rows, stride), _scaled(columns, stride)]
-                    for (rows, columns), _ in windows
-                ]
-                view = head.input_view(name)
-                view.reshape(-1, count, *view.shape[1:])[:] = np.stack(crops)
-                del view  # LiteRT runs only once no array points into its memory
-            for call in range(calls):
-                first = call * batch
-                used = min(batch, runs - first)
-                for name in keep_names:
-                    view = head.input_view(name)
-                    fill_keep_mask(view[: used * count], self.monte_carlo_spec["dropout_rate"], rng)
-                    view[used * count :] = 1.0  # runs past the last sample: computed, not used
-                    if first == 0:
-                        view[:count] = 1.0
-                    del view
-                outputs = head.run().reshape(batch, count, height, width, 3)[:used]
-                if first == 0:
-                    deterministic = outputs[0]
-                    outputs = outputs[1:]
-                outputs = np.clip(outputs, 0.0, 1.0)
-                total += outputs.sum(axis=0)
-                total_square += np.square(outputs).sum(axis=0)
+            head.prepare(plan.shapes)
+            self._write_window_inputs(head, tile_inputs, windows)
+            deterministic, total, total_square = self._draw(head, plan, rng)
         for index, (window, inner) in enumerate(windows):
             target = tuple(
                 slice(outer.start + part.start, outer.start + part.stop)
@@ -195,6 +151,68 @@ class LiteRTModel:
             results[1][target] = total[index][inner] / samples
             results[2][target] = total_square[index][inner] / samples
         return tuple(results)
+
+    def _head_plan(self, head, windows, runs):
+        """How `runs` head runs on `windows` are batched: as few calls as the element
+        budget allows, each of the same batch (LiteRT plans its memory once)."""
+        specs = self.monte_carlo_spec["head_inputs"]
+        count = len(windows)
+        height, width = _window_shape(windows[0][0])
+        keep_names = tuple(name for name, spec in specs.items() if spec["source"] == "keep")
+        per_sample = count * sum(
+            height // specs[name]["stride"] * (width // specs[name]["stride"]) * head.channels[name]
+            for name in keep_names
+        )
+        calls = -(-runs // max(1, min(runs, HEAD_BATCH_ELEMENTS // per_sample)))
+        batch = -(-runs // calls)
+        shapes = {}
+        for name, spec in specs.items():
+            stride = spec["stride"]
+            # Windows are the batch; a shared input of one window broadcasts over samples.
+            size = 1 if spec["shared"] and count == 1 else batch * count
+            shapes[name] = (size, height // stride, width // stride, head.channels[name])
+        return _HeadPlan(runs, calls, batch, count, (height, width), keep_names, shapes)
+
+    def _write_window_inputs(self, head, tile_inputs, windows):
+        """Every draw-independent input, cropped to each window, written into LiteRT once."""
+        count = len(windows)
+        for name, spec in self.monte_carlo_spec["head_inputs"].items():
+            if spec["source"] == "keep":
+                continue
+            stride = spec["stride"]
+            crops = [
+                tile_inputs[name][0, _scaled(rows, stride), _scaled(columns, stride)]
+                for (rows, columns), _ in windows
+            ]
+            view = head.input_view(name)
+            view.reshape(-1, count, *view.shape[1:])[:] = np.stack(crops)
+            del view  # LiteRT runs only once no array points into its memory
+
+    def _draw(self, head, plan, rng):
+        """Run 0 (keep masks of ones: the deterministic output) and the sum and sum of
+        squares of the other runs' clipped outputs, per window."""
+        count, (height, width) = plan.count, plan.window_shape
+        total = np.zeros((count, height, width, 3), np.float64)
+        total_square = np.zeros_like(total)
+        deterministic = None
+        for call in range(plan.calls):
+            first = call * plan.batch
+            used = min(plan.batch, plan.runs - first)
+            for name in plan.keep_names:
+                view = head.input_view(name)
+                fill_keep_mask(view[: used * count], self.monte_carlo_spec["dropout_rate"], rng)
+                view[used * count :] = 1.0  # runs past the last sample: computed, not used
+                if first == 0:
+                    view[:count] = 1.0
+                del view
+            outputs = head.run().reshape(plan.batch, count, height, width, 3)[:used]
+            if first == 0:
+                deterministic = outputs[0]
+                outputs = outputs[1:]
+            outputs = np.clip(outputs, 0.0, 1.0)
+            total += outputs.sum(axis=0)
+            total_square += np.square(outputs).sum(axis=0)
+        return deterministic, total, total_square
 
     def require_monte_carlo(self):
         """Raises `InvalidInputError` ("uncertainty_unavailable") for a model without dropout."""
@@ -395,3 +413,16 @@ def _window_shape(window):
 
 def _scaled(window, stride):
     return slice(window.start // stride, window.stop // stride)
+
+
+@dataclasses.dataclass(frozen=True)
+class _HeadPlan:
+    """The batching of the Monte-Carlo head's runs (`LiteRTModel._head_plan`)."""
+
+    runs: int
+    calls: int
+    batch: int
+    count: int
+    window_shape: tuple
+    keep_names: tuple
+    shapes: dict
