@@ -1,54 +1,28 @@
 """Reading photos, converting them between uint8 and float32, and side-by-side grids.
 
-Every photo enters the library through `load_rgb`, so that EXIF orientation, odd colour modes
-and broken files are dealt with in one place.
+Every training and evaluation photo enters the library through `load_rgb`, which decodes
+it as serving does (`holefill.imaging.photos`), so that EXIF orientation, odd colour modes,
+16-bit colour and broken files are dealt with in one place.
 """
 
-import io
 import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
+
+from holefill.errors import InvalidInputError
+from holefill.imaging.photos import Limits, read_photo
+
+# Datasets are the developer's own files: no byte limit, and no pixel limit but Pillow's
+# own refusal of decompression bombs (above twice `Image.MAX_IMAGE_PIXELS`).
+DATASET_LIMITS = Limits(max_file_bytes=2**62, max_pixels=2 * Image.MAX_IMAGE_PIXELS)
 
 # What Pillow raises on a file it cannot decode: unknown formats and missing files are
 # `OSError`s, truncated data is an `OSError` or a `SyntaxError`, broken EXIF blocks can raise
 # `struct.error` or `ValueError`, and oversized images raise `DecompressionBombError`.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError)
-
-
-def open_image(source):
-    """Decodes an image fully and turns it upright according to its EXIF orientation.
-
-    Args:
-        source: a path (`str` or `pathlib.Path`) or the encoded bytes of the file.
-
-    Returns:
-        A `PIL.Image.Image` in the file's own mode (e.g. "L", "RGBA", "I;16").
-
-    Raises:
-        ValueError: if the image cannot be read, including truncated files.
-    """
-    if isinstance(source, bytes | bytearray):
-        name = "<bytes>"
-        stream = io.BytesIO(source)
-    elif isinstance(source, str | Path):
-        name = str(source)
-        stream = source
-    else:
-        raise ValueError(
-            f"cannot read image from a {type(source).__name__}: pass a path (str or "
-            "pathlib.Path) or the file's bytes"
-        )
-    try:
-        with Image.open(stream) as image:
-            # `Image.open` only reads the header: `load` decodes the pixel data, so that a
-            # truncated file fails here rather than later in some other function.
-            image.load()
-            return ImageOps.exif_transpose(image)
-    except _DECODE_ERRORS as error:
-        raise ValueError(f"cannot read image {name}: {error}") from error
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError)
 
 
 def has_image_header(path):
@@ -56,15 +30,16 @@ def has_image_header(path):
     try:
         with Image.open(path):
             return True
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return False
 
 
 def load_rgb(source):
-    """Reads a photo as an upright RGB uint8 array.
+    """Reads a photo as an upright RGB uint8 array, decoded as serving decodes it
+    (`holefill.imaging.photos`: EXIF orientation, 16-bit colour, CMYK, palettes, HEIC).
 
-    Grayscale, palette, CMYK and 16-bit images are converted to 8-bit RGB. An alpha channel
-    is dropped: transparent pixels keep whatever colour they store.
+    Gray, palette, CMYK and 16-bit photos become 8-bit RGB (16 bits rescaled, not clipped).
+    An alpha channel is dropped: transparent pixels keep whatever colour they store.
 
     Args:
         source: a path (`str` or `pathlib.Path`) or the encoded bytes of the file.
@@ -75,13 +50,22 @@ def load_rgb(source):
     Raises:
         ValueError: if the image cannot be read, including truncated files.
     """
-    image = open_image(source)
-    if image.mode.startswith("I"):
-        # 16-bit grayscale ("I;16", or "I" on some decoders): Pillow's own conversion to
-        # 8 bits clips at 255 instead of rescaling, which would turn most of the photo white.
-        levels = np.asarray(image, dtype=np.float64) / 257.0
-        image = Image.fromarray(np.clip(np.round(levels), 0, 255).astype(np.uint8))
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if isinstance(source, bytes | bytearray):
+        name = "<bytes>"
+    elif isinstance(source, str | Path):
+        name = str(source)
+    else:
+        raise ValueError(
+            f"cannot read image from a {type(source).__name__}: pass a path (str or "
+            "pathlib.Path) or the file's bytes"
+        )
+    try:
+        colour = read_photo(source, DATASET_LIMITS).colour()
+    except InvalidInputError as error:
+        raise ValueError(f"cannot read image {name}: {error.message}") from error
+    if colour.dtype == np.uint16:
+        colour = np.round(colour / 257.0)
+    return np.ascontiguousarray(colour, dtype=np.uint8)
 
 
 def to_float(image):

@@ -1,9 +1,13 @@
 """Mask files (white = hole, as in the NVIDIA test set) read into the library convention."""
 
+import io
+from pathlib import Path
+
 import cv2
 import numpy as np
+from PIL import Image, ImageOps
 
-from holefill.imaging import arrays
+from holefill.imaging.arrays import DECODE_ERRORS
 from holefill.masks.canvas import check_size, to_mask
 
 
@@ -27,7 +31,7 @@ def load_mask_file(path, *, hole_is="white", size=None):
     """
     if hole_is not in ("white", "black"):
         raise ValueError(f'hole_is must be "white" or "black", got {hole_is!r}')
-    image = arrays.open_image(path)
+    image = open_image(path)
     if image.mode not in ("1", "L", "LA", "RGB", "RGBA") and not image.mode.startswith("I"):
         # Palettes (with their transparency), CMYK and the like become plain RGBA.
         image = image.convert("RGBA")
@@ -51,3 +55,36 @@ def load_mask_file(path, *, hole_is="white", size=None):
         # shifted by half a pixel.
         holes = cv2.resize(holes, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
     return to_mask(holes)
+
+
+def open_image(source):
+    """Decodes an image fully and turns it upright according to its EXIF orientation.
+
+    Args:
+        source: a path (`str` or `pathlib.Path`) or the encoded bytes of the file.
+
+    Returns:
+        A `PIL.Image.Image` in the file's own mode (e.g. "L", "RGBA", "I;16").
+
+    Raises:
+        ValueError: if the image cannot be read, including truncated files.
+    """
+    if isinstance(source, bytes | bytearray):
+        name = "<bytes>"
+        stream = io.BytesIO(source)
+    elif isinstance(source, str | Path):
+        name = str(source)
+        stream = source
+    else:
+        raise ValueError(
+            f"cannot read image from a {type(source).__name__}: pass a path (str or "
+            "pathlib.Path) or the file's bytes"
+        )
+    try:
+        with Image.open(stream) as image:
+            # `Image.open` only reads the header: `load` decodes the pixel data, so that a
+            # truncated file fails here rather than later in some other function.
+            image.load()
+            return ImageOps.exif_transpose(image)
+    except DECODE_ERRORS as error:
+        raise ValueError(f"cannot read image {name}: {error}") from error
