@@ -89,10 +89,10 @@ test-jax: $(STAMP)
 
 test: lint test-web test-tensorflow test-jax
 
-# The edit loop's lane (under 5 minutes): lint, the web app's unit tests and every test not
-# marked slow that needs neither the browser nor the stack's validators.
+# The edit loop's lane (under 5 minutes): lint, the web app's unit tests and every test that
+# trains nothing and needs neither the browser (slow) nor the stack's validators.
 test-fast: lint test-web
-	KERAS_BACKEND=tensorflow $(BIN)/pytest -m "not slow and not stack"
+	KERAS_BACKEND=tensorflow $(BIN)/pytest -m "not slow and not stack and not training"
 
 # The AWS stack's local twin: SeaweedFS, the API and the inpainting worker, until Ctrl-C.
 run: $(RUN_STAMP) $(WEB_APP)

@@ -14,6 +14,10 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        # A tiny model trained (and exported) for the tests that use it.
+        if "trained_export" in item.fixturenames:
+            item.add_marker(pytest.mark.training)
     if SHARED_DATA.is_dir():
         return
     skip = pytest.mark.skip(reason=f"needs the shared data set, absent at {SHARED_DATA}")

@@ -115,6 +115,7 @@ def test_channel_wise_fully_connected_is_one_trainable_matrix_per_channel(tmp_pa
         ChannelWiseFullyConnected().build((None, None, None, 5))
 
 
+@pytest.mark.training
 def test_adversarial_training_updates_both_networks_and_the_channel_wise_layer(
     training_config, tmp_path
 ):
@@ -146,6 +147,7 @@ def test_adversarial_training_updates_both_networks_and_the_channel_wise_layer(
     assert int(trainer.discriminator_optimizer.iterations.numpy()) == 13
 
 
+@pytest.mark.training
 def test_the_optional_style_term_joins_the_generator_loss(training_config, tmp_path):
     adversarial = AdversarialConfig(style_weight=0.01)
     trainer = build_trainer(TINY, training_config(tmp_path, TINY, adversarial=adversarial))
@@ -159,6 +161,7 @@ def test_the_optional_style_term_joins_the_generator_loss(training_config, tmp_p
     assert history["style"][0] > 0 and history["loss"][0] == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.training
 def test_train_checkpoints_both_networks_resumes_and_refuses_finetuning(training_config, tmp_path):
     run_dir = tmp_path / "run"
     train(training_config(run_dir, TINY))
@@ -182,8 +185,8 @@ def test_train_checkpoints_both_networks_resumes_and_refuses_finetuning(training
 
 
 @pytest.fixture(scope="module")
-def exported(training_config, tmp_path_factory):
-    """A tiny context encoder trained for 2 steps and exported (TensorFlow only)."""
+def trained_export(training_config, tmp_path_factory):
+    """A tiny context encoder trained for 2 steps and trained_export (TensorFlow only)."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("exporting to LiteRT needs KERAS_BACKEND=tensorflow")
     folder = tmp_path_factory.mktemp("context-encoder")
@@ -192,10 +195,10 @@ def exported(training_config, tmp_path_factory):
     return folder / "export"
 
 
-def test_export_writes_the_architecture_and_a_whole_tile_head(exported):
+def test_export_writes_the_architecture_and_a_whole_tile_head(trained_export):
     with pytest.raises(ValueError, match="tile_size must be 32"):
-        export_model(exported.parent / "run", exported.parent / "other", tile_size=64)
-    card = json.loads((exported / CARD_NAME).read_text())
+        export_model(trained_export.parent / "run", trained_export.parent / "other", tile_size=64)
+    card = json.loads((trained_export / CARD_NAME).read_text())
     assert card["architecture"] == "context-encoder" and card["config"] == TINY.to_dict()
     assert card["tile_size"] == 32 and card["export_check"]["litert_max_abs_difference"] < 1e-3
     assert card["export_check"]["monte_carlo_max_abs_difference"] < 1e-3
@@ -204,8 +207,8 @@ def test_export_writes_the_architecture_and_a_whole_tile_head(exported):
 
 
 def test_serving_runs_the_context_encoder_and_its_uncertainty_lies_in_the_holes(
-    exported, check_served_uncertainty
+    trained_export, check_served_uncertainty
 ):
-    reference, _ = load_generator(exported)
+    reference, _ = load_generator(trained_export)
     inputs, _ = random_inputs(batch=1, seed=3, kind="irregular")
-    check_served_uncertainty(exported, "context-encoder", inputs, run(reference, inputs)[0])
+    check_served_uncertainty(trained_export, "context-encoder", inputs, run(reference, inputs)[0])

@@ -124,6 +124,7 @@ def test_mismatched_photos_and_masks_are_refused(photos, bank, message):
         sampler_of(photos, bank)
 
 
+@pytest.mark.training
 def test_training_on_the_device_pipeline_resumes_and_starts_from_slim_weights(
     training_config, tmp_path
 ):

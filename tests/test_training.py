@@ -18,6 +18,7 @@ pytestmark = pytest.mark.keras_backend
 TINY = PConvUNetConfig(image_size=32, depth=3, width=0.125, dropout_rate=0.1)
 
 
+@pytest.mark.training
 def test_train_then_resume_then_finetune(training_config, tmp_path):
     run = tmp_path / "run"
     first = train(training_config(run, TINY))
@@ -49,6 +50,7 @@ def test_train_then_resume_then_finetune(training_config, tmp_path):
     assert changed, "fine-tuning must update the decoder"
 
 
+@pytest.mark.training
 def test_resuming_another_stage_in_the_same_folder_is_refused(training_config, tmp_path):
     run = tmp_path / "run"
     train(training_config(run, TINY))
@@ -56,6 +58,7 @@ def test_resuming_another_stage_in_the_same_folder_is_refused(training_config, t
         train(training_config(run, TINY, stage="finetune", initial_checkpoint=str(run)))
 
 
+@pytest.mark.training
 def test_the_pixel_terms_alone_train_without_vgg_weights(training_config, tmp_path):
     pixel_only = LossWeights(perceptual=0.0, style_out=0.0, style_comp=0.0)
     missing = str(tmp_path / "absent.npz")
@@ -78,6 +81,7 @@ def test_invalid_training_configurations(training_config, tmp_path):
         training_config(tmp_path, TINY, precision="float8")
 
 
+@pytest.mark.training
 def test_export_matches_keras_or_says_it_needs_tensorflow(training_config, tmp_path):
     run = tmp_path / "run"
     train(training_config(run, TINY))
@@ -92,6 +96,7 @@ def test_export_matches_keras_or_says_it_needs_tensorflow(training_config, tmp_p
     assert (tmp_path / "export" / "model.tflite").stat().st_size > 1000
 
 
+@pytest.mark.training
 def test_a_checkpoint_without_an_architecture_holds_a_pconv(training_config, tmp_path):
     from holefill.nn.loading import load_generator
 
@@ -147,6 +152,7 @@ def test_cli_info_and_evaluate(photos, tmp_path, capsys):
     assert "unknown baseline" in capsys.readouterr().err
 
 
+@pytest.mark.training
 def test_cli_evaluates_a_trained_run(photos, training_config, tmp_path):
     run = tmp_path / "run"
     train(training_config(run, TINY))
@@ -159,6 +165,7 @@ def test_cli_evaluates_a_trained_run(photos, training_config, tmp_path):
     assert latest_checkpoint(run / "checkpoints") is not None
 
 
+@pytest.mark.training
 def test_cli_records_training_and_evaluation_in_the_card(photos, training_config, tmp_path, capsys):
     if keras.backend.backend() != "tensorflow":
         pytest.skip("export to LiteRT needs the TensorFlow backend")

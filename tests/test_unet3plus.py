@@ -154,6 +154,7 @@ def test_the_whole_network_after_the_first_block_is_the_monte_carlo_head():
     )
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("loss", ["blind-mae", "pconv"])
 def test_a_few_training_steps_lower_the_loss(loss, training_config, tmp_path):
     keras.utils.set_random_seed(0)
@@ -169,6 +170,7 @@ def test_a_few_training_steps_lower_the_loss(loss, training_config, tmp_path):
     assert history[term][-1] < 0.7 * history[term][0]
 
 
+@pytest.mark.training
 def test_train_records_the_architecture_resumes_and_refuses_finetuning(training_config, tmp_path):
     run_dir = tmp_path / "run"
     train(training_config(run_dir, TINY))
@@ -190,8 +192,8 @@ def test_train_records_the_architecture_resumes_and_refuses_finetuning(training_
 
 
 @pytest.fixture(scope="module")
-def exported(photos, tmp_path_factory):
-    """A tiny UNet3+ trained and exported with the command line (TensorFlow only)."""
+def trained_export(photos, tmp_path_factory):
+    """A tiny UNet3+ trained and trained_export with the command line (TensorFlow only)."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("exporting to LiteRT needs KERAS_BACKEND=tensorflow")
     folder = tmp_path_factory.mktemp("unet3plus")
@@ -204,8 +206,8 @@ def exported(photos, tmp_path_factory):
     return folder / "export"
 
 
-def test_cli_trains_and_exports_a_unet3plus(exported):
-    card = json.loads((exported / CARD_NAME).read_text())
+def test_cli_trains_and_exports_a_unet3plus(trained_export):
+    card = json.loads((trained_export / CARD_NAME).read_text())
     assert card["format_version"] == CARD_FORMAT_VERSION
     assert card["architecture"] == "unet3plus" and card["config"] == TINY.to_dict()
     assert card["export_check"]["litert_max_abs_difference"] < 1e-3
@@ -214,10 +216,10 @@ def test_cli_trains_and_exports_a_unet3plus(exported):
 
 
 def test_serving_runs_the_unet3plus_and_its_uncertainty_lies_in_the_holes(
-    exported, check_served_uncertainty
+    trained_export, check_served_uncertainty
 ):
     from holefill.nn.loading import load_generator
 
-    reference, _ = load_generator(exported, input_size=32)
+    reference, _ = load_generator(trained_export, input_size=32)
     inputs = random_inputs(batch=1, seed=5)
-    check_served_uncertainty(exported, "unet3plus", inputs, run(reference, inputs)[0])
+    check_served_uncertainty(trained_export, "unet3plus", inputs, run(reference, inputs)[0])
