@@ -1,0 +1,392 @@
+"""Guided exemplar synthesis: the holes refilled with patches of the photo's own known
+pixels, chosen to agree with the network's fill as well as with each other.
+
+A network trained with pixel losses predicts the conditional mean: where the edges and
+colours go, but a blur where texture was. Exemplar methods copy real texture but know no
+structure. This is texture optimisation (Wexler, Shechtman and Irani, TPAMI 2007) with
+the network's fill as a guide (as in Image Melding, Darabi et al. 2012, and Yang et al.,
+CVPR 2017), coarse to fine over a pyramid:
+
+- **search**: every patch overlapping the hole looks for the source patch `S`, wholly in
+  the known region, that minimises `|E - S|^2 + lambda |G - S|^2`, `E` being the current
+  estimate and `G` the guide. That is `(1 + lambda) |X - S|^2` plus a term `S` does not
+  change, with `X = (1 - w) E + w G` and `w = lambda / (1 + lambda)`: so the search
+  matches the blend `X`, and `w` (the guide weight, 0 to 1) says how much the patches
+  follow the network rather than their neighbours. The nearest neighbours are found by
+  PatchMatch (Barnes et al. 2009) run in parallel over all patches, numpy-vectorised:
+  propagation as a jump flood (offsets of 8, 4, 2, 1 pixels, four directions), then
+  random search in shrinking windows. Patches are compared in a PCA projection of their
+  pixels fitted on the source patches, a few numbers per patch instead of `3 p^2`.
+- **vote**: each hole pixel becomes the mean of what the patches covering it put there,
+  weighted by how well each matched (Wexler's weights).
+- the nearest-neighbour field is carried up to the next level; at the finest level the
+  known pixels' own grain is what fills the hole. Known pixels are never changed.
+
+Levels larger than `SynthesisConfig.working_side` are not searched: the field of the
+level below is scaled up and voted with once, so a 12 MP photo costs about what a
+`working_side` window costs, with full-resolution texture copied into its holes.
+"""
+
+import dataclasses
+import math
+
+import cv2
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisConfig:
+    """How `synthesize` fills a hole; the defaults were chosen on training photos
+    (`bench/synthesis_tuning.py`, docs/TRAINING.md).
+
+    Attributes:
+        patch_size: side of the compared patches, odd.
+        coarse_guide_weight: the guide weight `w` (0 to 1) at the coarsest level: how much
+            the patches follow the network's fill rather than their neighbours.
+        fine_guide_weight: `w` at the finest searched level; levels between interpolate.
+        iterations: search-and-vote rounds per level.
+        coarsest_thickness: the pyramid is made deep enough that the hole is at most this
+            many pixels from a known pixel at its coarsest level.
+        smallest_side: no level is made whose shorter side is under this.
+        working_side: levels whose longer side exceeds this are voted once from the level
+            below, not searched: it bounds the cost on large photos.
+        features: PCA components per patch that the search compares.
+        random_radii: random-search windows per round, halving from the level's size.
+    """
+
+    patch_size: int = 7
+    coarse_guide_weight: float = 1.0
+    fine_guide_weight: float = 0.3
+    iterations: int = 4
+    coarsest_thickness: float = 6.0
+    smallest_side: int = 24
+    working_side: int = 512
+    features: int = 16
+    random_radii: int = 6
+    vote_percentile: float = 75.0
+    centre_vote: bool = False
+
+    def __post_init__(self):
+        if self.patch_size < 3 or self.patch_size % 2 == 0:
+            raise ValueError(f"patch_size must be an odd number >= 3, got {self.patch_size}.")
+        for name in ("coarse_guide_weight", "fine_guide_weight"):
+            if not 0.0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be >= 0 and finite, got {getattr(self, name)}.")
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be at least 1, got {self.iterations}.")
+        if self.coarsest_thickness <= 0:
+            raise ValueError(
+                f"coarsest_thickness must be positive, got {self.coarsest_thickness}."
+            )
+        if self.smallest_side < self.patch_size:
+            raise ValueError(
+                f"smallest_side must be at least patch_size ({self.patch_size}), "
+                f"got {self.smallest_side}."
+            )
+        if self.working_side < self.smallest_side:
+            raise ValueError(
+                f"working_side must be at least smallest_side, got {self.working_side}."
+            )
+        if not 1 <= self.features <= 3 * self.patch_size**2:
+            raise ValueError(
+                f"features must be from 1 to {3 * self.patch_size**2}, got {self.features}."
+            )
+        if self.random_radii < 0:
+            raise ValueError(f"random_radii must be >= 0, got {self.random_radii}.")
+
+
+DEFAULT_SYNTHESIS = SynthesisConfig()
+
+# Jump-flood propagation: each round tries the neighbours' matches at these distances.
+PROPAGATION_STEPS = (8, 4, 2, 1)
+_DIRECTIONS = ((0, 1), (1, 0), (0, -1), (-1, 0))
+# PCA is fitted on at most this many source patches per level.
+_PCA_PATCHES = 4096
+
+
+def synthesize(colour, holes, guide, config=DEFAULT_SYNTHESIS, seed=0):
+    """Fills `holes` in `colour` with the photo's own patches, guided by `guide`.
+
+    Args:
+        colour: float32 `(height, width, 3)` in [0, 1]; only its known pixels are read.
+        holes: bool `(height, width)`, True on the hole.
+        guide: float32 `(height, width, 3)`, the network's fill, meaningful on the holes.
+        config: a `SynthesisConfig`.
+        seed: seeds the random search: the same seed gives the same fill.
+
+    Returns:
+        float32 `(height, width, 3)`: the synthesis on the holes, `colour` elsewhere. Where
+        no patch lies wholly in the known region, the guide is returned on the holes.
+    """
+    if colour.shape[:2] != holes.shape or guide.shape != colour.shape:
+        raise ValueError(
+            f"colour {colour.shape}, holes {holes.shape} and guide {guide.shape} must share "
+            "their height and width."
+        )
+    colour = colour.astype(np.float32)
+    result = np.where(holes[..., None], guide.astype(np.float32), colour)
+    if not holes.any():
+        return result
+    rng = np.random.default_rng(seed)
+    shapes = _pyramid_shapes(holes, config)
+    levels = [_Level(result, holes, config.patch_size)]
+    for shape in shapes[1:]:
+        levels.append(levels[-1].reduced(shape, levels[0]))
+    if any(not level.sources.size for level in levels):
+        return result
+    searched = [max(shape) <= config.working_side for shape in shapes]
+    weights = _guide_weights(config, sum(searched))
+    field = coarser = None
+    for index in reversed(range(len(levels))):
+        level = levels[index]
+        if coarser is None:
+            field = level.random_field(rng)
+        else:
+            field = level.upsampled_field(field, coarser, rng)
+        if searched[index]:
+            guide_weight = weights.pop(0)
+            for iteration in range(config.iterations):
+                # The first round at the coarsest level follows the guide alone: its blur
+                # would otherwise pick smooth patches for textured ground.
+                appearance = 0.0 if coarser is None and iteration == 0 else 1.0
+                field, distances = level.search(field, appearance, guide_weight, config, rng)
+                if config.centre_vote == "all":
+                    level.centre_vote(field)
+                else:
+                    level.vote(field, distances, config.vote_percentile)
+            if index == 0 and config.centre_vote:
+                level.centre_vote(field)
+        else:
+            level.vote(field, None, config.vote_percentile)
+        coarser = level
+    r = levels[0].radius
+    return np.where(holes[..., None], levels[0].estimate[r:-r, r:-r], colour)
+
+
+def _guide_weights(config, count):
+    """The guide weight of each searched level, coarsest first."""
+    if count <= 1:
+        return [config.fine_guide_weight] * count
+    return np.linspace(config.coarse_guide_weight, config.fine_guide_weight, count).tolist()
+
+
+def _pyramid_shapes(holes, config):
+    """Level shapes, finest (the photo's) first, halving until the hole is thin enough."""
+    thickness = float(cv2.distanceTransform(holes.view(np.uint8), cv2.DIST_L2, 3).max())
+    height, width = holes.shape
+    shapes = [(height, width)]
+    while thickness > config.coarsest_thickness or max(shapes[-1]) > config.working_side:
+        height, width = math.ceil(height / 2), math.ceil(width / 2)
+        if min(height, width) < config.smallest_side:
+            break
+        shapes.append((height, width))
+        thickness /= 2
+    return shapes
+
+
+class _Level:
+    """One pyramid level: its pixels padded by half a patch (reflected), its hole, its
+    guide, the current estimate, and which patch centres are targets and sources."""
+
+    def __init__(self, filled, holes, patch_size):
+        # `filled` is the photo with the guide in its holes; sources never read the holes.
+        self.radius = radius = patch_size // 2
+        self.patch_size = patch_size
+        self.shape = holes.shape
+        pad = (radius, radius, radius, radius)
+        self.known = cv2.copyMakeBorder(filled, *pad, cv2.BORDER_REFLECT_101)
+        self.guide = self.known.copy()
+        self.estimate = self.known.copy()
+        hole = cv2.copyMakeBorder(holes.view(np.uint8), *pad, cv2.BORDER_REFLECT_101)
+        self.hole = hole.astype(bool)
+        kernel = np.ones((patch_size, patch_size), np.uint8)
+        touches_hole = cv2.dilate(hole, kernel).astype(bool)
+        inside = np.zeros_like(self.hole)
+        inside[radius:-radius, radius:-radius] = True
+        # Patch centres: targets are those whose patch overlaps the hole, sources those
+        # whose patch lies wholly in the known region.
+        self.targets = np.flatnonzero(touches_hole & inside)
+        self.sources = np.flatnonzero(~touches_hole & inside)
+        self.is_source = (~touches_hole & inside).ravel()
+        self.hole_pixels = np.flatnonzero(self.hole & inside)
+        self.width = self.hole.shape[1]
+        self._source_features = None
+        self._basis = None
+
+    def reduced(self, shape, finest):
+        """This level's photo, hole and guide scaled down to `shape` (rows, columns)."""
+        r = finest.radius
+        size = (shape[1], shape[0])
+        hole = finest.hole[r:-r, r:-r].astype(np.float32)
+        coarse_hole = cv2.resize(hole, size, interpolation=cv2.INTER_AREA) > 0
+        known = cv2.resize(finest.known[r:-r, r:-r], size, interpolation=cv2.INTER_AREA)
+        # A coarse pixel that any hole pixel falls in is a hole: it mixes the guide in.
+        return _Level(known, coarse_hole, finest.patch_size)
+
+    # The field maps each padded pixel index to the padded index of a source centre; it
+    # is meaningful at the targets.
+    def random_field(self, rng):
+        field = np.zeros(self.hole.size, np.int64)
+        field[self.targets] = rng.choice(self.sources, size=self.targets.size)
+        return field
+
+    def upsampled_field(self, coarse_field, coarse, rng):
+        """The coarser level's field carried to this level: each target takes its coarse
+        pixel's source, scaled, plus its own offset within that pixel."""
+        r, cr = self.radius, coarse.radius
+        rows, columns = np.divmod(self.targets, self.width)
+        rows, columns = rows - r, columns - r
+        scale_rows = coarse.shape[0] / self.shape[0]
+        scale_columns = coarse.shape[1] / self.shape[1]
+        coarse_rows = np.minimum((rows * scale_rows).astype(np.int64), coarse.shape[0] - 1)
+        coarse_columns = np.minimum(
+            (columns * scale_columns).astype(np.int64), coarse.shape[1] - 1
+        )
+        source = coarse_field[(coarse_rows + cr) * coarse.width + coarse_columns + cr]
+        had_match = coarse.is_source[source]
+        source_rows, source_columns = np.divmod(source, coarse.width)
+        offset_rows = rows - np.round(coarse_rows / scale_rows).astype(np.int64)
+        offset_columns = columns - np.round(coarse_columns / scale_columns).astype(np.int64)
+        fine_rows = np.round((source_rows - cr) / scale_rows).astype(np.int64) + offset_rows
+        fine_columns = (
+            np.round((source_columns - cr) / scale_columns).astype(np.int64) + offset_columns
+        )
+        fine_rows = np.clip(fine_rows, 0, self.shape[0] - 1) + r
+        fine_columns = np.clip(fine_columns, 0, self.shape[1] - 1) + r
+        candidate = fine_rows * self.width + fine_columns
+        valid = had_match & self.is_source[candidate]
+        field = np.zeros(self.hole.size, np.int64)
+        field[self.targets] = np.where(
+            valid, candidate, rng.choice(self.sources, size=self.targets.size)
+        )
+        return field
+
+    def _appearance(self, pixels, config):
+        """PCA features `(pixels, features)` of the patch at every pixel of `pixels`."""
+        if self._basis is None:
+            self._basis = self._fit_basis(config.features)
+        channels = [np.ascontiguousarray(pixels[..., c]) for c in range(3)]
+        features = np.empty((pixels.shape[0] * pixels.shape[1], len(self._basis)), np.float32)
+        for k, kernels in enumerate(self._basis):
+            total = sum(
+                cv2.filter2D(channel, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT)
+                for channel, kernel in zip(channels, kernels, strict=True)
+            )
+            features[:, k] = total.ravel()
+        return features
+
+    def _layout(self, pixels):
+        """The patch's low frequencies: its mean colour, scaled so that distances between
+        means are the sums of squares of the patches blurred to them."""
+        means = cv2.blur(pixels, (self.patch_size, self.patch_size), borderType=cv2.BORDER_REFLECT)
+        return means.reshape(-1, 3) * np.float32(self.patch_size)
+
+    def _fit_basis(self, count):
+        """The leading principal directions of the source patches, as correlation kernels:
+        `count` lists of one `(p, p)` kernel per colour channel."""
+        picked = self.sources[:: max(1, self.sources.size // _PCA_PATCHES)]
+        rows, columns = np.divmod(picked, self.width)
+        span = np.arange(-self.radius, self.radius + 1)
+        patches = self.known[
+            rows[:, None, None] + span[None, :, None], columns[:, None, None] + span[None, None, :]
+        ].reshape(len(picked), -1)
+        patches = patches - patches.mean(axis=0)
+        _, _, directions = np.linalg.svd(patches, full_matrices=False)
+        count = min(count, len(directions))
+        kernels = directions[:count].reshape(count, self.patch_size, self.patch_size, 3)
+        return [
+            [np.ascontiguousarray(kernel[..., c], np.float32) for c in range(3)]
+            for kernel in kernels
+        ]
+
+    def search(self, field, appearance_weight, guide_weight, config, rng):
+        """PatchMatch of the targets against the source patches, by the distance
+        `appearance_weight * |E - S|^2 + guide_weight * |layout(G) - layout(S)|^2`; returns
+        the improved field and each target's distance."""
+        targets = self.targets
+        if self._source_features is None:
+            self._source_features = (
+                self._appearance(self.known, config),
+                self._layout(self.known),
+            )
+            self._guide_layout = self._layout(self.guide)[targets]
+        source_appearance, source_layout = self._source_features
+        estimate = np.where(self.hole[..., None], self.estimate, self.known)
+        wanted_appearance = self._appearance(estimate, config)[targets]
+        wanted_layout = self._guide_layout
+
+        def distance_to(candidate):
+            appearance = source_appearance[candidate] - wanted_appearance
+            layout = source_layout[candidate] - wanted_layout
+            return appearance_weight * np.einsum(
+                "ij,ij->i", appearance, appearance
+            ) + guide_weight * np.einsum("ij,ij->i", layout, layout)
+
+        current = field[targets]
+        best = distance_to(current)
+        index_of = np.full(self.hole.size, -1, np.int64)
+        index_of[targets] = np.arange(targets.size)
+
+        def consider(candidate):
+            nonlocal best
+            distance = distance_to(candidate)
+            better = self.is_source[candidate] & (distance < best)
+            current[better] = candidate[better]
+            best = np.where(better, distance, best)
+
+        rows, columns = np.divmod(targets, self.width)
+        height, width = self.hole.shape
+        for step in PROPAGATION_STEPS:
+            for dy, dx in _DIRECTIONS:
+                neighbour_rows = rows + dy * step
+                neighbour_columns = columns + dx * step
+                inside = (
+                    (neighbour_rows >= 0)
+                    & (neighbour_rows < height)
+                    & (neighbour_columns >= 0)
+                    & (neighbour_columns < width)
+                )
+                neighbour = np.where(inside, neighbour_rows * width + neighbour_columns, 0)
+                neighbour_index = np.where(inside, index_of[neighbour], -1)
+                has = neighbour_index >= 0
+                shifted = current[np.maximum(neighbour_index, 0)] - (dy * step * width + dx * step)
+                consider(np.where(has, np.clip(shifted, 0, self.hole.size - 1), current))
+        radius = max(self.shape)
+        while radius > 1:
+            radius //= 2
+            source_rows, source_columns = np.divmod(current, width)
+            jump = rng.integers(-radius, radius + 1, size=(2, targets.size))
+            candidate_rows = np.clip(source_rows + jump[0], 0, height - 1)
+            candidate_columns = np.clip(source_columns + jump[1], 0, width - 1)
+            consider(candidate_rows * width + candidate_columns)
+        field = field.copy()
+        field[targets] = current
+        return field, best
+
+    def centre_vote(self, field):
+        estimate = self.estimate.reshape(-1, 3)
+        estimate[self.hole_pixels] = self.known.reshape(-1, 3)[field[self.hole_pixels]]
+
+    def vote(self, field, distances, percentile):
+        """Each hole pixel becomes the weighted mean of what the patches covering it
+        (every target within half a patch) put there."""
+        r, width = self.radius, self.width
+        pixels = self.hole_pixels
+        total = np.zeros((pixels.size, 3), np.float32)
+        weight_sum = np.zeros(pixels.size, np.float32)
+        weight_of = np.ones(self.hole.size, np.float32)
+        if distances is not None:
+            # Wexler et al.: a match counts as exp(-d / 2 sigma^2), sigma^2 the distances'
+            # 75th percentile, so that good matches dominate the vote and blur less.
+            scale = 2.0 * max(float(np.percentile(distances, percentile)), 1e-12)
+            weight_of[self.targets] = np.exp(-distances / scale) + np.float32(1e-6)
+        flat_known = self.known.reshape(-1, 3)
+        for dy in range(-r, r + 1):
+            for dx in range(-r, r + 1):
+                offset = dy * width + dx
+                centre = pixels - offset
+                weight = weight_of[centre]
+                total += flat_known[field[centre] + offset] * weight[:, None]
+                weight_sum += weight
+        estimate = self.estimate.reshape(-1, 3)
+        estimate[pixels] = total / np.maximum(weight_sum, 1e-12)[:, None]
