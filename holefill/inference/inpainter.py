@@ -5,7 +5,9 @@ The serving path, one module per step, none of which imports TensorFlow or Keras
     decode, validate   photos.read_photo, photos.read_mask   (limits, EXIF, modes, masks)
     preprocess         strategies.inpaint                     (crop, tile or resize)
     model              runtime.LiteRTModel                    (tiles, Monte-Carlo samples)
-    postprocess        seams.blend_seams, Photo.with_fill,    (holes only, bit-exact rest)
+    postprocess        synthesis.synthesize_photo             (the photo's own texture,
+                                                               guided by the network)
+                       or seams.blend_seams, Photo.with_fill, (holes only, bit-exact rest)
                        error_map.ErrorMap, uncertainty        (where the fill may be wrong)
     encode             Photo.encode                           (same format and metadata)
 """
@@ -22,6 +24,12 @@ from holefill.inference import strategies
 from holefill.inference.error_map import ErrorMap
 from holefill.inference.runtime import LiteRTModel
 from holefill.inference.seams import DEFAULT_SEAMS, blend_seams, diffuse_holes
+from holefill.inference.synthesis import (
+    DEFAULT_FILL,
+    DEFAULT_SYNTHESIS,
+    FILLS,
+    synthesize_photo,
+)
 from holefill.inference.uncertainty import (
     AUTO,
     CHOICES,
@@ -81,7 +89,8 @@ class Inpainter:
         mask_dilation: pixels by which holes grow, to cover the soft edge of what is
             removed.
         seams: a `SeamBlend` for where a diffusion fill takes over from the network's at
-            the holes' edges; None keeps the network's fill alone.
+            the holes' edges, for the "network" fill; None keeps the network's fill alone.
+        synthesis: the `SynthesisConfig` of the "synthesis" fill.
         validated_uncertainty_only: refuse an uncertainty method that the model's card does
             not offer (its map does not rank the error on the validation set); False runs
             any method the model can, to measure it.
@@ -106,6 +115,7 @@ class Inpainter:
         limits=DEFAULT_LIMITS,
         mask_dilation=DEFAULT_MASK_DILATION,
         seams=DEFAULT_SEAMS,
+        synthesis=DEFAULT_SYNTHESIS,
         validated_uncertainty_only=True,
     ):
         if mask_dilation < 0:
@@ -114,6 +124,7 @@ class Inpainter:
         self.limits = limits
         self.mask_dilation = int(mask_dilation)
         self.seams = seams
+        self.synthesis = synthesis
         self.validated_uncertainty_only = validated_uncertainty_only
         self.uncertainty_card = model.card.get("uncertainty") or {"default": None, "methods": {}}
         fitted = self.uncertainty_card["methods"].get("error-map", {}).get("error_map")
@@ -128,6 +139,7 @@ class Inpainter:
         limits=DEFAULT_LIMITS,
         mask_dilation=DEFAULT_MASK_DILATION,
         seams=DEFAULT_SEAMS,
+        synthesis=DEFAULT_SYNTHESIS,
         validated_uncertainty_only=True,
     ):
         """Loads an exported model folder (`holefill export` writes one).
@@ -135,7 +147,8 @@ class Inpainter:
         Args:
             model_dir: the folder; defaults to `models/default`.
             threads: CPU threads per network run; defaults to every CPU available.
-            limits, mask_dilation, seams, validated_uncertainty_only: see `Inpainter`.
+            limits, mask_dilation, seams, synthesis, validated_uncertainty_only: see
+                `Inpainter`.
         """
         model = LiteRTModel.load(model_dir, threads=threads)
         return cls(
@@ -143,6 +156,7 @@ class Inpainter:
             limits=limits,
             mask_dilation=mask_dilation,
             seams=seams,
+            synthesis=synthesis,
             validated_uncertainty_only=validated_uncertainty_only,
         )
 
@@ -163,6 +177,7 @@ class Inpainter:
         mask,
         *,
         strategy="auto",
+        fill=DEFAULT_FILL,
         uncertainty=None,
         uncertainty_samples=None,
         seed=None,
@@ -176,12 +191,16 @@ class Inpainter:
                 bool array is True on the hole. Another size is scaled if the aspect ratio
                 matches.
             strategy: "auto", "crop", "tile" or "resize" (see `holefill.inference.strategies`).
+            fill: "synthesis" (the network's fill refined with the photo's own patches, see
+                `holefill.inference.synthesis`) or "network" (the network's alone).
             uncertainty: None (or "none") for no map; "error-map" or "monte-carlo" (see
                 `holefill.inference.uncertainty`); "auto" for the best method the card offers, or
                 none if it offers none.
             uncertainty_samples: the number N >= 2 of Monte-Carlo dropout samples, for
                 "monte-carlo" only (default 16).
-            seed: seeds the dropout draws, for reproducible uncertainty.
+            seed: seeds the synthesis's random search (None: 0, so a photo and mask give
+                the same fill; another seed gives another plausible one) and the dropout
+                draws.
 
         Returns:
             An `Inpainting`. An empty mask returns the photo unchanged without running
@@ -195,6 +214,10 @@ class Inpainter:
             raise InvalidInputError(
                 "invalid_strategy",
                 f"strategy must be one of {', '.join(strategies.STRATEGIES)}, got {strategy!r}",
+            )
+        if fill not in FILLS:
+            raise InvalidInputError(
+                "invalid_fill", f"fill must be one of {', '.join(FILLS)}, got {fill!r}"
             )
         method = self.uncertainty_method(uncertainty, uncertainty_samples)
         samples = 0
@@ -231,14 +254,19 @@ class Inpainter:
             mean = np.where(holes[..., None], values[..., 3:6], known_colour)
             mean_square = np.where(holes[..., None], values[..., 6:9], np.square(known_colour))
             uncertainty = MonteCarloUncertainty.from_moments(mean, mean_square, holes, samples)
-        fill = values[..., :3]
+        filled = values[..., :3]
+        blends_seams = fill == "network" and self.seams is not None
         # The error map reads the diffusion that the seams blend in: it is computed once.
         diffusion = None
-        if self.seams is not None or method == "error-map":
+        if blends_seams or method == "error-map":
             diffusion = diffuse_holes(colour, holes, self.seams or DEFAULT_SEAMS)
-        if self.seams is not None:
-            fill = blend_seams(colour, holes, fill, self.seams, diffusion)
-        result = photo.with_fill(holes, fill)
+        if fill == "synthesis":
+            filled = synthesize_photo(
+                colour, holes, filled, self.model.tile_size, self.synthesis, seed or 0
+            )
+        elif blends_seams:
+            filled = blend_seams(colour, holes, filled, self.seams, diffusion)
+        result = photo.with_fill(holes, filled)
         if method == "error-map":
             error = self.error_map.estimate(colour, holes, result.colour(), diffusion)
             uncertainty = Uncertainty("error-map", error, holes, FULL_SCALES["error-map"])

@@ -33,6 +33,13 @@ import math
 import cv2
 import numpy as np
 
+from holefill.inference.strategies import crop_windows, unit_float
+
+# How `Inpainter` fills a hole: the network's fill refined by this synthesis, or the
+# network's alone (then blended with diffusion at the seams).
+FILLS = ("synthesis", "network")
+DEFAULT_FILL = "synthesis"
+
 
 @dataclasses.dataclass(frozen=True)
 class SynthesisConfig:
@@ -51,20 +58,16 @@ class SynthesisConfig:
         working_side: levels whose longer side exceeds this are voted once from the level
             below, not searched: it bounds the cost on large photos.
         features: PCA components per patch that the search compares.
-        random_radii: random-search windows per round, halving from the level's size.
     """
 
     patch_size: int = 7
-    coarse_guide_weight: float = 1.0
-    fine_guide_weight: float = 0.3
-    iterations: int = 4
+    coarse_guide_weight: float = 3.0
+    fine_guide_weight: float = 1.0
+    iterations: int = 8
     coarsest_thickness: float = 6.0
     smallest_side: int = 24
     working_side: int = 512
     features: int = 16
-    random_radii: int = 6
-    vote_percentile: float = 75.0
-    centre_vote: bool = False
 
     def __post_init__(self):
         if self.patch_size < 3 or self.patch_size % 2 == 0:
@@ -75,9 +78,7 @@ class SynthesisConfig:
         if self.iterations < 1:
             raise ValueError(f"iterations must be at least 1, got {self.iterations}.")
         if self.coarsest_thickness <= 0:
-            raise ValueError(
-                f"coarsest_thickness must be positive, got {self.coarsest_thickness}."
-            )
+            raise ValueError(f"coarsest_thickness must be positive, got {self.coarsest_thickness}.")
         if self.smallest_side < self.patch_size:
             raise ValueError(
                 f"smallest_side must be at least patch_size ({self.patch_size}), "
@@ -91,8 +92,6 @@ class SynthesisConfig:
             raise ValueError(
                 f"features must be from 1 to {3 * self.patch_size**2}, got {self.features}."
             )
-        if self.random_radii < 0:
-            raise ValueError(f"random_radii must be >= 0, got {self.random_radii}.")
 
 
 DEFAULT_SYNTHESIS = SynthesisConfig()
@@ -149,18 +148,36 @@ def synthesize(colour, holes, guide, config=DEFAULT_SYNTHESIS, seed=0):
                 # The first round at the coarsest level follows the guide alone: its blur
                 # would otherwise pick smooth patches for textured ground.
                 appearance = 0.0 if coarser is None and iteration == 0 else 1.0
-                field, distances = level.search(field, appearance, guide_weight, config, rng)
-                if config.centre_vote == "all":
-                    level.centre_vote(field)
-                else:
-                    level.vote(field, distances, config.vote_percentile)
-            if index == 0 and config.centre_vote:
-                level.centre_vote(field)
+                field = level.search(field, appearance, guide_weight, config, rng)
+                level.copy_centres(field)
         else:
-            level.vote(field, None, config.vote_percentile)
+            level.vote(field)
         coarser = level
     r = levels[0].radius
     return np.where(holes[..., None], levels[0].estimate[r:-r, r:-r], colour)
+
+
+def synthesize_photo(colour, holes, guide, tile_size, config=DEFAULT_SYNTHESIS, seed=0):
+    """`synthesize` on a photo of any size, window by window: each group of nearby holes
+    draws its patches from the window that `strategies.crop_windows` puts around it.
+
+    Args:
+        colour: `(height, width, 3)` photo (uint8, uint16 or float in [0, 1]).
+        holes: bool `(height, width)`, True on the hole.
+        guide: float32 `(height, width, 3)`, the network's fill, meaningful on the holes.
+        tile_size: the network's tile side, which the windows are grown to.
+        config, seed: see `synthesize`.
+
+    Returns:
+        `guide` with its hole pixels synthesised (float32, in [0, 1]).
+    """
+    filled = guide.copy()
+    for window, own_holes in crop_windows(holes, tile_size):
+        synthesised = synthesize(
+            unit_float(colour[window]), holes[window], guide[window], config, seed
+        )
+        filled[window][own_holes] = synthesised[own_holes]
+    return filled
 
 
 def _guide_weights(config, count):
@@ -239,9 +256,7 @@ class _Level:
         scale_rows = coarse.shape[0] / self.shape[0]
         scale_columns = coarse.shape[1] / self.shape[1]
         coarse_rows = np.minimum((rows * scale_rows).astype(np.int64), coarse.shape[0] - 1)
-        coarse_columns = np.minimum(
-            (columns * scale_columns).astype(np.int64), coarse.shape[1] - 1
-        )
+        coarse_columns = np.minimum((columns * scale_columns).astype(np.int64), coarse.shape[1] - 1)
         source = coarse_field[(coarse_rows + cr) * coarse.width + coarse_columns + cr]
         had_match = coarse.is_source[source]
         source_rows, source_columns = np.divmod(source, coarse.width)
@@ -302,7 +317,7 @@ class _Level:
     def search(self, field, appearance_weight, guide_weight, config, rng):
         """PatchMatch of the targets against the source patches, by the distance
         `appearance_weight * |E - S|^2 + guide_weight * |layout(G) - layout(S)|^2`; returns
-        the improved field and each target's distance."""
+        the improved field."""
         targets = self.targets
         if self._source_features is None:
             self._source_features = (
@@ -361,32 +376,25 @@ class _Level:
             consider(candidate_rows * width + candidate_columns)
         field = field.copy()
         field[targets] = current
-        return field, best
+        return field
 
-    def centre_vote(self, field):
+    def copy_centres(self, field):
+        """Each hole pixel takes the centre of its own patch's match. The mean of the
+        matches of all the patches covering it (Wexler's vote) blurred: on training photos
+        it cost LPIPS, and the blur then drew the next search to smooth patches."""
         estimate = self.estimate.reshape(-1, 3)
         estimate[self.hole_pixels] = self.known.reshape(-1, 3)[field[self.hole_pixels]]
 
-    def vote(self, field, distances, percentile):
-        """Each hole pixel becomes the weighted mean of what the patches covering it
-        (every target within half a patch) put there."""
+    def vote(self, field):
+        """Each hole pixel becomes the mean of what the patches covering it (every target
+        within half a patch) put there: on a level scaled up and not searched, this
+        smooths the steps between the blocks that one coarse match covers."""
         r, width = self.radius, self.width
         pixels = self.hole_pixels
         total = np.zeros((pixels.size, 3), np.float32)
-        weight_sum = np.zeros(pixels.size, np.float32)
-        weight_of = np.ones(self.hole.size, np.float32)
-        if distances is not None:
-            # Wexler et al.: a match counts as exp(-d / 2 sigma^2), sigma^2 the distances'
-            # 75th percentile, so that good matches dominate the vote and blur less.
-            scale = 2.0 * max(float(np.percentile(distances, percentile)), 1e-12)
-            weight_of[self.targets] = np.exp(-distances / scale) + np.float32(1e-6)
         flat_known = self.known.reshape(-1, 3)
         for dy in range(-r, r + 1):
             for dx in range(-r, r + 1):
                 offset = dy * width + dx
-                centre = pixels - offset
-                weight = weight_of[centre]
-                total += flat_known[field[centre] + offset] * weight[:, None]
-                weight_sum += weight
-        estimate = self.estimate.reshape(-1, 3)
-        estimate[pixels] = total / np.maximum(weight_sum, 1e-12)[:, None]
+                total += flat_known[field[pixels - offset] + offset]
+        self.estimate.reshape(-1, 3)[pixels] = total / np.float32(self.patch_size**2)
