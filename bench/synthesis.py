@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import patchmatch
 
 from holefill.evaluation.baselines import CLASSICAL_METHODS
 from holefill.evaluation.metrics import METRICS
@@ -41,7 +40,9 @@ def main():
     parser.add_argument("--model", type=Path, default=Path("models/default"))
     parser.add_argument("--size", type=int, default=256, help="centre-crop size in pixels")
     parser.add_argument("--configs", default="[]", help="JSON list of SynthesisConfig changes")
-    parser.add_argument("--classical", action="store_true", help="Telea, Navier-Stokes, biharmonic")
+    parser.add_argument(
+        "--classical", action="store_true", help="Telea, Navier-Stokes and biharmonic too"
+    )
     parser.add_argument("--output", type=Path, help="also write the tables here (Markdown)")
     arguments = parser.parse_args()
     if arguments.every < 1:
@@ -51,9 +52,6 @@ def main():
     methods = {
         "network": lambda image, holes: inpainter.inpaint(image, holes, fill="network").image,
         "holefill (synthesis)": lambda image, holes: inpainter.inpaint(image, holes).image,
-        "patchmatch": lambda image, holes: patchmatch.inpaint(
-            image, holes.astype(np.uint8) * 255, patch_size=3
-        ),
     }
     for changes in json.loads(arguments.configs):
         variant = Inpainter(
@@ -62,11 +60,10 @@ def main():
             synthesis=dataclasses.replace(DEFAULT_SYNTHESIS, **changes),
         )
         methods[json.dumps(changes)] = lambda image, holes, v=variant: v.inpaint(image, holes).image
-    if arguments.classical:
-        for name, method in CLASSICAL_METHODS.items():
-            methods[name] = lambda image, holes, m=method: m(
-                image.astype(np.float32) / 255, (~holes[..., None]).astype(np.float32)
-            )
+    for name in CLASSICAL_METHODS if arguments.classical else ["patchmatch"]:
+        methods[name] = lambda image, holes, m=CLASSICAL_METHODS[name]: m(
+            image.astype(np.float32) / 255, (~holes[..., None]).astype(np.float32)
+        )
     truths = np.stack([sample.image for sample in samples])
     buckets = np.array([sample.bucket for sample in samples])
     scores, seconds = {}, {}

@@ -11,6 +11,7 @@ from PIL import Image
 from holefill.imaging.photos import READ_FORMATS
 from holefill.inference.inpainter import MAX_UNCERTAINTY_SAMPLES
 from holefill.inference.strategies import STRATEGIES
+from holefill.inference.synthesis import DEFAULT_FILL, FILLS
 from holefill.inference.uncertainty import CHOICES
 from holefill.twin.functions import FUNCTIONS_DIR, REPO_ROOT
 from holefill_service import jobs, storage
@@ -41,6 +42,7 @@ def test_the_web_app_types_are_the_openapi_documents():
 def test_the_api_takes_the_strategies_and_uncertainty_maps_that_inference_has():
     assert module_constant(FUNCTIONS_DIR / "api" / "app.py", "STRATEGIES") == STRATEGIES
     assert jobs.UNCERTAINTY_CHOICES == CHOICES
+    assert jobs.FILLS == FILLS and jobs.FILLS[0] == DEFAULT_FILL
 
 
 def test_the_services_sample_limits_lie_within_the_librarys():

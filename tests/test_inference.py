@@ -215,6 +215,7 @@ def test_whole_photo_matches_keras(inpainter, model_dir, strategy):
     from holefill.export.litert import load_generator
     from holefill.inference import strategies
     from holefill.inference.seams import blend_seams
+    from holefill.inference.synthesis import synthesize_photo
 
     reference, _ = load_generator(model_dir, input_size=TILE)
 
@@ -222,13 +223,20 @@ def test_whole_photo_matches_keras(inpainter, model_dir, strategy):
         inputs = {"image": (image * known)[None], "mask": known[None]}
         return keras.ops.convert_to_numpy(reference(inputs))[0]
 
-    result = inpainter.inpaint(photo(), hole_mask(), strategy=strategy)
+    result = inpainter.inpaint(photo(), hole_mask(), strategy=strategy, fill="network")
     holes = holes_of((40, 56))
     filled, _ = strategies.inpaint(photo(), holes, keras_tile, TILE, 3, result.strategy)
-    filled = blend_seams(photo(), holes, filled)
-    expected = np.round(np.clip(filled[holes], 0, 1) * 255)
+    network = blend_seams(photo(), holes, filled)
+    expected = np.round(np.clip(network[holes], 0, 1) * 255)
     assert np.abs(result.image[holes] - expected).max() <= 1
     np.testing.assert_array_equal(result.image[~holes], photo()[~holes])
+    # The default fill is the synthesis guided by the network's fill, without the seams.
+    synthesised = inpainter.inpaint(photo(), hole_mask(), strategy=strategy)
+    guide, _ = strategies.inpaint(photo(), holes, inpainter.model.predict, TILE, 3, result.strategy)
+    expected = synthesize_photo(photo(), holes, guide, TILE)
+    expected = np.round(np.clip(expected[holes], 0, 1) * 255)
+    np.testing.assert_array_equal(synthesised.image[holes], expected)
+    np.testing.assert_array_equal(synthesised.image[~holes], photo()[~holes])
 
 
 def test_jpeg_with_orientation_and_icc(inpainter, tmp_path):
@@ -303,6 +311,9 @@ def test_all_hole_mask_and_bad_options(inpainter, model_without_dropout):
     assert raised.value.code == "all_hole_mask"
     with pytest.raises(InvalidInputError, match="strategy"):
         inpainter.inpaint(photo(), hole_mask(), strategy="magic")
+    with pytest.raises(InvalidInputError, match="synthesis, network") as raised:
+        inpainter.inpaint(photo(), hole_mask(), fill="diffusion")
+    assert raised.value.code == "invalid_fill"
     for options in (
         {"uncertainty": "monte-carlo", "uncertainty_samples": 1},
         {"uncertainty": "monte-carlo", "uncertainty_samples": 257},

@@ -29,6 +29,8 @@ export interface JobRequest {
   upload_secret: string;
   /** auto, crop, tile or resize */
   strategy?: string;
+  /** synthesis (the network's fill refined with the photo's own texture) or network (the network's fill alone) */
+  fill?: string;
   /** the uncertainty map: auto (the one the model's card offers, if any), none, error-map or monte-carlo; a method the model does not offer fails the job with uncertainty_unavailable and the card's reason */
   uncertainty?: string;
   /** Monte-Carlo dropout samples, for uncertainty monte-carlo only (default 16) */
@@ -44,6 +46,7 @@ export interface JobView {
   created_at: string;
   updated_at: string;
   strategy?: string | null;
+  fill?: string | null;
   result?: ResultFile | null;
   uncertainty?: UncertaintyFile | null;
   expires_in?: number | null;

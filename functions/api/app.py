@@ -41,6 +41,7 @@ from holefill_service import keys, storage
 from holefill_service.errors import ServiceError, error_body
 from holefill_service.invoker import InpaintInvoker
 from holefill_service.jobs import (
+    FILLS,
     UNCERTAINTY_CHOICES,
     Job,
     JobConflictError,
@@ -123,6 +124,11 @@ class JobRequest(BaseModel):
         min_length=1, max_length=100, description="the upload_secret of POST /uploads"
     )
     strategy: str = Field(default="auto", description="auto, crop, tile or resize")
+    fill: str = Field(
+        default=FILLS[0],
+        description="synthesis (the network's fill refined with the photo's own texture) "
+        "or network (the network's fill alone)",
+    )
     uncertainty: str = Field(
         default="auto",
         description="the uncertainty map: auto (the one the model's card offers, if any), "
@@ -141,6 +147,13 @@ class JobRequest(BaseModel):
         if strategy not in STRATEGIES:
             raise ValueError(f"must be one of {', '.join(STRATEGIES)}")
         return strategy
+
+    @field_validator("fill")
+    @classmethod
+    def _known_fill(cls, fill):
+        if fill not in FILLS:
+            raise ValueError(f"must be one of {', '.join(FILLS)}")
+        return fill
 
     @field_validator("uncertainty")
     @classmethod
@@ -201,6 +214,7 @@ class JobView(BaseModel):
     created_at: datetime.datetime
     updated_at: datetime.datetime
     strategy: str | None = None
+    fill: str | None = None
     result: ResultFile | None = None
     uncertainty: UncertaintyFile | None = None
     expires_in: int | None = None
@@ -301,6 +315,7 @@ def get_job(
     )
     if job.status == JobStatus.DONE:
         view.strategy = job.applied_strategy
+        view.fill = job.fill
         view.result = ResultFile(
             url=storage.presigned_download(s3, settings, job.result_key),
             content_type=job.result_content_type,

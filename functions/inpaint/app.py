@@ -104,6 +104,7 @@ def _inpaint(job):
         photo,
         mask,
         strategy=job.strategy,
+        fill=job.fill,
         uncertainty=job.uncertainty,
         uncertainty_samples=job.uncertainty_samples,
     )

@@ -149,6 +149,7 @@ def run_predict(arguments):
                 photo,
                 mask_file_for(photo, arguments.mask),
                 strategy=arguments.strategy,
+                fill=arguments.fill,
                 uncertainty=arguments.uncertainty,
                 uncertainty_samples=arguments.uncertainty_samples,
                 seed=arguments.seed,

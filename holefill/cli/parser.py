@@ -25,6 +25,7 @@ DEFAULT_OUTPUT = Path("runs")
 def build_parser(command=None):
     """Every command; the flags of `train` and `finetune` only when `command` is one."""
     from holefill.inference.strategies import STRATEGIES
+    from holefill.inference.synthesis import DEFAULT_FILL, FILLS
     from holefill.inference.uncertainty import CHOICES as UNCERTAINTY_CHOICES
 
     parser = argparse.ArgumentParser(
@@ -95,7 +96,7 @@ def build_parser(command=None):
     evaluate.add_argument("--size", type=int, default=256, help="centre-crop size in pixels")
     evaluate.add_argument(
         "--baselines",
-        default="telea,ns,biharmonic",
+        default="telea,ns,biharmonic,patchmatch",
         help="comma-separated classical methods to compare with ('' for none)",
     )
     evaluate.add_argument(
@@ -184,11 +185,20 @@ def build_parser(command=None):
     )
     predict.add_argument("--strategy", default="auto", choices=STRATEGIES)
     predict.add_argument(
+        "--fill",
+        default=DEFAULT_FILL,
+        choices=FILLS,
+        help="synthesis: the network's fill refined with the photo's own texture (default); "
+        "network: the network's fill alone",
+    )
+    predict.add_argument(
         "--model", type=Path, help="exported model folder (default: models/default)"
     )
     predict.add_argument("--threads", type=int, help="CPU threads (default: all available)")
     predict.add_argument("--dilation", type=int, help="grow holes by this many pixels (default: 3)")
-    predict.add_argument("--seed", type=int, help="seed of the dropout draws")
+    predict.add_argument(
+        "--seed", type=int, help="seed of the synthesis and the dropout draws (default: 0)"
+    )
     predict.set_defaults(handler=commands.run_predict)
 
     fetch = subcommands.add_parser(

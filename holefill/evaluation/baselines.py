@@ -59,8 +59,21 @@ def biharmonic(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return composite(np.clip(filled, 0.0, 1.0), image, mask)
 
 
+def patchmatch(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """PatchMatch inpainting (Barnes et al. 2009) as PyPI's `pypatchmatch` does it, with
+    3-pixel patch radius as InvokeAI uses it: the exemplar method that copies the photo's
+    own texture, the anchor for `holefill.inference.synthesis`."""
+    import patchmatch as pypatchmatch  # An evaluation dependency, not a serving one.
+
+    hole = _hole_of(image, mask)
+    image_uint8 = np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    filled = pypatchmatch.inpaint(image_uint8, hole.astype(np.uint8) * 255, patch_size=3)
+    return composite(filled.astype(np.float32) / 255.0, image, mask)
+
+
 CLASSICAL_METHODS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "telea": telea,
     "ns": navier_stokes,
     "biharmonic": biharmonic,
+    "patchmatch": patchmatch,
 }

@@ -31,7 +31,7 @@ interface Props {
 const STATUS: Record<FillProgress["phase"], string> = {
   uploading: "Uploading…",
   queued: "Queued: waiting for a free worker…",
-  running: "Filling…",
+  running: "Filling: the network draws what belongs in the hole, then the photo's own texture is copied in…",
 };
 
 export function FillPanel(props: Props) {

@@ -22,6 +22,8 @@ from holefill_service.errors import ServiceError
 # (the model card's best offered method, or none) and "none". The layer does not import
 # holefill; a test keeps the two equal.
 UNCERTAINTY_CHOICES = ("auto", "none", "error-map", "monte-carlo")
+# How a job fills its holes: `holefill.inference.synthesis.FILLS`, the first the default.
+FILLS = ("synthesis", "network")
 
 
 class JobStatus(enum.StrEnum):
@@ -48,6 +50,7 @@ class Job(BaseModel):
     mask_key: str
     strategy: str
     secret_sha256: str
+    fill: str = FILLS[0]
     uncertainty: str = "auto"
     uncertainty_samples: int | None = None
     created_at: datetime.datetime

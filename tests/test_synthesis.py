@@ -1,0 +1,146 @@
+"""Guided exemplar synthesis (`holefill.inference.synthesis`): real texture from the photo
+where the network's fill is a blur, in the colours that the guide asks for."""
+
+import cv2
+import numpy as np
+import pytest
+
+from holefill.inference.synthesis import SynthesisConfig, synthesize, synthesize_photo
+
+
+def noise_texture(shape, seed=0, sigma=1.0):
+    """A textured grey photo: blurred noise, 0.2 to 0.8."""
+    noise = np.random.default_rng(seed).random(shape, np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), sigma)
+    noise = (noise - noise.min()) / (noise.max() - noise.min())
+    return 0.2 + 0.6 * noise
+
+
+def detail(image, holes):
+    """The standard deviation of the image minus its blur, over the holes."""
+    grey = image.mean(axis=2)
+    return float((grey - cv2.GaussianBlur(grey, (0, 0), 2.0))[holes].std())
+
+
+def square_hole(size, start, stop):
+    holes = np.zeros((size, size), bool)
+    holes[start:stop, start:stop] = True
+    return holes
+
+
+def test_a_blurred_guide_gets_the_photos_texture_back_and_known_pixels_stay():
+    grey = noise_texture((96, 96))
+    colour = np.repeat(grey[..., None], 3, axis=2)
+    holes = square_hole(96, 30, 66)
+    guide = np.full_like(colour, grey.mean())  # the network's blur: the right mean, no detail
+    filled = synthesize(colour, holes, guide, seed=0)
+    np.testing.assert_array_equal(filled[~holes], colour[~holes])
+    # The hole's detail is the photo's own, where the guide has none.
+    assert detail(filled, holes) > 0.7 * detail(colour, holes)
+    assert detail(guide, holes) < 1e-6
+    # Every filled value is one the photo has: the texture is copied, not averaged.
+    assert filled[holes].min() >= colour.min() and filled[holes].max() <= colour.max()
+
+
+def test_a_periodic_pattern_is_continued_through_the_hole():
+    rows, columns = np.mgrid[0:96, 0:96]
+    stripes = (0.5 + 0.4 * np.sin(2 * np.pi * (rows + 2 * columns) / 12)).astype(np.float32)
+    colour = np.repeat(stripes[..., None], 3, axis=2)
+    holes = square_hole(96, 34, 62)
+    guide = np.where(holes[..., None], np.float32(0.5), colour)
+    filled = synthesize(colour, holes, guide, seed=0)
+    error = np.abs(filled - colour)[holes].mean()
+    assert error < 0.05, error
+    assert np.abs(guide - colour)[holes].mean() > 0.2
+
+
+def test_the_guide_decides_which_texture_goes_where():
+    size = 96
+    texture = noise_texture((size, size), seed=1)
+    red = np.stack([texture, 0.2 * texture, 0.2 * texture], axis=-1)
+    blue = np.stack([0.2 * texture, 0.2 * texture, texture], axis=-1)
+    columns = np.arange(size)[None, :, None]
+    colour = np.where(columns < size // 2, red, blue)
+    holes = square_hole(size, 28, 68)
+    # The guide puts blue where red borders the hole, and red where blue does.
+    guide = np.where(columns < size // 2, [[[0.1, 0.1, 0.5]]], [[[0.5, 0.1, 0.1]]])
+    guide = np.broadcast_to(guide, colour.shape).astype(np.float32)
+    filled = synthesize(colour, holes, guide, seed=0)
+    left = holes & (columns[..., 0] < size // 2 - 4)
+    right = holes & (columns[..., 0] >= size // 2 + 4)
+    assert filled[left][:, 2].mean() > filled[left][:, 0].mean()
+    assert filled[right][:, 0].mean() > filled[right][:, 2].mean()
+    # Without the guide's pull, the neighbours' colours win at the hole's sides.
+    unguided = SynthesisConfig(coarse_guide_weight=0.0, fine_guide_weight=0.0)
+    plain = synthesize(colour, holes, guide, unguided, seed=0)
+    assert plain[left][:, 0].mean() > filled[left][:, 0].mean()
+
+
+def test_a_seed_gives_the_same_fill_and_another_seed_another():
+    colour = np.repeat(noise_texture((64, 64), seed=2)[..., None], 3, axis=2)
+    holes = square_hole(64, 20, 44)
+    guide = np.full_like(colour, 0.5)
+    first = synthesize(colour, holes, guide, seed=3)
+    np.testing.assert_array_equal(first, synthesize(colour, holes, guide, seed=3))
+    assert np.abs(first - synthesize(colour, holes, guide, seed=4))[holes].mean() > 0.01
+
+
+def test_without_a_wholly_known_patch_the_guide_is_returned():
+    colour = np.random.default_rng(0).random((32, 32, 3), np.float32)
+    holes = np.ones((32, 32), bool)
+    holes[::4, ::4] = False  # known pixels, but no 7x7 patch without a hole
+    guide = np.full_like(colour, 0.25)
+    filled = synthesize(colour, holes, guide)
+    np.testing.assert_array_equal(filled[holes], guide[holes])
+    np.testing.assert_array_equal(filled[~holes], colour[~holes])
+
+
+def test_levels_above_the_working_side_copy_full_resolution_texture():
+    grey = noise_texture((160, 200), seed=5)
+    colour = np.repeat(grey[..., None], 3, axis=2)
+    holes = np.zeros(grey.shape, bool)
+    holes[60:100, 70:130] = True
+    guide = np.full_like(colour, grey.mean())
+    config = SynthesisConfig(working_side=48)
+    filled = synthesize(colour, holes, guide, config, seed=0)
+    np.testing.assert_array_equal(filled[~holes], colour[~holes])
+    assert detail(filled, holes) > 0.5 * detail(colour, holes)
+
+
+def test_a_photo_is_synthesised_window_by_window_in_its_own_type():
+    grey = noise_texture((300, 700), seed=6)
+    colour = np.round(np.repeat(grey[..., None], 3, axis=2) * 255).astype(np.uint8)
+    holes = np.zeros(grey.shape, bool)
+    holes[40:60, 30:60] = True
+    holes[200:240, 600:650] = True
+    guide = np.full(colour.shape, grey.mean(), np.float32)
+    filled = synthesize_photo(colour, holes, guide, tile_size=128)
+    assert filled.dtype == np.float32
+    np.testing.assert_array_equal(filled[~holes], guide[~holes])
+    for rows, columns in [(slice(40, 60), slice(30, 60)), (slice(200, 240), slice(600, 650))]:
+        part = filled[rows, columns].mean(axis=2)
+        assert float((part - cv2.GaussianBlur(part, (0, 0), 2.0)).std()) > 0.02
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"patch_size": 6}, "odd"),
+        ({"patch_size": 1}, "odd"),
+        ({"fine_guide_weight": -1.0}, "fine_guide_weight"),
+        ({"coarse_guide_weight": float("inf")}, "coarse_guide_weight"),
+        ({"iterations": 0}, "iterations"),
+        ({"features": 0}, "features"),
+        ({"smallest_side": 5}, "smallest_side"),
+        ({"working_side": 10}, "working_side"),
+        ({"coarsest_thickness": 0}, "coarsest_thickness"),
+    ],
+)
+def test_configs_out_of_range_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        SynthesisConfig(**changes)
+
+
+def test_mismatched_shapes_are_refused():
+    with pytest.raises(ValueError, match="share"):
+        synthesize(np.zeros((8, 8, 3), np.float32), np.zeros((8, 9), bool), np.zeros((8, 8, 3)))
