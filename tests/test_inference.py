@@ -430,14 +430,16 @@ def test_calibrate_then_predict_with_the_offered_map(model_dir, tmp_path, capsys
     Image.fromarray(photo()).save(photo_path)
     mask_path.write_bytes(hole_mask())
     predict = ["predict", str(photo_path), "--mask", str(mask_path), "--model", str(calibrated)]
-    # An untrained network's maps do not rank its errors: the card offers neither.
-    assert offered == []
+    # An untrained network's dropout spread does not rank the error. (The error map may:
+    # the synthesis fills from the photo itself, whatever the network learnt.)
+    assert "monte-carlo" not in offered
     assert main([*predict, "-o", str(tmp_path / "out.png"), "--uncertainty", "monte-carlo"]) == 2
     assert "does not offer the monte-carlo uncertainty map; its card says: not offered" in (
         capsys.readouterr().err
     )
     assert main([*predict, "-o", str(tmp_path / "auto.png"), "--uncertainty", "auto"]) == 0
-    assert not (tmp_path / "auto.uncertainty.png").exists(), "auto: no map offered, none made"
+    made = (tmp_path / "auto.uncertainty.png").exists()
+    assert made == bool(offered), "auto: the offered map, or none where none is offered"
 
     card = json.loads((calibrated / CARD_NAME).read_text())
     for described in card["uncertainty"]["methods"].values():
