@@ -6,6 +6,7 @@ tables the card holds): it catches a broken export, a wrong mask convention or a
 that lost its training, on data that is always here.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +112,10 @@ def test_the_error_map_ranks_the_error_on_photos_it_never_saw():
         assert result.uncertainty.method == "error-map"
         correlations.append(spearmanr(result.uncertainty.values[holes], error[holes]).statistic)
     assert np.mean(correlations) > 0.4, correlations
+
+
+def test_card_records_the_fill_that_serving_runs(card):
+    from holefill.inference.synthesis import fill_record
+
+    assert card["fill"] == json.loads(json.dumps(fill_record()))
+    assert card["fill"]["default"] == "synthesis"

@@ -68,9 +68,13 @@ def run_evaluation(arguments):
     methods = {}
     if arguments.model:
         from holefill.inference.seams import DEFAULT_SEAMS
+        from holefill.inference.synthesis import DEFAULT_SYNTHESIS
 
         seams = None if arguments.raw_network else DEFAULT_SEAMS
-        methods["holefill"] = keras_method(arguments.model, arguments.batch_size, seams=seams)
+        synthesis = DEFAULT_SYNTHESIS if arguments.fill == "synthesis" else None
+        methods["holefill"] = keras_method(
+            arguments.model, arguments.batch_size, seams=seams, synthesis=synthesis
+        )
     for name in filter(None, arguments.baselines.split(",")):
         if name not in CLASSICAL_METHODS:
             raise ValueError(f"unknown baseline {name!r}; choose from {sorted(CLASSICAL_METHODS)}.")

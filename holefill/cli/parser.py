@@ -100,10 +100,16 @@ def build_parser(command=None):
         help="comma-separated classical methods to compare with ('' for none)",
     )
     evaluate.add_argument(
+        "--fill",
+        default=DEFAULT_FILL,
+        choices=FILLS,
+        help="what fills the holes, as `holefill predict --fill` serves it (default: synthesis)",
+    )
+    evaluate.add_argument(
         "--raw-network",
         action="store_true",
-        help="score the network's fill alone, without the diffusion blend at the holes' "
-        "edges that serving applies (holefill.inference.seams)",
+        help="with --fill network: score the network's fill alone, without the diffusion "
+        "blend at the holes' edges that serving applies (holefill.inference.seams)",
     )
     evaluate.add_argument("--limit", type=int, help="evaluate only the first N samples")
     evaluate.add_argument("--batch-size", type=int, default=8)

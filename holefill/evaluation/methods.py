@@ -49,13 +49,16 @@ def evaluation_metrics(*, include_lpips):
     return list(METRICS), None
 
 
-def keras_method(model_path, batch_size, *, monte_carlo=False, seams=None):
+def keras_method(model_path, batch_size, *, monte_carlo=False, seams=None, synthesis=None):
     """A batched `(images, masks) -> images` method running the U-Net with Keras; with
     `monte_carlo`, dropout stays active and each call is one random draw; with a `seams`
-    `SeamBlend`, the holes' edges are blended with diffusion as serving does."""
+    `SeamBlend`, the holes' edges are blended with diffusion as the "network" fill serves
+    them; with a `synthesis` `SynthesisConfig`, the network's fill guides the synthesis
+    as the default fill serves it (then `seams` is not applied)."""
     import numpy as np
 
     from holefill.inference.seams import blend_seams
+    from holefill.inference.synthesis import synthesize
     from holefill.nn.loading import load_generator
 
     model, card = load_generator(model_path, monte_carlo=monte_carlo)
@@ -68,6 +71,13 @@ def keras_method(model_path, batch_size, *, monte_carlo=False, seams=None):
             0.0,
             1.0,
         )
+        if synthesis is not None:
+            return np.stack(
+                [
+                    synthesize(image, mask[..., 0] < 0.5, output, synthesis)
+                    for image, mask, output in zip(images, masks, outputs, strict=True)
+                ]
+            )
         if seams is None:
             return outputs
         return np.stack(

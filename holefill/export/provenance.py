@@ -31,6 +31,7 @@ from holefill.evaluation.evaluate import (
     EvaluationResult,
     beats_every_bucket,
 )
+from holefill.inference.synthesis import fill_record
 from holefill.nn.checkpoints import load_checkpoint, resolve_checkpoint
 
 # What the default model's card must show: the quality bar of the default-model issue.
@@ -63,7 +64,7 @@ def training_stages(checkpoint):
 
 
 def record_in_card(model_dir, *, data_terms, hardware, evaluations):
-    """Writes the training, evaluation and date sections into `model_dir`'s card.
+    """Writes the training, evaluation, fill and date sections into `model_dir`'s card.
 
     Args:
         model_dir: an exported model folder.
@@ -87,6 +88,7 @@ def record_in_card(model_dir, *, data_terms, hardware, evaluations):
         "hardware": hardware,
     }
     card["evaluation"] = {str(size): _evaluation(folder) for size, folder in evaluations.items()}
+    card["fill"] = fill_record()
     card["recorded"] = datetime.datetime.now(datetime.UTC).date().isoformat()
     (model_dir / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
     return card
