@@ -5,25 +5,28 @@ A network trained with pixel losses predicts the conditional mean: where the edg
 colours go, but a blur where texture was. Exemplar methods copy real texture but know no
 structure. This is texture optimisation (Wexler, Shechtman and Irani, TPAMI 2007) with
 the network's fill as a guide (as in Image Melding, Darabi et al. 2012, and Yang et al.,
-CVPR 2017), coarse to fine over a pyramid:
+CVPR 2017), coarse to fine over a pyramid, several rounds per level:
 
 - **search**: every patch overlapping the hole looks for the source patch `S`, wholly in
-  the known region, that minimises `|E - S|^2 + lambda |G - S|^2`, `E` being the current
-  estimate and `G` the guide. That is `(1 + lambda) |X - S|^2` plus a term `S` does not
-  change, with `X = (1 - w) E + w G` and `w = lambda / (1 + lambda)`: so the search
-  matches the blend `X`, and `w` (the guide weight, 0 to 1) says how much the patches
-  follow the network rather than their neighbours. The nearest neighbours are found by
-  PatchMatch (Barnes et al. 2009) run in parallel over all patches, numpy-vectorised:
-  propagation as a jump flood (offsets of 8, 4, 2, 1 pixels, four directions), then
-  random search in shrinking windows. Patches are compared in a PCA projection of their
-  pixels fitted on the source patches, a few numbers per patch instead of `3 p^2`.
-- **vote**: each hole pixel becomes the mean of what the patches covering it put there,
-  weighted by how well each matched (Wexler's weights).
+  the known region, that minimises `|E - S|^2 + lambda |m(G) - m(S)|^2`: `E` is the current
+  estimate, `G` the guide, and `m` a patch's mean colour (scaled to the patch's sum of
+  squares), so the guide says which colours go where and leaves the grain free: on the
+  whole patch, the guide's blur drew the search to smooth patches. `lambda` (the guide
+  weight) falls from the coarsest level to the finest; the first round at the coarsest
+  level follows the guide alone. The nearest neighbours are found by PatchMatch (Barnes
+  et al. 2009) run in parallel over all patches, numpy-vectorised: propagation as a jump
+  flood (offsets of 8, 4, 2, 1 pixels, four directions), then random search in windows
+  halving down to one pixel. Patches are compared in a PCA projection of their pixels
+  fitted on the source patches, `SynthesisConfig.features` numbers instead of `3 p^2`.
+- **copy**: each hole pixel takes the centre of its own patch's match. Wexler's vote, the
+  mean of what the covering patches put there, blurred (LPIPS 0.253 against 0.243 at the
+  finest level on training photos), and the blur then drew the next search to smooth patches.
 - the nearest-neighbour field is carried up to the next level; at the finest level the
   known pixels' own grain is what fills the hole. Known pixels are never changed.
 
 Levels larger than `SynthesisConfig.working_side` are not searched: the field of the
-level below is scaled up and voted with once, so a 12 MP photo costs about what a
+level below is scaled up and voted with once (the mean vote, which smooths the steps
+between the blocks that one coarse match covers), so a 12 MP photo costs about what a
 `working_side` window costs, with full-resolution texture copied into its holes.
 """
 
@@ -44,14 +47,16 @@ DEFAULT_FILL = "synthesis"
 @dataclasses.dataclass(frozen=True)
 class SynthesisConfig:
     """How `synthesize` fills a hole; the defaults were chosen on training photos
-    (`bench/synthesis_tuning.py`, docs/TRAINING.md).
+    (`bench/synthesis.py`, docs/TRAINING.md).
 
     Attributes:
         patch_size: side of the compared patches, odd.
-        coarse_guide_weight: the guide weight `w` (0 to 1) at the coarsest level: how much
-            the patches follow the network's fill rather than their neighbours.
-        fine_guide_weight: `w` at the finest searched level; levels between interpolate.
-        iterations: search-and-vote rounds per level.
+        coarse_guide_weight: the guide weight `lambda` (>= 0) at the coarsest level: how
+            much the patches' mean colours follow the network's fill rather than their
+            neighbours.
+        fine_guide_weight: `lambda` at the finest searched level; levels between
+            interpolate linearly.
+        iterations: search-and-copy rounds per level.
         coarsest_thickness: the pyramid is made deep enough that the hole is at most this
             many pixels from a known pixel at its coarsest level.
         smallest_side: no level is made whose shorter side is under this.
