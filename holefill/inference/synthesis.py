@@ -307,14 +307,24 @@ class _Level:
         if self._basis is None:
             self._basis = self._fit_basis(config.features)
         channels = [np.ascontiguousarray(pixels[..., c]) for c in range(3)]
-        features = np.empty((pixels.shape[0] * pixels.shape[1], len(self._basis)), np.float32)
-        for k, kernels in enumerate(self._basis):
-            total = sum(
+        planes = [
+            sum(
                 cv2.filter2D(channel, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT)
                 for channel, kernel in zip(channels, kernels, strict=True)
             )
-            features[:, k] = total.ravel()
-        return features
+            for kernels in self._basis
+        ]
+        return np.stack(planes, axis=-1).reshape(-1, len(planes))
+
+    def _target_appearance(self, pixels, config):
+        """`_appearance` at the targets alone, computed over their bounding box only (the
+        box's border pixels, which filtering reflects, are known and no target)."""
+        r = self.radius
+        rows, columns = np.divmod(self.targets, self.width)
+        top, left = rows.min() - r, columns.min() - r
+        box = pixels[top : rows.max() + r + 1, left : columns.max() + r + 1]
+        features = self._appearance(box, config)
+        return features[(rows - top) * box.shape[1] + columns - left]
 
     def _layout(self, pixels):
         """The patch's low frequencies: its mean colour, scaled so that distances between
@@ -332,7 +342,10 @@ class _Level:
             rows[:, None, None] + span[None, :, None], columns[:, None, None] + span[None, None, :]
         ].reshape(len(picked), -1)
         patches = patches - patches.mean(axis=0)
-        _, _, directions = np.linalg.svd(patches, full_matrices=False)
+        # The covariance's eigenvectors: the same directions as an SVD of the patches, for a
+        # tenth of its time.
+        _, eigenvectors = np.linalg.eigh(patches.T @ patches)
+        directions = eigenvectors[:, ::-1].T
         count = min(count, len(directions))
         kernels = directions[:count].reshape(count, self.patch_size, self.patch_size, 3)
         return [
@@ -353,7 +366,7 @@ class _Level:
             self._guide_layout = self._layout(self.guide)[targets]
         source_appearance, source_layout = self._source_features
         estimate = np.where(self.hole[..., None], self.estimate, self.known)
-        wanted_appearance = self._appearance(estimate, config)[targets]
+        wanted_appearance = self._target_appearance(estimate, config)
         wanted_layout = self._guide_layout
 
         def distance_to(candidate):
