@@ -179,8 +179,8 @@ def test_cli_records_training_and_evaluation_in_the_card(photos, training_config
     arguments = ["evaluate", "--model", str(model), "--images", str(photos), "--size", "32"]
     arguments += ["--generated-masks", "1", "--no-lpips", "--uncertainty-samples", "3"]
     assert main([*arguments, "--grid", "4", "--output", str(evaluation)]) == 0
-    # Rows of input, mask, holefill, telea, ns, biharmonic and the truth.
-    assert Image.open(evaluation / "grid.jpg").size == (7 * 32, 4 * 32)
+    # Rows of input, mask, holefill, telea, ns, biharmonic, patchmatch and the truth.
+    assert Image.open(evaluation / "grid.jpg").size == (8 * 32, 4 * 32)
     uncertainty = json.loads((evaluation / "uncertainty.json").read_text())
     assert uncertainty["draws"] == 3 and uncertainty["counts"]["overall"] == 24
 
@@ -193,6 +193,7 @@ def test_cli_records_training_and_evaluation_in_the_card(photos, training_config
     assert all(stage["images_per_second"] > 0 for stage in stages)
     assert all(stage["settings"]["model"] == TINY.to_dict() for stage in stages)
     assert card["training"]["data"] == {"folders": [str(photos)], "terms": "Research use only."}
+    assert card["fill"]["default"] == "synthesis"
     assert card["evaluation"]["32"]["uncertainty"] == uncertainty
     assert isinstance(card["evaluation"]["32"]["quality_bar"], bool)
     capsys.readouterr()
