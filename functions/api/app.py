@@ -55,6 +55,8 @@ from holefill_service.settings import Settings
 # refused before it is parsed.
 MAX_BODY_BYTES = 16_384
 STRATEGIES = ("auto", "crop", "tile", "resize")
+# What each of a job's named options may be.
+CHOICES = {"strategy": STRATEGIES, "fill": FILLS, "uncertainty": UNCERTAINTY_CHOICES}
 # Every answer is JSON and says so: no browser is to read it as anything else.
 NO_SNIFF = {"X-Content-Type-Options": "nosniff"}
 # The paths this API serves and their methods: another method answers 405, not 404.
@@ -141,26 +143,13 @@ class JobRequest(BaseModel):
         f"(default {settings.default_uncertainty_samples})",
     )
 
-    @field_validator("strategy")
+    @field_validator("strategy", "fill", "uncertainty")
     @classmethod
-    def _known_strategy(cls, strategy):
-        if strategy not in STRATEGIES:
-            raise ValueError(f"must be one of {', '.join(STRATEGIES)}")
-        return strategy
-
-    @field_validator("fill")
-    @classmethod
-    def _known_fill(cls, fill):
-        if fill not in FILLS:
-            raise ValueError(f"must be one of {', '.join(FILLS)}")
-        return fill
-
-    @field_validator("uncertainty")
-    @classmethod
-    def _known_uncertainty(cls, uncertainty):
-        if uncertainty not in UNCERTAINTY_CHOICES:
-            raise ValueError(f"must be one of {', '.join(UNCERTAINTY_CHOICES)}")
-        return uncertainty
+    def _known_choice(cls, value, info):
+        choices = CHOICES[info.field_name]
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
 
     @field_validator("uncertainty_samples")
     @classmethod
