@@ -191,6 +191,8 @@ def twin(tiny_model, tmp_path_factory):
         settings=settings,
         # The tests call the API faster than a user; the throttle has a test of its own.
         api_rate=(1000.0, 1000),
+        # Short, so that the test of idle connections is quick; localhost requests take ms.
+        request_seconds=3.0,
     )
     with LocalTwin(config) as running:
         yield running

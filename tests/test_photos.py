@@ -367,16 +367,49 @@ def test_a_photo_is_not_a_mask():
     assert raised.value.code == "mask_not_binary"
 
 
-def test_an_animated_image_is_refused_rather_than_cut_to_one_frame():
+@pytest.mark.parametrize("format", ["GIF", "TIFF"])
+def test_an_animated_image_is_refused_rather_than_cut_to_one_frame(format):
     frames = [Image.new("RGB", (16, 12), colour) for colour in ("red", "blue", "green")]
     buffer = io.BytesIO()
-    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
-    with pytest.raises(UnsupportedFormatError, match="3 frames") as raised:
+    frames[0].save(buffer, format=format, save_all=True, append_images=frames[1:])
+    with pytest.raises(UnsupportedFormatError, match="several frames") as raised:
         read_photo(buffer.getvalue())
     assert raised.value.code == "animated_image"
     still = io.BytesIO()
-    frames[0].save(still, format="GIF")
+    frames[0].save(still, format=format)
     assert read_photo(still.getvalue()).size == (12, 16)  # (height, width)
+
+
+def test_the_pages_of_a_tiff_are_not_walked_to_refuse_it(monkeypatch):
+    """Counting a TIFF's pages reads every page directory, and each seek starts from the
+    first: a 25 MB file of 200,000 pages held a worker for minutes."""
+    from PIL import TiffImagePlugin
+
+    pages = [Image.new("L", (1, 1), value) for value in range(200)]
+    buffer = io.BytesIO()
+    pages[0].save(buffer, format="TIFF", save_all=True, append_images=pages[1:])
+    seeks = []
+    seek = TiffImagePlugin.TiffImageFile._seek
+    monkeypatch.setattr(
+        TiffImagePlugin.TiffImageFile,
+        "_seek",
+        lambda image, frame: seeks.append(frame) or seek(image, frame),
+    )
+    with pytest.raises(UnsupportedFormatError) as raised:
+        read_photo(buffer.getvalue())
+    assert raised.value.code == "animated_image"
+    assert len(seeks) < 3, f"{len(seeks)} page directories read"
+
+
+def test_an_avif_claiming_more_pixels_than_its_decoder_takes_is_too_large():
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buffer, format="AVIF")
+    data = bytearray(buffer.getvalue())
+    size_box = data.find(b"ispe") + 8  # after the box type, version and flags
+    data[size_box : size_box + 8] = struct.pack(">II", 30_000, 30_000)
+    with pytest.raises(InputTooLargeError, match="900.0 megapixels") as raised:
+        read_photo(bytes(data))
+    assert raised.value.code == "too_many_pixels"
 
 
 def test_monte_carlo_samples_count_against_the_cost_budget():

@@ -72,8 +72,22 @@ settings = Settings.from_environment(os.environ)
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+
+def _parse_json(body):
+    """`json.loads`, with the bodies Python gives up on (nested thousands deep, integers of
+    thousands of digits) refused as malformed JSON: they are the client's mistake."""
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as error:
+        raise json.JSONDecodeError(str(error), body, 0) from error
+
+
 app = APIGatewayRestResolver(
     enable_validation=True,
+    json_body_deserializer=_parse_json,
     cors=CORSConfig(
         allow_origin=os.environ["ALLOWED_ORIGIN"],
         allow_headers=[keys.JOB_SECRET_HEADER],
@@ -431,13 +445,6 @@ def _invalid_request(error):
         for problem in problems
     )
     return _json(422, error_body("invalid_request", described))
-
-
-@app.exception_handler(RecursionError)
-def _too_deep(error):
-    # json.loads gives up on a body nested thousands deep: it is malformed, not our fault.
-    message = "the request body is nested too deeply to be the JSON this API takes"
-    return _json(400, error_body("malformed_json", message))
 
 
 @app.exception_handler(RequestUnsupportedContentType)

@@ -246,11 +246,13 @@ def read_photo(source, limits=DEFAULT_LIMITS, *, samples=0):
         return _photo_from_pil(source, kind="image")
     data = _read_bytes(source, limits)
     image = _open(data, limits, samples)
+    # `is_animated` reads whether a second frame exists; `n_frames` would walk every
+    # frame, which for a TIFF of 200,000 pages takes minutes.
     if getattr(image, "is_animated", False):
         raise UnsupportedFormatError(
             "animated_image",
-            f"the image is animated ({image.n_frames} frames); Holefill fills one still "
-            "photo: save the frame you want as a still image and open that",
+            "the image has several frames (an animation or a multi-page file); Holefill "
+            "fills one still photo: save the frame you want as a still image and open that",
         )
     if _is_16_bit_colour(image):
         return _decode_16_bit_colour(image, data)
@@ -362,6 +364,9 @@ def _open(data, limits, samples):
     except Image.DecompressionBombError as error:
         raise InputTooLargeError("too_many_pixels", str(error)) from error
     except Image.UnidentifiedImageError as error:
+        # Pillow's AVIF reader refuses sizes libavif will not decode without saying why;
+        # a claimed size over the limit is said to be that.
+        _check_pixels(_heif_header_size(data) or (0, 0), limits, samples)
         raise UnsupportedFormatError(
             "unsupported_format",
             f"not an image in a supported format ({', '.join(READ_FORMATS)})",
@@ -370,6 +375,14 @@ def _open(data, limits, samples):
         raise InvalidInputError("unreadable_image", f"cannot read the image: {error}") from error
     _check_pixels(image.size, limits, samples)
     return image
+
+
+def _heif_header_size(data):
+    """The size an AVIF or HEIF file's header claims, or None for other data."""
+    try:
+        return pillow_heif.open_heif(data).size
+    except (RuntimeError, ValueError, OSError):
+        return None
 
 
 def _load(image):

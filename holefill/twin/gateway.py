@@ -7,6 +7,10 @@ ApiFunction's answer becomes the HTTP response. Lambda runs one event at a time 
 execution environment, and Powertools' resolver keeps the current event on the module:
 the handler is called under a lock.
 
+A request must arrive whole within `request_seconds` of the connection's last answer (or
+its opening): a client that sends nothing, or trickles its bytes, is cut off rather than
+left holding a thread.
+
 Each client (by address) may make `rate` API requests a second with bursts of `burst`, as
 the stack's stage throttle allows in all; beyond that it is answered 429 with `Retry-After`.
 
@@ -16,6 +20,7 @@ the site).
 """
 
 import base64
+import contextlib
 import dataclasses
 import http.server
 import json
@@ -23,6 +28,7 @@ import logging
 import math
 import mimetypes
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -37,6 +43,8 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # The stage throttle of `template.yaml` (a test keeps them equal), applied per client here.
 DEFAULT_RATE = 20.0
 DEFAULT_BURST = 50
+# How long a request may take to arrive; API Gateway's own is shorter still.
+REQUEST_SECONDS = 10.0
 
 
 @dataclasses.dataclass
@@ -83,16 +91,26 @@ class Gateway(http.server.ThreadingHTTPServer):
         rate_limiter: the `RateLimiter` of API requests per client.
         workers_problem: returns why the inpainting cannot run now, or None; a healthy
             `/health` answers 503 with it (on AWS, Lambda provides the environments).
+        request_seconds: how long a request may take to arrive.
     """
 
     daemon_threads = True
 
-    def __init__(self, port, api_handler, static_dir=None, rate_limiter=None, workers_problem=None):
+    def __init__(
+        self,
+        port,
+        api_handler,
+        static_dir=None,
+        rate_limiter=None,
+        workers_problem=None,
+        request_seconds=REQUEST_SECONDS,
+    ):
         super().__init__(("127.0.0.1", port), _RequestHandler)
         self.api_handler = api_handler
         self.static_dir = static_dir
         self.rate_limiter = rate_limiter or RateLimiter()
         self.workers_problem = workers_problem or (lambda: None)
+        self.request_seconds = request_seconds
         self.api_lock = threading.Lock()
 
     @property
@@ -158,6 +176,19 @@ def proxy_event(method, target, headers, body, source_ip="127.0.0.1"):
 class _RequestHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def handle_one_request(self):
+        self._arrival = threading.Timer(self.server.request_seconds, self._cut_off)
+        self._arrival.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self._arrival.cancel()
+
+    def _cut_off(self):
+        # The blocked read returns what came: the request is dropped, the thread freed.
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
     def do_GET(self):
         self._dispatch()
 
@@ -167,9 +198,14 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     def _dispatch(self):
         started = time.perf_counter()
         path = urllib.parse.urlsplit(self.path).path
-        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+        if "\x00" in urllib.parse.unquote(path):
+            self._arrival.cancel()
+            message = "a path cannot hold a NUL byte"
+            status = self._json(400, {"error": {"code": "invalid_path", "message": message}})
+        elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             status = self._api()
         else:
+            self._arrival.cancel()
             status = self._static(path)
         milliseconds = (time.perf_counter() - started) * 1000
         route = _JOB_PATH.sub("/jobs/{job_id}", path)
@@ -190,7 +226,8 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             message = "send the body with a Content-Length, not in chunks"
             return self._json(411, {"error": {"code": "length_required", "message": message}})
         declared = self.headers.get("Content-Length") or "0"
-        if not declared.isdigit():
+        # `isdigit` alone takes "²", which `int` refuses.
+        if not (declared.isascii() and declared.isdigit()):
             self.close_connection = True
             message = f"Content-Length must be a number of bytes, got {declared!r}"
             return self._json(
@@ -202,6 +239,10 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             message = f"the request has {length} bytes; API Gateway takes {MAX_REQUEST_BYTES}"
             return self._json(413, {"error": {"code": "request_too_large", "message": message}})
         body = self.rfile.read(length)
+        self._arrival.cancel()
+        if len(body) < length:
+            self.close_connection = True
+            return 408  # cut off: there is no connection left to answer on
         target = self.path[len(API_PREFIX) :] or "/"
         event = proxy_event(
             self.command, target, self.headers.items(), body, self.client_address[0]

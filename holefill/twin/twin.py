@@ -12,7 +12,14 @@ from holefill.card import CARD_NAME
 
 # Puts the layer on the import path (as Lambda's /opt/python): before `holefill_service`.
 from holefill.twin.functions import LambdaContext, load_function
-from holefill.twin.gateway import API_PREFIX, DEFAULT_BURST, DEFAULT_RATE, Gateway, RateLimiter
+from holefill.twin.gateway import (
+    API_PREFIX,
+    DEFAULT_BURST,
+    DEFAULT_RATE,
+    REQUEST_SECONDS,
+    Gateway,
+    RateLimiter,
+)
 from holefill.twin.lambdas import LocalLambda
 from holefill.twin.ports import ensure_free
 from holefill.twin.seaweed import SeaweedFS
@@ -44,6 +51,7 @@ class TwinConfig:
         static_dir: the built web app, if any.
         settings: the functions' settings (buckets, limits, timeouts).
         api_rate: API requests a second per client, and the burst (the stage throttle).
+        request_seconds: how long the gateway waits for a request to arrive.
     """
 
     model_dir: Path
@@ -53,6 +61,7 @@ class TwinConfig:
     workers: int = 1
     static_dir: Path | None = None
     api_rate: tuple[float, int] = (DEFAULT_RATE, DEFAULT_BURST)
+    request_seconds: float = REQUEST_SECONDS
     settings: Settings = dataclasses.field(
         default_factory=lambda: Settings(
             uploads_bucket="holefill-uploads",
@@ -147,6 +156,7 @@ class LocalTwin:
             config.static_dir,
             RateLimiter(*config.api_rate),
             self._workers_problem,
+            config.request_seconds,
         ).start()
         self._resume_jobs()
 
