@@ -407,7 +407,7 @@ def test_an_avif_claiming_more_pixels_than_its_decoder_takes_is_too_large():
     data = bytearray(buffer.getvalue())
     size_box = data.find(b"ispe") + 8  # after the box type, version and flags
     data[size_box : size_box + 8] = struct.pack(">II", 30_000, 30_000)
-    with pytest.raises(InputTooLargeError, match="900.0 megapixels") as raised:
+    with pytest.raises(InputTooLargeError, match=r"900\.0 megapixels") as raised:
         read_photo(bytes(data))
     assert raised.value.code == "too_many_pixels"
 

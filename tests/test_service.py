@@ -434,7 +434,7 @@ def test_events_drive_the_api_handler(twin):
         event = load_event(name, **changes)
         event["headers"].update(origin)
         event["multiValueHeaders"].update({"Origin": [twin.config.origin]})
-        return twin.api.handler(event, context)
+        return twin.api_environments[0].handler(event, context)
 
     health = call("api-get-health.json")
     assert (health["statusCode"], json.loads(health["body"])) == (200, {"status": "ok"})
@@ -548,6 +548,24 @@ def test_an_idle_worker_that_dies_is_replaced_and_takes_the_next_job(twin, clien
     assert time.monotonic() - started < 10
 
 
+def test_health_says_ready_only_once_a_new_worker_can_take_a_job(twin, client):
+    """A replacement environment is alive a second or more before its init phase (the
+    model's load) ends: `/health` says 503 until then, so a job sent when it says 200 is
+    taken at once."""
+    photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
+    (pid,) = twin.inpaint_function.worker_pids()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while (health := client.request("GET", "/health")).status_code != 200:
+        assert health.json()["error"]["code"] == "inpainting_unavailable", health.text
+        assert time.monotonic() < deadline, "no environment became ready"
+    job_id = client.start_job(photo_key, mask_key).json()["id"]
+    sent = time.monotonic()
+    while client.get_job(job_id).json()["status"] == "queued":
+        assert time.monotonic() - sent < 1, "the healthy environment was still starting"
+    assert client.wait(job_id).json()["status"] == "done"
+
+
 def test_health_says_when_no_worker_runs(twin, client, monkeypatch):
     assert client.request("GET", "/health").status_code == 200
     monkeypatch.setattr(twin.inpaint_function, "unavailable_workers", lambda: 1)
@@ -637,6 +655,46 @@ def test_idle_and_trickling_connections_are_cut_off(twin):
     seconds = time.monotonic() - started
     assert seconds < twin.config.request_seconds + 3, f"closed after {seconds:.1f} s"
     assert requests.get(twin.api_url + "/limits", timeout=5).status_code == 200
+
+
+def test_a_hung_s3_is_answered_within_seconds_and_holds_up_nothing_else(twin, client):
+    """SeaweedFS stopped mid-flight (it accepts connections, then never answers): every
+    route that needs S3 says so within 10 s, while the others answer at once."""
+    photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
+    job = client.start_job(photo_key, mask_key).json()
+    client.wait(job["id"])
+    needs_s3 = {
+        "health": lambda: client.request("GET", "/health"),
+        "job": lambda: client.get_job(job["id"]),
+        "new job": lambda: client.start_job(photo_key, mask_key),
+    }
+    answers, seconds = {}, {}
+
+    def call(name, request):
+        started = time.monotonic()
+        answers[name] = request()
+        seconds[name] = time.monotonic() - started
+
+    os.kill(twin.seaweed.process.pid, signal.SIGSTOP)
+    try:
+        threads = [threading.Thread(target=call, args=item) for item in needs_s3.items()]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)  # all three are waiting on S3 now
+        call("limits", lambda: client.request("GET", "/limits"))
+        call("web app", lambda: requests.get(twin.url + "/config.json", timeout=5))
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        os.kill(twin.seaweed.process.pid, signal.SIGCONT)
+    assert answers["limits"].status_code == answers["web app"].status_code == 200
+    assert seconds["limits"] < 2 and seconds["web app"] < 2, seconds
+    for name in needs_s3:
+        assert answers[name].status_code == 503, (name, answers[name].text)
+        assert answers[name].json()["error"]["code"] == "storage_unavailable"
+        assert answers[name].headers["Retry-After"].isdigit()
+        assert seconds[name] < 10, (name, seconds)
+    assert client.request("GET", "/health").status_code == 200
 
 
 def test_config_names_the_twin_whatever_the_host_header(twin):

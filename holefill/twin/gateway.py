@@ -5,7 +5,9 @@ without `/api`, which plays the stage; single- and multi-value headers and query
 `image/*` bodies base64-encoded, as the stack's binary media types make them), and the
 ApiFunction's answer becomes the HTTP response. Lambda runs one event at a time per
 execution environment, and Powertools' resolver keeps the current event on the module:
-the handler is called under a lock.
+each of the ApiFunction's environments is a copy of its module, taking one request at a
+time, and requests run at once over all of them, so that one waiting on S3 holds up no
+other.
 
 A request must arrive whole within `request_seconds` of the connection's last answer (or
 its opening): a client that sends nothing, or trickles its bytes, is cut off rather than
@@ -27,6 +29,7 @@ import json
 import logging
 import math
 import mimetypes
+import queue
 import re
 import socket
 import threading
@@ -86,7 +89,7 @@ class Gateway(http.server.ThreadingHTTPServer):
 
     Args:
         port: the port (`ports.ensure_free` checks it first for a clear message).
-        api_handler: the ApiFunction's `handler(event, context)`.
+        api_handlers: the ApiFunction's `handler(event, context)` of each environment.
         static_dir: the built web app, or None when it is not built.
         rate_limiter: the `RateLimiter` of API requests per client.
         workers_problem: returns why the inpainting cannot run now, or None; a healthy
@@ -99,19 +102,20 @@ class Gateway(http.server.ThreadingHTTPServer):
     def __init__(
         self,
         port,
-        api_handler,
+        api_handlers,
         static_dir=None,
         rate_limiter=None,
         workers_problem=None,
         request_seconds=REQUEST_SECONDS,
     ):
         super().__init__(("127.0.0.1", port), _RequestHandler)
-        self.api_handler = api_handler
+        self._free_api_handlers = queue.SimpleQueue()
+        for handler in api_handlers:
+            self._free_api_handlers.put(handler)
         self.static_dir = static_dir
         self.rate_limiter = rate_limiter or RateLimiter()
         self.workers_problem = workers_problem or (lambda: None)
         self.request_seconds = request_seconds
-        self.api_lock = threading.Lock()
 
     @property
     def url(self):
@@ -127,8 +131,11 @@ class Gateway(http.server.ThreadingHTTPServer):
         self.server_close()
 
     def call_api(self, event):
-        with self.api_lock:
-            return self.api_handler(event, LambdaContext("ApiFunction"))
+        handler = self._free_api_handlers.get()
+        try:
+            return handler(event, LambdaContext("ApiFunction"))
+        finally:
+            self._free_api_handlers.put(handler)
 
 
 def proxy_event(method, target, headers, body, source_ip="127.0.0.1"):

@@ -8,7 +8,9 @@ runs one event at a time. As in Lambda, an invocation that runs past the timeout
 environment killed, a crashed environment is replaced (an idle one as soon as it dies, so
 that no event is handed to it), and the event is not retried (the stack sets
 `MaximumRetryAttempts: 0`): the OnFailure destination gets the destination record at
-once, as Lambda sends it.
+once, as Lambda sends it. An environment counts as available only once its init phase has
+ended, and it acknowledges each event it takes: one that dies before that never had the
+event, which goes to a fresh one instead.
 """
 
 import http.server
@@ -33,6 +35,8 @@ _STOP = object()
 INIT_TIMEOUT_SECONDS = 60
 # How often an idle worker checks that its environment is alive.
 WATCH_SECONDS = 0.5
+# How long a live environment may take to acknowledge an event it was handed.
+TAKE_SECONDS = 10
 
 
 class LocalLambda:
@@ -90,10 +94,9 @@ class LocalLambda:
             worker.stop()
 
     def unavailable_workers(self):
-        """How many execution environments are not running (dead, or failing to start)."""
-        return sum(
-            worker.process is None or not worker.process.is_alive() for worker in self.workers
-        )
+        """How many execution environments cannot take an event now: dead, failing to
+        start, or still in their init phase."""
+        return sum(not worker.available() for worker in self.workers)
 
     def worker_pids(self):
         """The process ids of the running execution environments (for fault tests)."""
@@ -107,7 +110,12 @@ class _Worker:
         self.owner = owner
         self.index = index
         self.process = self.connection = None
+        self.ready = False  # the environment's init phase has ended
         self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def available(self):
+        process = self.process
+        return self.ready and process is not None and process.is_alive()
 
     def start(self):
         self._start_process()
@@ -141,6 +149,7 @@ class _Worker:
         if ready != ("ready", None):
             self._kill()
             raise RuntimeError(f"{self.owner.function_name} could not start: {ready}")
+        self.ready = True
 
     def _run(self):
         while (event := self._next_event()) is not _STOP:
@@ -191,17 +200,21 @@ class _Worker:
             log.error("%s: %s", self.owner.function_name, error)
 
     def _send(self, event):
-        """Hands `event` to a live environment, starting one if there is none or if it
-        died since it was last seen (its end of the pipe is then closed)."""
+        """Hands `event` to a live environment, starting one if there is none, and waits
+        for it to say it took the event; one that died first (since it was last seen, or
+        as the event was sent) is replaced and the event handed to the new one."""
         for _ in range(2):
-            if self.process is None or not self.process.is_alive():
+            if not self.available():
                 self._kill()
                 self._start_process()
             try:
                 self.connection.send(event)
-                return
             except OSError:  # BrokenPipeError: the environment died just now
                 self._kill()
+                continue
+            if self._receive(TAKE_SECONDS) == ("taken", None):
+                return
+            self._kill()
         raise RuntimeError("the execution environment died twice before it took the event")
 
     def _failed(self, event, error_type, message):
@@ -241,6 +254,7 @@ class _Worker:
     def _kill(self):
         if self.process is None:
             return
+        self.ready = False
         self.process.kill()
         self.process.join()
         self.connection.close()
@@ -271,6 +285,7 @@ def _execution_environment(connection, module, function_name, environment, timeo
             event = connection.recv()
         except EOFError:
             return
+        connection.send(("taken", None))
         try:
             result = handler(event, LambdaContext(function_name, timeout_seconds=timeout))
             connection.send(("ok", result))

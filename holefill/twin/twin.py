@@ -36,6 +36,9 @@ from holefill_service.settings import Settings
 log = logging.getLogger("holefill.twin")
 INPAINT_FUNCTION_NAME = "InpaintFunction"
 FAILED_FUNCTION_NAME = "JobFailedFunction"
+# ApiFunction environments: requests served at once (a request that waits on a hung S3
+# holds one for its deadline, a few seconds).
+API_ENVIRONMENTS = 4
 
 
 @dataclasses.dataclass
@@ -88,7 +91,8 @@ class LocalTwin:
 
     def __init__(self, config):
         self.config = config
-        self.seaweed = self.inpaint_function = self.gateway = self.api = None
+        self.seaweed = self.inpaint_function = self.gateway = None
+        self.api_environments = []
         self.failed_function = None
 
     @property
@@ -147,12 +151,12 @@ class LocalTwin:
         # Metrics are off here, so most API requests have none to publish, which
         # Powertools warns about once per request.
         warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-        self.api = load_function("api")
+        self.api_environments = [load_function("api", index) for index in range(API_ENVIRONMENTS)]
         # The OnFailure destination, in this process as the API is.
         self.failed_function = load_function("failed")
         self.gateway = Gateway(
             config.port,
-            self.api.handler,
+            [environment.handler for environment in self.api_environments],
             config.static_dir,
             RateLimiter(*config.api_rate),
             self._workers_problem,

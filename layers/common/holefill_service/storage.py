@@ -32,8 +32,14 @@ IMAGE_FORMATS = {
 IMAGE_CONTENT_TYPES = tuple(IMAGE_FORMATS)
 
 
-# An S3 that does not answer is said so within seconds, not after botocore's minute.
-_TIMEOUTS = {"connect_timeout": 3, "read_timeout": 20, "retries": {"max_attempts": 2}}
+# An S3 that does not answer is said so within 10 s (two tries of at most 4 s and the
+# backoff between), well inside API Gateway's 29 s, not after botocore's minute: the
+# first call that cannot be answered ends the request with `storage_unavailable`.
+_TIMEOUTS = {
+    "connect_timeout": 2,
+    "read_timeout": 4,
+    "retries": {"total_max_attempts": 2, "mode": "standard"},
+}
 # How long a client should wait before retrying when S3 cannot be reached.
 RETRY_AFTER_SECONDS = 10
 
