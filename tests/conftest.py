@@ -143,7 +143,10 @@ def training_config(photos, vgg_weights):
 def tiny_model(tmp_path_factory):
     """An exported, untrained U-Net with dropout (so, Monte-Carlo samples) at 64 px tiles:
     the serving code paths of a real model at a fraction of the cost. Its card offers the
-    uncertainty maps that the shipped model's card offers, with the shipped error map."""
+    uncertainty maps that the shipped model's card offers, with the shipped error map.
+    Its cost units are set, not measured, so that the twin's test of the budget does not
+    hang on this machine's speed: a 4 MP photo with a large hole is over the budget, the
+    tests' small photos far under it."""
     import json
 
     from holefill.card import CARD_NAME
@@ -157,6 +160,13 @@ def tiny_model(tmp_path_factory):
     shipped = json.loads((ROOT / DEFAULT_MODEL_DIR / CARD_NAME).read_text())
     card = json.loads((model_dir / CARD_NAME).read_text())
     card["uncertainty"] = shipped["uncertainty"]
+    card["cost"] = {
+        "seconds_per_pass": 0.01,
+        "head_share": 0.1,
+        "seconds_per_hole_megapixel": 20.0,
+        "seconds_per_megapixel": 2.0,
+        "budget_seconds": 10.0,
+    }
     (model_dir / CARD_NAME).write_text(json.dumps(card))
     return model_dir
 

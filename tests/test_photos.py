@@ -10,7 +10,13 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 from holefill.errors import InputTooLargeError, InvalidInputError, UnsupportedFormatError
-from holefill.imaging.photos import EXIF_ORIENTATION, Limits, read_mask, read_photo
+from holefill.imaging.photos import (
+    EXIF_ORIENTATION,
+    Limits,
+    open_photo,
+    read_mask,
+    read_photo,
+)
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
@@ -215,6 +221,20 @@ def test_heic_and_avif_come_back_as_jpeg_upright_with_their_exif(format):
     assert read_photo(encode(transparent, format, lossless=True)).format == "PNG"
 
 
+@pytest.mark.parametrize("format", ["JPEG", "PNG", "WEBP", "TIFF", "HEIF", "AVIF"])
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_the_header_tells_the_upright_size_before_decoding(format, orientation):
+    """A job's cost (and its mask's size) is known from the header: that size must be the
+    decoded photo's, EXIF orientation applied."""
+    pixels = np.kron(gradient(6, 8), np.ones((8, 8, 1), np.uint8))
+    exif = exif_with(orientation)
+    data = encode(
+        Image.fromarray(pixels), format, exif=exif if format == "TIFF" else exif.tobytes()
+    )
+    opened = open_photo(data)
+    assert opened.size == opened.decode().size == ((48, 64) if orientation < 5 else (64, 48))
+
+
 def test_tiff_exif_is_kept_without_breaking_the_file():
     data = encode(Image.fromarray(gradient()), "TIFF", exif=exif_with(8))
     photo = read_photo(data)
@@ -410,16 +430,3 @@ def test_an_avif_claiming_more_pixels_than_its_decoder_takes_is_too_large():
     with pytest.raises(InputTooLargeError, match=r"900\.0 megapixels") as raised:
         read_photo(bytes(data))
     assert raised.value.code == "too_many_pixels"
-
-
-def test_monte_carlo_samples_count_against_the_cost_budget():
-    limits = Limits(max_megapixel_samples=10.0)
-    photo = np.zeros((1000, 1000, 3), np.uint8)  # 1 MP
-    assert read_photo(photo, limits, samples=10).size == (1000, 1000)
-    with pytest.raises(InputTooLargeError, match=r"1.0 megapixels x 11 .* limit is 10") as raised:
-        read_photo(photo, limits, samples=11)
-    assert raised.value.code == "over_cost_budget"
-    encoded = io.BytesIO()
-    Image.fromarray(photo).save(encoded, format="PNG")
-    with pytest.raises(InputTooLargeError, match="the limit is 10"):
-        read_photo(encoded.getvalue(), limits, samples=11)

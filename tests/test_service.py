@@ -204,6 +204,15 @@ BAD_UPLOADS = {
         415,
         "unsupported_format",
     ),
+    # Under the pixel limit (4 MP), over the tiny model's cost budget: the photo's 4 MP
+    # and the hole's 2.25 MP come to about 53 s.
+    "a job over the cost budget": (
+        lambda: encode(np.zeros((2000, 2000), np.uint8)),
+        "image/png",
+        lambda: encode(np.pad(np.full((1500, 1500), 255, np.uint8), ((0, 500), (0, 500)))),
+        413,
+        "over_cost_budget",
+    ),
     "30000x30000 PNG": (
         huge_png,
         "image/png",

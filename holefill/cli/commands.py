@@ -5,7 +5,10 @@ it. The Keras backend is Keras's own choice (`KERAS_BACKEND`, default TensorFlow
 runs on any backend.
 """
 
+import dataclasses
 import json
+import os
+import platform
 import sys
 from pathlib import Path
 
@@ -234,6 +237,30 @@ def run_calibrate_uncertainty(arguments):
     if arguments.report:
         arguments.report.write_text(report)
     print(f"Wrote the uncertainty section of {path}: default {section['default']}")
+
+
+def run_measure_cost(arguments):
+    from holefill.card import CARD_NAME
+    from holefill.inference.cost import measure
+    from holefill.inference.runtime import LiteRTModel
+
+    if arguments.side < 256 or arguments.repeats < 1 or arguments.budget <= 0:
+        raise ValueError("--side must be at least 256, --repeats at least 1, --budget > 0.")
+    model = LiteRTModel.load(arguments.model, threads=arguments.threads)
+    cost = measure(
+        model, side=arguments.side, repeats=arguments.repeats, budget_seconds=arguments.budget
+    )
+    path = arguments.model / CARD_NAME
+    card = json.loads(path.read_text())
+    card["cost"] = {
+        **dataclasses.asdict(cost),
+        "measured_on": f"{platform.machine()}, {os.cpu_count()} CPUs, {model.threads} threads",
+        "photo_side": arguments.side,
+    }
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    for name, value in card["cost"].items():
+        print(f"{name}: {value}")
+    print(f"Wrote the cost section of {path}")
 
 
 def run_card(arguments):

@@ -24,6 +24,7 @@ DEFAULT_OUTPUT = Path("runs")
 
 def build_parser(command=None):
     """Every command; the flags of `train` and `finetune` only when `command` is one."""
+    from holefill.inference.cost import DEFAULT_BUDGET_SECONDS
     from holefill.inference.strategies import STRATEGIES
     from holefill.inference.synthesis import DEFAULT_FILL, FILLS
     from holefill.inference.uncertainty import CHOICES as UNCERTAINTY_CHOICES
@@ -264,6 +265,25 @@ def build_parser(command=None):
     calibrate.add_argument("--threads", type=int, help="CPU threads (default: all available)")
     calibrate.add_argument("--report", type=Path, help="also write the tables here (Markdown)")
     calibrate.set_defaults(handler=commands.run_calibrate_uncertainty)
+
+    measure_cost = subcommands.add_parser(
+        "measure-cost",
+        help="time a job's units of work (network passes, hole and photo megapixels) on "
+        "this machine and write them, with the budget, into an exported model's card",
+    )
+    measure_cost.add_argument("--model", type=Path, required=True, help="exported model folder")
+    measure_cost.add_argument(
+        "--side", type=int, default=2048, help="side of the square photo timed, in pixels"
+    )
+    measure_cost.add_argument("--repeats", type=int, default=3, help="runs per timing (median)")
+    measure_cost.add_argument(
+        "--budget",
+        type=float,
+        default=DEFAULT_BUDGET_SECONDS,
+        help="the most seconds a job may be estimated to take here",
+    )
+    measure_cost.add_argument("--threads", type=int, help="CPU threads (default: all available)")
+    measure_cost.set_defaults(handler=commands.run_measure_cost)
     # For `--config` files, which are read against one command's flags.
     parser.command_parsers = subcommands.choices
     return parser

@@ -18,6 +18,7 @@ a mask that is mostly mid-grey is refused, as it is probably a photo.
 
 import dataclasses
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -67,14 +68,10 @@ class Limits:
         max_pixels: the largest width x height, for photos and masks alike. Raising it
             above `Image.MAX_IMAGE_PIXELS` also needs that raised (Pillow refuses images
             over twice its value on its own).
-        max_megapixel_samples: the most a photo's megapixels times its Monte-Carlo
-            samples may come to: the cost of a request grows with both (a 12 MP photo
-            with 16 samples is 192).
     """
 
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
-    max_megapixel_samples: float = 400.0
 
 
 DEFAULT_LIMITS = Limits()
@@ -226,26 +223,42 @@ class Photo:
         return image
 
 
-def read_photo(source, limits=DEFAULT_LIMITS, *, samples=0):
-    """Decodes a photo: a path, the file's bytes, a PIL image or a numpy array.
+@dataclasses.dataclass(frozen=True)
+class OpenedPhoto:
+    """A photo whose header is read and within the limits, not yet decoded.
 
-    Arrays are `(height, width)` or `(height, width, 1 | 3 | 4)` of uint8, uint16 or
-    floats in [0, 1]; channels are gray, RGB or RGBA. `samples` are the Monte-Carlo
-    samples the photo will cost, checked against `limits.max_megapixel_samples`.
+    Attributes:
+        size: `(height, width)` of the upright photo, as `decode()` will give it.
+    """
 
-    Raises:
-        InputTooLargeError: beyond `limits`.
-        UnsupportedFormatError: not an image of a format or mode Holefill handles.
-        InvalidInputError: a damaged file.
+    size: tuple[int, int]
+    _decode: Callable[[], "Photo"]
+
+    def decode(self):
+        """The `Photo`; raises `InvalidInputError` for damaged data."""
+        return self._decode()
+
+
+def open_photo(source, limits=DEFAULT_LIMITS):
+    """Reads a photo's header: a path, the file's bytes, a PIL image or a numpy array.
+
+    What a job costs is known from the header: it is checked before any pixel is decoded.
+    See `read_photo` for the sources and errors; `decode()` raises `InvalidInputError` for
+    a damaged file.
     """
     if isinstance(source, np.ndarray):
-        return _photo_from_array(source, limits, samples)
+        photo = _photo_from_array(source, limits)
+        return OpenedPhoto(photo.size, lambda: photo)
     if isinstance(source, Image.Image):
-        _check_pixels(source.size, limits, samples)
-        _load(source)
-        return _photo_from_pil(source, kind="image")
+        _check_pixels(source.size, limits)
+
+        def decode_image():
+            _load(source)
+            return _photo_from_pil(source, kind="image")
+
+        return OpenedPhoto(_upright_size(source), decode_image)
     data = _read_bytes(source, limits)
-    image = _open(data, limits, samples)
+    image = _open(data, limits)
     # `is_animated` reads whether a second frame exists; `n_frames` would walk every
     # frame, which for a TIFF of 200,000 pages takes minutes.
     if getattr(image, "is_animated", False):
@@ -254,10 +267,45 @@ def read_photo(source, limits=DEFAULT_LIMITS, *, samples=0):
             "the image has several frames (an animation or a multi-page file); Holefill "
             "fills one still photo: save the frame you want as a still image and open that",
         )
-    if _is_16_bit_colour(image):
-        return _decode_16_bit_colour(image, data)
-    _load(image)
-    return _photo_from_pil(image, kind="file")
+
+    def decode_file():
+        if _is_16_bit_colour(image):
+            return _decode_16_bit_colour(image, data)
+        _load(image)
+        return _photo_from_pil(image, kind="file")
+
+    return OpenedPhoto(_upright_size(image), decode_file)
+
+
+def read_photo(source, limits=DEFAULT_LIMITS):
+    """Decodes a photo: a path, the file's bytes, a PIL image or a numpy array.
+
+    Arrays are `(height, width)` or `(height, width, 1 | 3 | 4)` of uint8, uint16 or
+    floats in [0, 1]; channels are gray, RGB or RGBA.
+
+    Raises:
+        InputTooLargeError: beyond `limits`.
+        UnsupportedFormatError: not an image of a format or mode Holefill handles.
+        InvalidInputError: a damaged file.
+    """
+    return open_photo(source, limits).decode()
+
+
+def _upright_size(image):
+    """`(height, width)` once the EXIF orientation is applied (5 to 8 turn the photo)."""
+    width, height = image.size
+    turned = _header_orientation(image) in (5, 6, 7, 8)
+    return (width, height) if turned else (height, width)
+
+
+def _header_orientation(image):
+    # Pillow's TIFF reader gives the upright size already (it turns the photo as it
+    # loads), and `getexif()` would decode a PNG to look for EXIF after its pixels.
+    if image.format == "TIFF" or "exif" not in image.info:
+        return None
+    exif = Image.Exif()
+    exif.load(image.info["exif"])
+    return exif.get(EXIF_ORIENTATION)
 
 
 def read_mask(source, size, *, limits=DEFAULT_LIMITS, dilation=0):
@@ -339,7 +387,7 @@ def _check_file_size(file_size, limits):
         )
 
 
-def _check_pixels(size, limits, samples=0):
+def _check_pixels(size, limits):
     width, height = size
     if width * height > limits.max_pixels:
         raise InputTooLargeError(
@@ -347,17 +395,9 @@ def _check_pixels(size, limits, samples=0):
             f"the image has {width}x{height} = {width * height / 1e6:.1f} megapixels; the "
             f"limit is {limits.max_pixels / 1e6:.1f}",
         )
-    cost = width * height / 1e6 * samples
-    if cost > limits.max_megapixel_samples:
-        raise InputTooLargeError(
-            "over_cost_budget",
-            f"{width * height / 1e6:.1f} megapixels x {samples} uncertainty samples = "
-            f"{cost:.0f}; the limit is {limits.max_megapixel_samples:.0f}: ask for fewer "
-            "samples, another uncertainty map, or a smaller photo",
-        )
 
 
-def _open(data, limits, samples):
+def _open(data, limits):
     """Reads the header only, and checks the pixel budget before anything is decoded."""
     try:
         image = Image.open(io.BytesIO(data), formats=READ_FORMATS)
@@ -366,14 +406,14 @@ def _open(data, limits, samples):
     except Image.UnidentifiedImageError as error:
         # Pillow's AVIF reader refuses sizes libavif will not decode without saying why;
         # a claimed size over the limit is said to be that.
-        _check_pixels(_heif_header_size(data) or (0, 0), limits, samples)
+        _check_pixels(_heif_header_size(data) or (0, 0), limits)
         raise UnsupportedFormatError(
             "unsupported_format",
             f"not an image in a supported format ({', '.join(READ_FORMATS)})",
         ) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise InvalidInputError("unreadable_image", f"cannot read the image: {error}") from error
-    _check_pixels(image.size, limits, samples)
+    _check_pixels(image.size, limits)
     return image
 
 
@@ -525,7 +565,7 @@ def _encode_16_bit_colour(photo, format):
     return buffer.tobytes()
 
 
-def _photo_from_array(array, limits, samples):
+def _photo_from_array(array, limits):
     if array.ndim == 2:
         pixels = array[..., None]
     elif array.ndim == 3 and array.shape[2] in (1, 3, 4):
@@ -545,7 +585,7 @@ def _photo_from_array(array, limits, samples):
         np.isfinite(array).all() and array.min() >= 0.0 and array.max() <= 1.0
     ):
         raise InvalidInputError("invalid_array", "a float image array must lie in [0, 1]")
-    _check_pixels(array.shape[1::-1], limits, samples)
+    _check_pixels(array.shape[1::-1], limits)
     return Photo(pixels=pixels, mode="array", kind="array", array_shape=array.shape)
 
 

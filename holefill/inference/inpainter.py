@@ -2,7 +2,10 @@
 
 The serving path, one module per step, none of which imports TensorFlow or Keras:
 
-    decode, validate   photos.read_photo, photos.read_mask   (limits, EXIF, modes, masks)
+    validate           photos.open_photo, photos.read_mask   (limits, EXIF, masks: the
+                       strategies.plan, cost.CostModel        header and the plan give
+                                                              the cost, checked first)
+    decode             OpenedPhoto.decode                     (modes, orientation)
     preprocess         strategies.inpaint                     (crop, tile or resize)
     model              runtime.LiteRTModel                    (tiles, Monte-Carlo samples)
     postprocess        synthesis.synthesize_photo             (the photo's own texture,
@@ -19,8 +22,9 @@ import numpy as np
 from PIL import Image
 
 from holefill.errors import InvalidInputError
-from holefill.imaging.photos import DEFAULT_LIMITS, Photo, read_mask, read_photo
+from holefill.imaging.photos import DEFAULT_LIMITS, Photo, open_photo, read_mask
 from holefill.inference import strategies
+from holefill.inference.cost import CostModel
 from holefill.inference.error_map import ErrorMap
 from holefill.inference.runtime import LiteRTModel
 from holefill.inference.seams import DEFAULT_SEAMS, blend_seams, diffuse_holes
@@ -91,6 +95,9 @@ class Inpainter:
         seams: a `SeamBlend` for where a diffusion fill takes over from the network's at
             the holes' edges, for the "network" fill; None keeps the network's fill alone.
         synthesis: the `SynthesisConfig` of the "synthesis" fill.
+        cost: the `CostModel` that jobs are estimated with, and refused over its budget
+            before they run; None for the card's `cost` section (if it has none, jobs
+            are bounded only by `limits`).
         validated_uncertainty_only: refuse an uncertainty method that the model's card does
             not offer (its map does not rank the error on the validation set); False runs
             any method the model can, to measure it.
@@ -116,6 +123,7 @@ class Inpainter:
         mask_dilation=DEFAULT_MASK_DILATION,
         seams=DEFAULT_SEAMS,
         synthesis=DEFAULT_SYNTHESIS,
+        cost=None,
         validated_uncertainty_only=True,
     ):
         if mask_dilation < 0:
@@ -125,6 +133,7 @@ class Inpainter:
         self.mask_dilation = int(mask_dilation)
         self.seams = seams
         self.synthesis = synthesis
+        self.cost = cost or CostModel.from_card(model.card)
         self.validated_uncertainty_only = validated_uncertainty_only
         self.uncertainty_card = model.card.get("uncertainty") or {"default": None, "methods": {}}
         fitted = self.uncertainty_card["methods"].get("error-map", {}).get("error_map")
@@ -140,6 +149,7 @@ class Inpainter:
         mask_dilation=DEFAULT_MASK_DILATION,
         seams=DEFAULT_SEAMS,
         synthesis=DEFAULT_SYNTHESIS,
+        cost=None,
         validated_uncertainty_only=True,
     ):
         """Loads an exported model folder (`holefill export` writes one).
@@ -147,7 +157,7 @@ class Inpainter:
         Args:
             model_dir: the folder; defaults to `models/default`.
             threads: CPU threads per network run; defaults to every CPU available.
-            limits, mask_dilation, seams, synthesis, validated_uncertainty_only: see
+            limits, mask_dilation, seams, synthesis, cost, validated_uncertainty_only: see
                 `Inpainter`.
         """
         model = LiteRTModel.load(model_dir, threads=threads)
@@ -157,6 +167,7 @@ class Inpainter:
             mask_dilation=mask_dilation,
             seams=seams,
             synthesis=synthesis,
+            cost=cost,
             validated_uncertainty_only=validated_uncertainty_only,
         )
 
@@ -208,7 +219,7 @@ class Inpainter:
 
         Raises:
             InvalidInputError: (a `ValueError`) for a photo or mask that cannot be used,
-                or options out of range; its `code` says which.
+                options out of range, or a job over the cost budget; its `code` says which.
         """
         if strategy not in strategies.STRATEGIES:
             raise InvalidInputError(
@@ -225,15 +236,14 @@ class Inpainter:
             samples = _check_samples(
                 DEFAULT_MONTE_CARLO_SAMPLES if uncertainty_samples is None else uncertainty_samples
             )
-        photo = read_photo(image, self.limits, samples=samples)
-        holes = read_mask(mask, photo.size, limits=self.limits, dilation=self.mask_dilation)
-        if holes.all():
-            raise InvalidInputError(
-                "all_hole_mask",
-                "the mask covers the whole photo: there is nothing to fill the hole from",
-            )
+        opened = open_photo(image, self.limits)
+        holes, plan = self._planned(mask, opened.size, strategy, fill, samples)
+        photo = opened.decode()
+        if photo.size != opened.size:
+            # EXIF that follows the pixels (a PNG may have it there) turned the photo.
+            holes, plan = self._planned(mask, photo.size, strategy, fill, samples)
         colour = photo.colour()
-        if not holes.any():
+        if plan is None:
             return Inpainting(photo, _no_uncertainty(method, colour, holes, samples), "none")
 
         if samples:
@@ -246,7 +256,7 @@ class Inpainter:
         else:
             fill_tile, channels = self.model.predict, 3
         values, strategy = strategies.inpaint(
-            colour, holes, fill_tile, self.model.tile_size, channels, strategy
+            colour, holes, fill_tile, self.model.tile_size, channels, plan
         )
         uncertainty = None
         if samples:
@@ -271,6 +281,32 @@ class Inpainter:
             error = self.error_map.estimate(colour, holes, result.colour(), diffusion)
             uncertainty = Uncertainty("error-map", error, holes, FULL_SCALES["error-map"])
         return Inpainting(photo=result, uncertainty=uncertainty, strategy=strategy)
+
+    def plan(self, holes, strategy="auto"):
+        """The `strategies.Plan` that `inpaint` runs for `holes` (bool, True = hole)."""
+        return strategies.plan(holes, self.model.tile_size, strategy)
+
+    def _planned(self, mask, size, strategy, fill, samples):
+        """The holes of `mask` on a photo of `size`, and their plan (None for no holes),
+        checked against the cost budget."""
+        holes = read_mask(mask, size, limits=self.limits, dilation=self.mask_dilation)
+        if holes.all():
+            raise InvalidInputError(
+                "all_hole_mask",
+                "the mask covers the whole photo: there is nothing to fill the hole from",
+            )
+        if not holes.any():
+            return holes, None
+        plan = self.plan(holes, strategy)
+        if self.cost is not None:
+            self.cost.check(
+                pixels=holes.size,
+                hole_pixels=int(np.count_nonzero(holes)),
+                passes=plan.passes,
+                samples=samples,
+                fill=fill,
+            )
+        return holes, plan
 
     def uncertainty_method(self, uncertainty, samples=None):
         """The method that `inpaint`'s `uncertainty` and `uncertainty_samples` run (None

@@ -19,6 +19,7 @@ Monte-Carlo dropout its moments. It returns those values for the whole photo, me
 on the holes only.
 """
 
+import dataclasses
 import math
 
 import cv2
@@ -36,6 +37,39 @@ THIN_HOLE = 1 / 8
 RESIZE_COVERAGE = 0.5
 
 
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What a strategy will run on a photo's holes, known before any pixel is decoded.
+
+    Attributes:
+        strategy: "crop", "tile" or "resize" (what "auto" chose).
+        windows: `[(window, own_holes)]`: each is one network pass; `own_holes` marks the
+            holes (inside the window) that take the window's fill. Tiles' windows blend
+            and own all of their holes.
+    """
+
+    strategy: str
+    windows: list
+
+    @property
+    def passes(self):
+        return len(self.windows)
+
+
+def plan(holes, tile_size, strategy="auto"):
+    """The `Plan` of `strategy` (one of `STRATEGIES`) for `holes` (bool, True = hole)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}.")
+    windows = crop_windows(holes, tile_size) if strategy in ("auto", "crop") else None
+    if strategy == "auto":
+        strategy = choose_strategy(holes, tile_size, windows)
+    if strategy == "tile":
+        windows = [(window, holes[window]) for window in _tile_windows(holes, tile_size)]
+    elif strategy == "resize":
+        windows = [((slice(0, holes.shape[0]), slice(0, holes.shape[1])), holes)]
+    return Plan(strategy, windows)
+
+
 def inpaint(colour, holes, fill_tile, tile_size, channels, strategy="auto"):
     """Runs a strategy over a photo; returns `(values, strategy)`.
 
@@ -45,29 +79,22 @@ def inpaint(colour, holes, fill_tile, tile_size, channels, strategy="auto"):
         fill_tile: `(image, known) -> (tile_size, tile_size, channels)` float32.
         tile_size: the network's input side.
         channels: how many values `fill_tile` returns per pixel.
-        strategy: one of `STRATEGIES`.
+        strategy: one of `STRATEGIES`, or the `Plan` that `plan` made for these holes.
 
     Returns:
         float32 `(height, width, channels)`, meaningful on the holes, and the strategy run
         (what "auto" chose).
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}.")
-    windows = crop_windows(holes, tile_size) if strategy in ("auto", "crop") else None
-    if strategy == "auto":
-        strategy = choose_strategy(holes, tile_size, windows)
+    chosen = strategy if isinstance(strategy, Plan) else plan(holes, tile_size, strategy)
     # Zeroed pages cost no memory until written: only the windows run become resident.
     values = np.zeros((*holes.shape, channels), np.float32)
-    if strategy == "tile":
-        _tile(colour, holes, fill_tile, tile_size, values)
-    elif strategy == "resize":
-        window = (slice(0, holes.shape[0]), slice(0, holes.shape[1]))
-        values[holes] = _fill_window(colour, holes, window, fill_tile, tile_size)[holes]
+    if chosen.strategy == "tile":
+        _tile(colour, holes, fill_tile, tile_size, chosen.windows, values)
     else:
-        for window, own_holes in windows:
+        for window, own_holes in chosen.windows:
             filled = _fill_window(colour, holes, window, fill_tile, tile_size)
             values[window][own_holes] = filled[own_holes]
-    return values, strategy
+    return values, chosen.strategy
 
 
 def choose_strategy(holes, tile_size, windows):
@@ -127,29 +154,41 @@ def crop_windows(holes, tile_size):
     return windows
 
 
-def _tile(colour, holes, fill_tile, tile_size, values):
+def _tile_windows(holes, tile_size):
+    """The windows of a grid of overlapping tiles that hold a hole."""
     height, width = holes.shape
     minimum_overlap = max(1, round(TILE_OVERLAP * tile_size))
-    row_starts = tile_starts(height, tile_size, minimum_overlap)
-    column_starts = tile_starts(width, tile_size, minimum_overlap)
-    # The ramps span the whole overlap between neighbours: the blend then changes at the
-    # same rate across it, so no column of it changes faster than the others.
-    row_ramp = _ramp(tile_size, _overlap(row_starts, tile_size))
-    column_ramp = _ramp(tile_size, _overlap(column_starts, tile_size))
-    weight_sum = np.zeros(holes.shape, np.float32)
-    for top in row_starts:
-        for left in column_starts:
-            window = (
+    return [
+        window
+        for top in tile_starts(height, tile_size, minimum_overlap)
+        for left in tile_starts(width, tile_size, minimum_overlap)
+        if holes[
+            window := (
                 slice(top, min(top + tile_size, height)),
                 slice(left, min(left + tile_size, width)),
             )
-            if not holes[window].any():
-                continue
-            filled = _fill_window(colour, holes, window, fill_tile, tile_size)
-            rows, columns = filled.shape[:2]
-            weight = np.outer(row_ramp[:rows], column_ramp[:columns])
-            values[window] += filled * weight[..., None]
-            weight_sum[window] += weight
+        ].any()
+    ]
+
+
+def _tile(colour, holes, fill_tile, tile_size, windows, values):
+    # The ramps span the whole overlap between neighbours: the blend then changes at the
+    # same rate across it, so no column of it changes faster than the others.
+    height, width = holes.shape
+    minimum_overlap = max(1, round(TILE_OVERLAP * tile_size))
+    row_ramp = _ramp(
+        tile_size, _overlap(tile_starts(height, tile_size, minimum_overlap), tile_size)
+    )
+    column_ramp = _ramp(
+        tile_size, _overlap(tile_starts(width, tile_size, minimum_overlap), tile_size)
+    )
+    weight_sum = np.zeros(holes.shape, np.float32)
+    for window, _ in windows:
+        filled = _fill_window(colour, holes, window, fill_tile, tile_size)
+        rows, columns = filled.shape[:2]
+        weight = np.outer(row_ramp[:rows], column_ramp[:columns])
+        values[window] += filled * weight[..., None]
+        weight_sum[window] += weight
     covered = weight_sum > 0
     values[covered] /= weight_sum[covered][:, None]
 
