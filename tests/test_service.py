@@ -8,8 +8,11 @@ import datetime
 import io
 import json
 import os
+import re
 import signal
 import socket
+import ssl
+import stat
 import struct
 import threading
 import time
@@ -704,6 +707,40 @@ def test_a_hung_s3_is_answered_within_seconds_and_holds_up_nothing_else(twin, cl
         assert answers[name].headers["Retry-After"].isdigit()
         assert seconds[name] < 10, (name, seconds)
     assert client.request("GET", "/health").status_code == 200
+
+
+def test_the_servers_behind_s3_are_closed_to_other_local_users(twin, client, settings):
+    """Only the S3 port, with the identity, is for others: the filer's HTTP port (which
+    lists, serves and deletes every object) wants a JWT, each gRPC port mutual TLS with
+    the twin's certificate, and the data folder is the owner's."""
+    photo_key, _, _ = client.upload(encode(photo_array()), encode(mask_array()))
+    arguments = " ".join(twin.seaweed.process.args)
+    filer = "http://127.0.0.1:" + re.search(r"-filer\.port=(\d+)", arguments)[1]
+    bucket = f"/buckets/{settings.uploads_bucket}/"
+    for method, path in [
+        ("GET", bucket),
+        ("GET", bucket + photo_key),
+        ("DELETE", bucket + photo_key),
+    ]:
+        answer = requests.request(method, filer + path, timeout=5)
+        assert answer.status_code == 401, (method, path, answer.status_code)
+    grpc_ports = re.findall(r"-(\w+)\.port\.grpc=(\d+)", arguments)
+    assert {name for name, _ in grpc_ports} >= {"master", "volume", "filer", "s3"}
+    outsider = ssl.create_default_context()
+    outsider.check_hostname, outsider.verify_mode = False, ssl.CERT_NONE
+    outsider.set_alpn_protocols(["h2"])
+    for name, port in grpc_ports:
+        # Under TLS 1.3 the refusal of a client without a certificate comes on reading.
+        with (
+            socket.create_connection(("127.0.0.1", int(port)), timeout=5) as connection,
+            pytest.raises((ssl.SSLError, ConnectionError)),
+            outsider.wrap_socket(connection) as secured,
+        ):
+            secured.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            if not secured.recv(1):
+                raise ConnectionResetError(f"{name} closed the connection")
+    assert stat.S_IMODE(twin.seaweed.data_dir.stat().st_mode) == 0o700
+    twin.seaweed.client().head_object(Bucket=settings.uploads_bucket, Key=photo_key)
 
 
 def test_config_names_the_twin_whatever_the_host_header(twin):

@@ -3,8 +3,16 @@
 Unlike an in-process fake, SeaweedFS refuses what S3 refuses: a forged or expired
 signature, and an upload outside a presigned POST's policy (key, content type, size).
 Every port it opens is bound to 127.0.0.1; all but the S3 port are picked free.
+
+Only S3 is meant for others on this machine, and only with the identity: the servers
+behind it are closed to other local users. Each start writes a `security.toml` with fresh
+keys, so that the filer's and the volume server's HTTP ports answer 401 without a JWT
+signed by them, and every gRPC port takes only mutual TLS with a certificate of a fresh
+CA; the data folder is the owner's alone.
 """
 
+import datetime
+import ipaddress
 import json
 import os
 import secrets
@@ -18,6 +26,10 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from holefill.twin.children import die_with_parent, stop_stale
 from holefill.twin.ports import ensure_free, free_port
@@ -25,6 +37,23 @@ from holefill.twin.ports import ensure_free, free_port
 REGION = "us-east-1"
 ACCESS_KEY = "holefill-local"
 STARTUP_SECONDS = 30
+# The JWTs that SeaweedFS's servers sign for one another, for reads and writes alike.
+JWT_SECTIONS = ("signing", "signing.read", "filer_signing", "filer_signing.read")
+# Every gRPC server and client section SeaweedFS reads: one certificate for all of them.
+GRPC_SECTIONS = (
+    "master",
+    "volume",
+    "filer",
+    "s3",
+    "admin",
+    "mount",
+    "msg_broker",
+    "msg_agent",
+    "mq",
+    "worker",
+    "client",
+)
+CERTIFICATE_NAME = "holefill-twin"
 
 
 class SeaweedFS:
@@ -73,6 +102,7 @@ class SeaweedFS:
 
     def start(self):
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
         # A twin that was killed left its SeaweedFS running (before this one died with
         # it) or at least its pid file: the port is freed for this one.
         stale = stop_stale(self.pid_file, "weed")
@@ -82,12 +112,14 @@ class SeaweedFS:
         identity = self.data_dir / "s3-identity.json"
         identity.write_text(json.dumps(self._identity()))
         identity.chmod(0o600)
+        _write_security(self.data_dir)
         log = (self.data_dir / "weed.log").open("w")
         self.process = subprocess.Popen(
             [_weed_binary(), "mini", *self._arguments(identity)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            cwd=self.data_dir,  # where SeaweedFS reads security.toml
             # SeaweedFS takes AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY as an identity
             # of its own: the user's (or another twin's) must not replace this one's.
             env={name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
@@ -199,6 +231,76 @@ class SeaweedFS:
             return
         self.stop()
         raise RuntimeError(f"SeaweedFS did not answer within {STARTUP_SECONDS} s: see {log_path}")
+
+
+def _write_security(folder):
+    """`security.toml` in `folder` (SeaweedFS's working directory), and the certificates it
+    names in `folder / "tls"`: every key fresh, readable by the owner alone."""
+    tls = folder / "tls"
+    tls.mkdir(mode=0o700, exist_ok=True)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{CERTIFICATE_NAME} CA")])
+    ca = _certificate(ca_name, ca_name, ca_key.public_key(), ca_key, authority=True)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CERTIFICATE_NAME)])
+    certificate = _certificate(name, ca_name, key.public_key(), ca_key, authority=False)
+    files = {
+        "ca.crt": ca.public_bytes(serialization.Encoding.PEM),
+        "twin.crt": certificate.public_bytes(serialization.Encoding.PEM),
+        "twin.key": key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    }
+    for file_name, content in files.items():
+        _write_private(tls / file_name, content)
+    lines = []
+    for section in JWT_SECTIONS:
+        lines += [
+            f"[jwt.{section}]",
+            f'key = "{secrets.token_hex(32)}"',
+            "expires_after_seconds = 10",
+        ]
+    lines += ["[access]", "ui = false", "[grpc]", f'ca = "{tls / "ca.crt"}"']
+    for section in GRPC_SECTIONS:
+        lines += [
+            f"[grpc.{section}]",
+            f'cert = "{tls / "twin.crt"}"',
+            f'key = "{tls / "twin.key"}"',
+            f'allowed_commonNames = "{CERTIFICATE_NAME}"',
+        ]
+    _write_private(folder / "security.toml", ("\n".join(lines) + "\n").encode())
+
+
+def _certificate(subject, issuer, public_key, signing_key, *, authority):
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=authority, path_length=None), critical=True)
+    )
+    if not authority:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        ).add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+    return builder.sign(signing_key, hashes.SHA256())
+
+
+def _write_private(path, content):
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_bytes(content)
 
 
 def _weed_binary():
