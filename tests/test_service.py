@@ -831,6 +831,42 @@ def test_the_presigned_post_policy_holds_exactly_the_intended_conditions(twin, s
     assert set(presigned["fields"]) - signed <= named
 
 
+EXTRA_FIELDS = {
+    "acl": "public-read",
+    "success_action_redirect": "https://evil.example/",
+    "Cache-Control": "max-age=31536000",
+    "Content-Disposition": "attachment; filename=evil.html",
+    "tagging": "<Tagging></Tagging>",
+}
+
+
+@pytest.mark.parametrize("field", EXTRA_FIELDS)
+def test_a_post_field_the_policy_does_not_name_is_refused_as_s3_refuses_it(twin, settings, field):
+    s3 = twin.seaweed.client()
+    key = keys.upload_key(keys.new_id(), "photo")
+    presigned = storage.presigned_upload(s3, settings, key, "image/png", keys.secret_digest("s"))
+    extra = {**presigned, "fields": {**presigned["fields"], field: EXTRA_FIELDS[field]}}
+    refused = post_file(extra, encode(photo_array()), "image/png")
+    assert refused.status_code == 403, refused.text
+    assert "<Code>AccessDenied</Code>" in refused.text
+    assert f"Extra input fields: {field.lower()}" in refused.text
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=settings.uploads_bucket, Key=key)
+    # S3 takes fields named x-ignore-*, and the presigned POST as it is.
+    ignored = {**presigned, "fields": {**presigned["fields"], "x-ignore-note": "anything"}}
+    assert post_file(ignored, encode(photo_array()), "image/png").status_code == 204
+
+
+def test_a_cors_preflight_from_another_origin_is_refused_not_dropped(twin, settings):
+    url = f"{twin.seaweed.endpoint_url}/{settings.uploads_bucket}"
+    asked = {"Access-Control-Request-Method": "POST"}
+    refused = requests.options(url, headers={**asked, "Origin": "https://evil.example"}, timeout=5)
+    assert refused.status_code == 403 and "<Code>AccessForbidden</Code>" in refused.text
+    allowed = requests.options(url, headers={**asked, "Origin": twin.config.origin}, timeout=5)
+    assert allowed.status_code == 200
+    assert allowed.headers["Access-Control-Allow-Origin"] == twin.config.origin
+
+
 def test_the_twin_throttles_each_client_as_the_stage_does(twin, client, monkeypatch):
     import re
 

@@ -1,6 +1,7 @@
 """Faults of the twin as a user's machine sees them: the twin killed outright, restarted on
 the same data, and S3 gone. The twin runs as `make run` runs it, in a process of its own."""
 
+import contextlib
 import json
 import os
 import signal
@@ -49,7 +50,9 @@ def start_twin(model, data, port, s3_port):
 def children_of(pid):
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
+        # A thread may end between the listing and the read.
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            found += [int(child) for child in (task / "children").read_text().split()]
     return found
 
 

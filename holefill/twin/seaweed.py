@@ -2,7 +2,9 @@
 
 Unlike an in-process fake, SeaweedFS refuses what S3 refuses: a forged or expired
 signature, and an upload outside a presigned POST's policy (key, content type, size).
-Every port it opens is bound to 127.0.0.1; all but the S3 port are picked free.
+Every port it opens is bound to 127.0.0.1; all but the S3 port are picked free. The S3
+port is an `S3Front`, which refuses what S3 refuses and SeaweedFS does not (a presigned
+POST's extra fields, a disallowed CORS preflight) before SeaweedFS's own S3 port.
 
 Only S3 is meant for others on this machine, and only with the identity: the servers
 behind it are closed to other local users. Each start writes a `security.toml` with fresh
@@ -33,6 +35,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from holefill.twin.children import die_with_parent, stop_stale
 from holefill.twin.ports import ensure_free, free_port
+from holefill.twin.s3_front import S3Front
 
 REGION = "us-east-1"
 ACCESS_KEY = "holefill-local"
@@ -79,7 +82,8 @@ class SeaweedFS:
         self.allowed_origins = list(allowed_origins)
         # A fresh secret every start: nothing signed for an earlier run stays valid.
         self.secret_key = secrets.token_hex(20)
-        self.process = None
+        self.process = self.front = None
+        self.seaweed_s3_port = None
 
     @property
     def endpoint_url(self):
@@ -109,6 +113,7 @@ class SeaweedFS:
         if stale is not None:
             print(f"Stopped the SeaweedFS of an earlier run (pid {stale})", file=sys.stderr)
         ensure_free(self.s3_port, "S3 (SeaweedFS)", "--s3-port")
+        self.seaweed_s3_port = free_port()
         identity = self.data_dir / "s3-identity.json"
         identity.write_text(json.dumps(self._identity()))
         identity.chmod(0o600)
@@ -127,9 +132,13 @@ class SeaweedFS:
         )
         self.pid_file.write_text(str(self.process.pid))
         self._wait_until_ready(log.name)
+        self.front = S3Front(self.s3_port, self.seaweed_s3_port, self.allowed_origins).start()
         return self
 
     def stop(self):
+        if self.front is not None:
+            self.front.stop()
+            self.front = None
         if self.process is None:
             return
         self.process.terminate()
@@ -201,7 +210,7 @@ class SeaweedFS:
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-s3.config={identity}",
-            f"-s3.port={self.s3_port}",
+            f"-s3.port={self.seaweed_s3_port}",
             f"-s3.port.grpc={free_port()}",
             f"-s3.allowedOrigins={','.join(self.allowed_origins)}",
             # Only S3 is needed: the other gateways stay off, and nothing phones home.
@@ -222,7 +231,7 @@ class SeaweedFS:
                     f"{log_path}, ends with:\n{_tail(log_path)}"
                 )
             try:
-                urllib.request.urlopen(self.endpoint_url, timeout=1)
+                urllib.request.urlopen(f"http://127.0.0.1:{self.seaweed_s3_port}", timeout=1)
             except urllib.error.HTTPError:
                 return  # S3 answers (403 to an unsigned request): it is up
             except OSError:
