@@ -199,8 +199,9 @@ def twin(tiny_model, tmp_path_factory):
         port=free_port(),
         s3_port=free_port(),
         settings=settings,
-        # The tests call the API faster than a user; the throttle has a test of its own.
+        # The tests call the API faster than a user; the throttles have a test of their own.
         api_rate=(1000.0, 1000),
+        per_client_requests=None,
         # Short, so that the test of idle connections is quick; localhost requests take ms.
         request_seconds=3.0,
     )

@@ -867,20 +867,48 @@ def test_a_cors_preflight_from_another_origin_is_refused_not_dropped(twin, setti
     assert allowed.headers["Access-Control-Allow-Origin"] == twin.config.origin
 
 
-def test_the_twin_throttles_each_client_as_the_stage_does(twin, client, monkeypatch):
-    import re
+def raw_get(twin, path, source):
+    """`GET path` from the address `source` (any of 127.0.0.0/8): its status and headers."""
+    host, port = twin.gateway.server_address
+    with socket.create_connection((host, port), timeout=5, source_address=(source, 0)) as raw:
+        raw.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    head, _, body = answer.decode().partition("\r\n\r\n")
+    status = int(head.split()[1])
+    headers = dict(line.split(": ", 1) for line in head.split("\r\n")[1:])
+    return status, headers, body
 
-    from holefill.twin.gateway import DEFAULT_BURST, DEFAULT_RATE, RateLimiter
+
+def test_the_twin_throttles_as_the_stack_does(twin, client, monkeypatch):
+    """Each address by the WAF rule's numbers, then every client together by the stage's,
+    as `template.yaml` sets them."""
+    from holefill.twin import gateway
 
     template = (REPO_ROOT / "template.yaml").read_text()
-    assert float(re.search(r"ThrottlingRateLimit: (\d+)", template)[1]) == DEFAULT_RATE
-    assert int(re.search(r"ThrottlingBurstLimit: (\d+)", template)[1]) == DEFAULT_BURST
+    assert float(re.search(r"ThrottlingRateLimit: (\d+)", template)[1]) == gateway.DEFAULT_RATE
+    assert int(re.search(r"ThrottlingBurstLimit: (\d+)", template)[1]) == gateway.DEFAULT_BURST
+    waf = re.search(r"PerIpRequestsPer5Minutes:\n(?:\s+\w+:.*\n)*?\s+Default: (\d+)", template)
+    assert int(waf[1]) == gateway.PER_CLIENT_REQUESTS
+    assert gateway.PER_CLIENT_SECONDS == 300
+    assert f'Value: "{gateway.PER_CLIENT_RETRY_AFTER}"' in template
 
-    monkeypatch.setattr(twin.gateway, "rate_limiter", RateLimiter(rate=2.0, burst=2))
-    answers = [requests.get(twin.api_url + "/health", timeout=5) for _ in range(3)]
-    assert [answer.status_code for answer in answers] == [200, 200, 429]
-    assert answers[2].json()["error"]["code"] == "too_many_requests"
-    assert answers[2].headers["Retry-After"] == "1"
+    monkeypatch.setattr(twin.gateway, "per_client", gateway.PerClientLimit(requests=2, seconds=60))
+    answers = [raw_get(twin, "/api/health", "127.0.0.2") for _ in range(3)]
+    assert [status for status, _, _ in answers] == [200, 200, 429]
+    assert json.loads(answers[2][2])["error"]["code"] == "too_many_requests"
+    assert answers[2][1]["Retry-After"] == str(gateway.PER_CLIENT_RETRY_AFTER)
+    # Another address is not held up by the first one's requests.
+    assert raw_get(twin, "/api/health", "127.0.0.3")[0] == 200
+
+    monkeypatch.setattr(twin.gateway, "per_client", None)
+    monkeypatch.setattr(twin.gateway, "throttle", gateway.StageThrottle(rate=2.0, burst=2))
+    answers = [
+        raw_get(twin, "/api/health", source) for source in ("127.0.0.4", "127.0.0.5", "127.0.0.6")
+    ]
+    assert [status for status, _, _ in answers] == [200, 200, 429], "the stage's is for all"
+    assert answers[2][1]["Retry-After"] == "1"
     # The client waits as told and gets through.
     started = time.monotonic()
     assert client.request("GET", "/health").status_code == 200

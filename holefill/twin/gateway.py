@@ -13,8 +13,10 @@ A request must arrive whole within `request_seconds` of the connection's last an
 its opening): a client that sends nothing, or trickles its bytes, is cut off rather than
 left holding a thread.
 
-Each client (by address) may make `rate` API requests a second with bursts of `burst`, as
-the stack's stage throttle allows in all; beyond that it is answered 429 with `Retry-After`.
+Requests are throttled as on AWS, with the stack's numbers: first each client address
+by WAF's per-IP rule (`PER_CLIENT_REQUESTS` in a trailing `PER_CLIENT_SECONDS`), then all
+clients together by the stage's token bucket (`DEFAULT_RATE` a second, bursts of
+`DEFAULT_BURST`); either answers 429 `too_many_requests` with `Retry-After`.
 
 Everything else is `frontend/dist`, with `index.html` for the app's own routes, and
 `/config.json`, which tells the app where the API is (in AWS the stack writes it next to
@@ -22,8 +24,8 @@ the site).
 """
 
 import base64
+import collections
 import contextlib
-import dataclasses
 import http.server
 import json
 import logging
@@ -43,41 +45,62 @@ log = logging.getLogger("holefill.twin")
 API_PREFIX = "/api"
 # API Gateway refuses larger requests itself (a hard limit of REST APIs).
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
-# The stage throttle of `template.yaml` (a test keeps them equal), applied per client here.
+# The throttles of `template.yaml` (a test keeps them equal): the stage's, for all clients,
 DEFAULT_RATE = 20.0
 DEFAULT_BURST = 50
+# and the WAF rule's, per client address (`PerIpRequestsPer5Minutes`), with its Retry-After.
+PER_CLIENT_REQUESTS = 1000
+PER_CLIENT_SECONDS = 300.0
+PER_CLIENT_RETRY_AFTER = 60
 # How long a request may take to arrive; API Gateway's own is shorter still.
 REQUEST_SECONDS = 10.0
 
 
-@dataclasses.dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-class RateLimiter:
-    """A token bucket per client: `rate` tokens a second, at most `burst` held."""
+class StageThrottle:
+    """API Gateway's stage throttle: a token bucket of `rate` tokens a second, at most
+    `burst` held, shared by every client."""
 
     def __init__(self, rate=DEFAULT_RATE, burst=DEFAULT_BURST):
         if rate <= 0 or burst < 1:
             raise ValueError(f"need rate > 0 and burst >= 1, got {rate} and {burst}.")
         self.rate, self.burst = float(rate), burst
-        self._buckets = {}
+        self.tokens, self.updated = float(burst), time.monotonic()
         self._lock = threading.Lock()
 
-    def wait_seconds(self, client):
-        """0 if `client` may make a request now (and takes a token), else how long until
-        it may."""
+    def wait_seconds(self):
+        """0 if a request may go now (and takes a token), else how long until one may."""
         now = time.monotonic()
         with self._lock:
-            bucket = self._buckets.setdefault(client, _Bucket(self.burst, now))
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
-            if bucket.tokens >= 1:
-                bucket.tokens -= 1
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
                 return 0.0
-            return (1 - bucket.tokens) / self.rate
+            return (1 - self.tokens) / self.rate
+
+
+class PerClientLimit:
+    """WAF's rate-based rule: at most `requests` from one address in any trailing
+    `seconds`; beyond that, its requests are refused until the window has room."""
+
+    def __init__(self, requests=PER_CLIENT_REQUESTS, seconds=PER_CLIENT_SECONDS):
+        if requests < 1 or seconds <= 0:
+            raise ValueError(f"need requests >= 1 and seconds > 0, got {requests} and {seconds}.")
+        self.requests, self.seconds = requests, float(seconds)
+        self._times = {}
+        self._lock = threading.Lock()
+
+    def allows(self, client):
+        """Whether `client` may make a request now (which then counts)."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._times.setdefault(client, collections.deque())
+            while times and times[0] <= now - self.seconds:
+                times.popleft()
+            if len(times) >= self.requests:
+                return False
+            times.append(now)
+            return True
 
 
 # A job id in a path gives access to the job's results: logs show the route instead.
@@ -91,7 +114,8 @@ class Gateway(http.server.ThreadingHTTPServer):
         port: the port (`ports.ensure_free` checks it first for a clear message).
         api_handlers: the ApiFunction's `handler(event, context)` of each environment.
         static_dir: the built web app, or None when it is not built.
-        rate_limiter: the `RateLimiter` of API requests per client.
+        throttle: the `StageThrottle` of all API requests.
+        per_client: the `PerClientLimit` of each address's API requests, or None for none.
         workers_problem: returns why the inpainting cannot run now, or None; a healthy
             `/health` answers 503 with it (on AWS, Lambda provides the environments).
         request_seconds: how long a request may take to arrive.
@@ -104,7 +128,8 @@ class Gateway(http.server.ThreadingHTTPServer):
         port,
         api_handlers,
         static_dir=None,
-        rate_limiter=None,
+        throttle=None,
+        per_client=None,
         workers_problem=None,
         request_seconds=REQUEST_SECONDS,
     ):
@@ -113,7 +138,8 @@ class Gateway(http.server.ThreadingHTTPServer):
         for handler in api_handlers:
             self._free_api_handlers.put(handler)
         self.static_dir = static_dir
-        self.rate_limiter = rate_limiter or RateLimiter()
+        self.throttle = throttle or StageThrottle()
+        self.per_client = per_client
         self.workers_problem = workers_problem or (lambda: None)
         self.request_seconds = request_seconds
 
@@ -219,13 +245,14 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         log.info("%s %s %d %.0f ms", self.command, route, status, milliseconds)
 
     def _api(self):
-        wait = self.server.rate_limiter.wait_seconds(self.client_address[0])
+        per_client = self.server.per_client
+        if per_client is not None and not per_client.allows(self.client_address[0]):
+            message = "too many requests from this address: wait a minute, then retry"
+            return self._throttled(message, PER_CLIENT_RETRY_AFTER)
+        wait = self.server.throttle.wait_seconds()
         if wait:
-            # The body is not read: the connection cannot be reused.
-            self.close_connection = True
-            message = "too many requests from this client: retry after the Retry-After seconds"
-            body = {"error": {"code": "too_many_requests", "message": message}}
-            return self._json(429, body, {"Retry-After": str(math.ceil(wait))})
+            message = "too many requests just now: retry after the Retry-After seconds"
+            return self._throttled(message, math.ceil(wait))
         # A body whose end cannot be told from its length would leave the rest of the
         # connection's bytes to be read as the next request: refused, and closed.
         if "Transfer-Encoding" in self.headers:
@@ -278,6 +305,12 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
         return response["statusCode"]
+
+    def _throttled(self, message, retry_after):
+        # The body is not read: the connection cannot be reused.
+        self.close_connection = True
+        body = {"error": {"code": "too_many_requests", "message": message}}
+        return self._json(429, body, {"Retry-After": str(retry_after)})
 
     def end_headers(self):
         if self.close_connection:

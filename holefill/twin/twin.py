@@ -16,9 +16,12 @@ from holefill.twin.gateway import (
     API_PREFIX,
     DEFAULT_BURST,
     DEFAULT_RATE,
+    PER_CLIENT_REQUESTS,
+    PER_CLIENT_SECONDS,
     REQUEST_SECONDS,
     Gateway,
-    RateLimiter,
+    PerClientLimit,
+    StageThrottle,
 )
 from holefill.twin.lambdas import LocalLambda
 from holefill.twin.ports import ensure_free
@@ -53,7 +56,9 @@ class TwinConfig:
         workers: InpaintFunction environments at once (its reserved concurrency).
         static_dir: the built web app, if any.
         settings: the functions' settings (buckets, limits, timeouts).
-        api_rate: API requests a second per client, and the burst (the stage throttle).
+        api_rate: API requests a second, and the burst, of all clients (the stage throttle).
+        per_client_requests: API requests one address may make in a trailing number of
+            seconds (the WAF rule), or None for no such limit.
         request_seconds: how long the gateway waits for a request to arrive.
     """
 
@@ -64,6 +69,7 @@ class TwinConfig:
     workers: int = 1
     static_dir: Path | None = None
     api_rate: tuple[float, int] = (DEFAULT_RATE, DEFAULT_BURST)
+    per_client_requests: tuple[int, float] | None = (PER_CLIENT_REQUESTS, PER_CLIENT_SECONDS)
     request_seconds: float = REQUEST_SECONDS
     settings: Settings = dataclasses.field(
         default_factory=lambda: Settings(
@@ -158,7 +164,8 @@ class LocalTwin:
             config.port,
             [environment.handler for environment in self.api_environments],
             config.static_dir,
-            RateLimiter(*config.api_rate),
+            StageThrottle(*config.api_rate),
+            PerClientLimit(*config.per_client_requests) if config.per_client_requests else None,
             self._workers_problem,
             config.request_seconds,
         ).start()
