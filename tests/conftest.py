@@ -164,8 +164,13 @@ def tiny_model(tmp_path_factory):
         "seconds_per_pass": 0.01,
         "head_share": 0.1,
         "seconds_per_hole_megapixel": 20.0,
+        "seconds_per_span_megapixel": 0.5,
         "seconds_per_megapixel": 2.0,
+        "base_gb": 0.3,
+        "gb_per_megapixel": 0.05,
+        "gb_per_span_megapixel": 0.1,
         "budget_seconds": 10.0,
+        "memory_budget_gb": 4.0,
     }
     (model_dir / CARD_NAME).write_text(json.dumps(card))
     return model_dir

@@ -10,31 +10,53 @@ from PIL import Image
 
 from holefill import Inpainter
 from holefill.errors import InputTooLargeError, InvalidInputError
-from holefill.inference.cost import CostModel, measure
+from holefill.inference.cost import CostModel, Job, measure
 from holefill.inference.runtime import LiteRTModel
 
 UNITS = CostModel(
     seconds_per_pass=0.5,
     head_share=0.1,
     seconds_per_hole_megapixel=10.0,
+    seconds_per_span_megapixel=2.0,
     seconds_per_megapixel=1.0,
+    base_gb=0.5,
+    gb_per_megapixel=0.1,
+    gb_per_span_megapixel=0.8,
     budget_seconds=20.0,
+    memory_budget_gb=3.0,
 )
 
 
 def test_the_estimate_adds_each_part_of_the_work():
-    parts = UNITS.estimate(pixels=4e6, hole_pixels=5e5, passes=10, samples=0, fill="synthesis")
-    assert parts == pytest.approx({"network": 5.0, "synthesis": 5.0, "photo": 4.0})
-    drawn = UNITS.estimate(pixels=4e6, hole_pixels=5e5, passes=10, samples=16, fill="network")
-    assert drawn == pytest.approx({"network": 13.0, "synthesis": 0.0, "photo": 4.0})
+    holes = np.zeros((2000, 2000), bool)
+    holes[100:600, 200:1200] = True  # 0.5 MP of hole spanning 0.5 MP
+    holes[1999, 1999] = True  # and a pixel that makes the span 1900 x 1800
+    job = Job.of(holes, 10, samples=0, fill="synthesis")
+    assert (job.pixels, job.hole_pixels, job.span_pixels) == (4e6, 500_001, 1900 * 1800)
+    parts = UNITS.estimate(job)
+    assert parts == pytest.approx(
+        {"network": 5.0, "synthesis": 5.00001, "span": 6.84, "photo": 4.0}
+    )
+    drawn = UNITS.estimate(Job.of(holes, 10, samples=16, fill="network"))
+    assert drawn["network"] == pytest.approx(13.0) and drawn["synthesis"] == 0
 
 
 def test_a_job_over_the_budget_names_what_to_shrink():
-    with pytest.raises(InputTooLargeError, match=r"about 32 s .* limit is 20 s") as raised:
-        UNITS.check(pixels=2e6, hole_pixels=2.5e6, passes=10, samples=0, fill="synthesis")
+    job = Job(2e6, 2.5e6, 2.5e6, 10, 0, "synthesis")
+    with pytest.raises(InputTooLargeError, match=r"about 37 s .* limit is 20 s") as raised:
+        UNITS.check(job)
     assert raised.value.code == "over_cost_budget"
     assert "synthesis" in raised.value.message and "fill=network" in raised.value.message
-    assert UNITS.check(pixels=2e6, hole_pixels=2.5e6, passes=10, samples=0, fill="network")
+    assert UNITS.check(dataclasses.replace(job, fill="network"))
+
+
+def test_a_job_memory_would_stop_is_refused_before_it_starts():
+    job = Job(4e6, 1e5, 4e6, 1, 0, "network")  # about 12.5 s, but 0.5 + 0.4 + 3.2 GB
+    assert sum(UNITS.estimate(job).values()) < UNITS.budget_seconds
+    assert UNITS.estimate_gb(job) == pytest.approx({"model": 0.5, "photo": 0.4, "span": 3.2})
+    with pytest.raises(InputTooLargeError, match=r"4\.1 GB .* limit is 3\.0 GB") as raised:
+        UNITS.check(job)
+    assert "the span" in raised.value.message and "closer together" in raised.value.message
 
 
 def damaged_jpeg(side):
@@ -66,8 +88,12 @@ def test_monte_carlo_draws_count_against_the_budget(tiny_model):
     holes[::64] = True  # a stroke across every row of tiles
     photo = np.zeros((640, 640, 3), np.uint8)
     probe = Inpainter.load(tiny_model, threads=1, cost=UNITS)
-    plain = sum(UNITS.estimate(**job(probe, holes, samples=0)).values())
-    drawn = sum(UNITS.estimate(**job(probe, holes, samples=16)).values())
+    plain = sum(
+        UNITS.estimate(Job.of(holes, probe.plan(holes).passes, samples=0, fill="network")).values()
+    )
+    drawn = sum(
+        UNITS.estimate(Job.of(holes, probe.plan(holes).passes, samples=16, fill="network")).values()
+    )
     budget = dataclasses.replace(UNITS, budget_seconds=(plain + drawn) / 2)
     inpainter = Inpainter.load(tiny_model, threads=1, cost=budget, validated_uncertainty_only=False)
     assert inpainter.inpaint(photo, holes, fill="network").strategy == "tile"
@@ -76,20 +102,11 @@ def test_monte_carlo_draws_count_against_the_budget(tiny_model):
     assert raised.value.code == "over_cost_budget"
 
 
-def job(inpainter, holes, samples):
-    return {
-        "pixels": holes.size,
-        "hole_pixels": int(holes.sum()),
-        "passes": inpainter.plan(holes).passes,
-        "samples": samples,
-        "fill": "network",
-    }
-
-
 def test_measured_units_are_what_the_card_gives_back(tiny_model):
-    cost = measure(LiteRTModel.load(tiny_model, threads=1), side=256, repeats=1, budget_seconds=30)
+    cost = measure(LiteRTModel.load(tiny_model, threads=1), side=1024, repeats=1, budget_seconds=30)
+    assert 0.05 < cost.base_gb < 2 and cost.gb_per_megapixel > 0 and cost.gb_per_span_megapixel > 0
     assert cost.seconds_per_pass > 0 and cost.seconds_per_megapixel > 0
-    assert cost.seconds_per_hole_megapixel > 0
+    assert cost.seconds_per_hole_megapixel > 0 and cost.seconds_per_span_megapixel > 0
     assert 0 < cost.head_share < 1  # the head is a fraction of the network
     card = {"cost": {**dataclasses.asdict(cost), "measured_on": "here"}}
     assert CostModel.from_card(card) == cost

@@ -119,3 +119,26 @@ def test_card_records_the_fill_that_serving_runs(card):
 
     assert card["fill"] == json.loads(json.dumps(fill_record()))
     assert card["fill"]["default"] == "synthesis"
+
+
+def test_card_prices_a_phone_photo_within_its_budgets(card):
+    """`holefill measure-cost` measured the units: a 12 MP photo with an object of 5% is
+    served, and a 50 MP photo under a grid of strokes, which would outgrow the
+    InpaintFunction's memory, is refused before it runs."""
+    from holefill.errors import InputTooLargeError
+    from holefill.inference.cost import CostModel, Job
+    from holefill.inference.strategies import plan
+
+    cost = CostModel.from_card(card)
+    assert card["cost"]["measured_on"]
+    phone = np.zeros((3000, 4000), bool)
+    phone[1200:1800, 1600:2400] = True  # 4% of the photo
+    seconds = cost.check(
+        Job.of(phone, plan(phone, card["tile_size"]).passes, samples=0, fill="synthesis")
+    )
+    assert sum(seconds.values()) < cost.budget_seconds / 4
+    grid = np.zeros((5773, 8660), bool)
+    grid[125::250] = grid[:, 125::250] = True
+    with pytest.raises(InputTooLargeError, match="GB of memory") as raised:
+        cost.check(Job.of(grid, plan(grid, card["tile_size"]).passes, samples=0, fill="synthesis"))
+    assert raised.value.code == "over_cost_budget"

@@ -9,6 +9,7 @@ Uploads are only read, never moved or deleted, so a failed job loses nothing: th
 keys can start a new job. This module is the Lambda edge: it alone reads the environment.
 """
 
+import dataclasses
 import os
 import time
 
@@ -17,21 +18,33 @@ from aws_lambda_powertools.metrics import MetricUnit
 from PIL import Image
 
 from holefill import Inpainter
+from holefill.card import read_card
 from holefill.errors import InputTooLargeError, InvalidInputError, UnsupportedFormatError
 from holefill.imaging.photos import Limits
+from holefill.inference.cost import CostModel
 from holefill_service import keys, storage
 from holefill_service.errors import ServiceError
 from holefill_service.jobs import JobConflictError, JobStatus, JobStore, now_utc
 from holefill_service.settings import Settings
 
+# The share of the environment's memory that a job's estimate may take.
+MEMORY_SHARE = 0.85
 settings = Settings.from_environment(os.environ)
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 s3 = storage.s3_client()
 job_store = JobStore(s3, settings.results_bucket)
+model_dir = os.environ["HOLEFILL_MODEL_DIR"]
+cost = CostModel.from_card(read_card(model_dir))
+if cost is not None and "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" in os.environ:
+    # This environment's own memory, whatever the card was measured with: a job that
+    # would outgrow it is refused before it runs, rather than killed and billed.
+    memory_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+    cost = dataclasses.replace(cost, memory_budget_gb=MEMORY_SHARE * memory_mb / 1000)
 inpainter = Inpainter.load(
-    os.environ["HOLEFILL_MODEL_DIR"],
+    model_dir,
+    cost=cost,
     limits=Limits(max_file_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels),
     # Unset in Lambda, where every vCPU of the environment is its own; the local twin
     # shares one machine's cores among its environments.

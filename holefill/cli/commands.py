@@ -244,11 +244,17 @@ def run_measure_cost(arguments):
     from holefill.inference.cost import measure
     from holefill.inference.runtime import LiteRTModel
 
-    if arguments.side < 256 or arguments.repeats < 1 or arguments.budget <= 0:
-        raise ValueError("--side must be at least 256, --repeats at least 1, --budget > 0.")
+    if arguments.side < 256 or arguments.repeats < 1:
+        raise ValueError("--side must be at least 256 and --repeats at least 1.")
+    if arguments.budget <= 0 or arguments.memory_budget <= 0:
+        raise ValueError("--budget and --memory-budget must be positive.")
     model = LiteRTModel.load(arguments.model, threads=arguments.threads)
     cost = measure(
-        model, side=arguments.side, repeats=arguments.repeats, budget_seconds=arguments.budget
+        model,
+        side=arguments.side,
+        repeats=arguments.repeats,
+        budget_seconds=arguments.budget,
+        memory_budget_gb=arguments.memory_budget,
     )
     path = arguments.model / CARD_NAME
     card = json.loads(path.read_text())

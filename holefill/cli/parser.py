@@ -24,7 +24,7 @@ DEFAULT_OUTPUT = Path("runs")
 
 def build_parser(command=None):
     """Every command; the flags of `train` and `finetune` only when `command` is one."""
-    from holefill.inference.cost import DEFAULT_BUDGET_SECONDS
+    from holefill.inference.cost import DEFAULT_BUDGET_SECONDS, DEFAULT_MEMORY_BUDGET_GB
     from holefill.inference.strategies import STRATEGIES
     from holefill.inference.synthesis import DEFAULT_FILL, FILLS
     from holefill.inference.uncertainty import CHOICES as UNCERTAINTY_CHOICES
@@ -281,6 +281,13 @@ def build_parser(command=None):
         type=float,
         default=DEFAULT_BUDGET_SECONDS,
         help="the most seconds a job may be estimated to take here",
+    )
+    measure_cost.add_argument(
+        "--memory-budget",
+        type=float,
+        default=DEFAULT_MEMORY_BUDGET_GB,
+        help="the most GB of memory a job may be estimated to need (the InpaintFunction "
+        "uses its own memory size instead)",
     )
     measure_cost.add_argument("--threads", type=int, help="CPU threads (default: all available)")
     measure_cost.set_defaults(handler=commands.run_measure_cost)

@@ -24,7 +24,7 @@ from PIL import Image
 from holefill.errors import InvalidInputError
 from holefill.imaging.photos import DEFAULT_LIMITS, Photo, open_photo, read_mask
 from holefill.inference import strategies
-from holefill.inference.cost import CostModel
+from holefill.inference.cost import CostModel, Job
 from holefill.inference.error_map import ErrorMap
 from holefill.inference.runtime import LiteRTModel
 from holefill.inference.seams import DEFAULT_SEAMS, blend_seams, diffuse_holes
@@ -133,7 +133,7 @@ class Inpainter:
         self.mask_dilation = int(mask_dilation)
         self.seams = seams
         self.synthesis = synthesis
-        self.cost = cost or CostModel.from_card(model.card)
+        self.cost = cost if cost is not None else CostModel.from_card(model.card)
         self.validated_uncertainty_only = validated_uncertainty_only
         self.uncertainty_card = model.card.get("uncertainty") or {"default": None, "methods": {}}
         fitted = self.uncertainty_card["methods"].get("error-map", {}).get("error_map")
@@ -299,13 +299,7 @@ class Inpainter:
             return holes, None
         plan = self.plan(holes, strategy)
         if self.cost is not None:
-            self.cost.check(
-                pixels=holes.size,
-                hole_pixels=int(np.count_nonzero(holes)),
-                passes=plan.passes,
-                samples=samples,
-                fill=fill,
-            )
+            self.cost.check(Job.of(holes, plan.passes, samples=samples, fill=fill))
         return holes, plan
 
     def uncertainty_method(self, uncertainty, samples=None):
