@@ -73,11 +73,12 @@ def cpu_seconds(pid=None):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_client(api_url, origin, photo, mask, jobs, uncertainty):
-    """One client's jobs, one after another: latencies, errors, lost results, and the CPU
-    seconds the client used."""
+def run_client(api_url, origin, photo, mask, jobs, uncertainty, address):
+    """One client's jobs, one after another, from its own `address` (each stands for a
+    user, whom the twin throttles on their own): latencies, errors, lost results, and the
+    CPU seconds the client used."""
     started_cpu = cpu_seconds()
-    client = HolefillClient(api_url, origin)
+    client = HolefillClient(api_url, origin, source_address=address)
     latencies, errors, lost = [], [], 0
     for _ in range(jobs):
         started = time.perf_counter()
@@ -165,8 +166,9 @@ def main():
                         mask,
                         arguments.jobs,
                         uncertainty,
+                        f"127.0.0.{10 + index}",
                     )
-                    for _ in range(arguments.clients)
+                    for index in range(arguments.clients)
                 ]
                 outcomes = [future.result() for future in futures]
             seconds = time.perf_counter() - started

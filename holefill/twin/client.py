@@ -24,9 +24,12 @@ class HolefillClient:
     api_url: the API's base URL (the twin's `/api`, or the stack's ApiUrl output).
     origin: the web origin sent as `Origin`, as a browser would.
     poll_seconds: the pause between two polls of a job.
+    source_address: the local address to call from (any of 127.0.0.0/8 on Linux), so
+        that clients on one machine are throttled as the users at distinct addresses that
+        they stand for.
     """
 
-    def __init__(self, api_url, origin=None, poll_seconds=POLL_SECONDS):
+    def __init__(self, api_url, origin=None, poll_seconds=POLL_SECONDS, source_address=None):
         self.api_url = api_url.rstrip("/")
         self.poll_seconds = poll_seconds
         self.upload_secrets = {}  # by photo key
@@ -34,6 +37,8 @@ class HolefillClient:
         self.session = requests.Session()
         if origin:
             self.session.headers["Origin"] = origin
+        if source_address:
+            self.session.mount("http://", _FromAddress(source_address))
 
     def request(self, method, path, **options):
         """One API call; a throttled one (429 `too_many_requests`) is retried after the
@@ -101,6 +106,15 @@ class HolefillClient:
         if started.status_code != 202:
             return started
         return self.wait(started.json()["id"])
+
+
+class _FromAddress(requests.adapters.HTTPAdapter):
+    def __init__(self, address):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *arguments, **options):
+        super().init_poolmanager(*arguments, source_address=(self.address, 0), **options)
 
 
 def _code(response):
