@@ -125,29 +125,28 @@ class CostModel:
 
     def check(self, job):
         """Raises `InputTooLargeError` "over_cost_budget" for a `Job` estimated over the
-        time or the memory budget; returns the estimate's seconds by part otherwise."""
+        memory or the time budget; returns the estimate's seconds by part otherwise."""
         gigabytes = self.estimate_gb(job)
-        if sum(gigabytes.values()) > self.memory_budget_gb:
-            largest = max(("photo", "span"), key=gigabytes.get)
-            described = ", ".join(f"{part} {size:.1f} GB" for part, size in gigabytes.items())
-            raise InputTooLargeError(
-                "over_cost_budget",
-                f"this job would need about {sum(gigabytes.values()):.1f} GB of memory "
-                f"({described}); the limit is {self.memory_budget_gb:.1f} GB. Most of it is "
-                f"the {largest}: send {REMEDIES[largest]}",
-            )
-        parts = self.estimate(job)
-        total = sum(parts.values())
-        if total > self.budget_seconds:
-            largest = max(parts, key=parts.get)
-            described = ", ".join(f"{part} {seconds:.0f} s" for part, seconds in parts.items())
-            raise InputTooLargeError(
-                "over_cost_budget",
-                f"this job would take about {total:.0f} s ({described}); the limit is "
-                f"{self.budget_seconds:.0f} s. Most of it is the {largest}: send "
-                f"{REMEDIES[largest]}",
-            )
-        return parts
+        _check_budget(gigabytes, self.memory_budget_gb, "need", "GB of memory", ("photo", "span"))
+        seconds = self.estimate(job)
+        _check_budget(seconds, self.budget_seconds, "take", "s", tuple(seconds))
+        return seconds
+
+
+def _check_budget(parts, budget, verb, unit, shrinkable):
+    """Raises the refusal of a job whose `parts` add up to more than `budget`, naming the
+    largest of the `shrinkable` ones and what shrinks it."""
+    total = sum(parts.values())
+    if total <= budget:
+        return
+    digits = 0 if unit == "s" else 1
+    largest = max(shrinkable, key=parts.get)
+    described = ", ".join(f"{part} {value:.{digits}f}" for part, value in parts.items())
+    raise InputTooLargeError(
+        "over_cost_budget",
+        f"this job would {verb} about {total:.{digits}f} {unit} ({described}); the limit "
+        f"is {budget:.{digits}f}. Most of it is the {largest}: send {REMEDIES[largest]}",
+    )
 
 
 def measure(

@@ -40,6 +40,7 @@ import urllib.parse
 import uuid
 
 from holefill.twin.functions import LambdaContext
+from holefill.twin.servers import BackgroundServer
 
 log = logging.getLogger("holefill.twin")
 API_PREFIX = "/api"
@@ -107,7 +108,7 @@ class PerClientLimit:
 _JOB_PATH = re.compile(r"/jobs/[^/?#]+")
 
 
-class Gateway(http.server.ThreadingHTTPServer):
+class Gateway(BackgroundServer):
     """Serves the API and the web app on 127.0.0.1.
 
     Args:
@@ -120,8 +121,6 @@ class Gateway(http.server.ThreadingHTTPServer):
             `/health` answers 503 with it (on AWS, Lambda provides the environments).
         request_seconds: how long a request may take to arrive.
     """
-
-    daemon_threads = True
 
     def __init__(
         self,
@@ -147,14 +146,6 @@ class Gateway(http.server.ThreadingHTTPServer):
     def url(self):
         host, port = self.server_address
         return f"http://{host}:{port}"
-
-    def start(self):
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
 
     def call_api(self, event):
         handler = self._free_api_handlers.get()

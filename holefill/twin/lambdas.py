@@ -27,6 +27,7 @@ import traceback
 
 from holefill.twin.children import die_with_parent
 from holefill.twin.functions import LambdaContext, load_function
+from holefill.twin.servers import BackgroundServer
 from holefill_service.keys import log_tag
 
 log = logging.getLogger("holefill.twin")
@@ -80,14 +81,12 @@ class LocalLambda:
         """Starts the workers (each loads the model) and the Invoke API on a free port."""
         for worker in self.workers:
             worker.start()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _invoke_handler(self))
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = BackgroundServer(("127.0.0.1", 0), _invoke_handler(self)).start()
         return self
 
     def stop(self):
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
         for _ in self.workers:
             self.events.put(_STOP)
         for worker in self.workers:

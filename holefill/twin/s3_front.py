@@ -21,9 +21,10 @@ import http.client
 import http.server
 import json
 import logging
-import threading
 import urllib.parse
 from xml.sax.saxutils import escape
+
+from holefill.twin.servers import BackgroundServer
 
 log = logging.getLogger("holefill.twin")
 # Fields S3 takes in a POST form whatever its policy says.
@@ -39,7 +40,7 @@ UPSTREAM_SECONDS = 120
 MAX_BODY_BYTES = 1 << 30
 
 
-class S3Front(http.server.ThreadingHTTPServer):
+class S3Front(BackgroundServer):
     """Serves `port` on 127.0.0.1 in front of an S3 at `upstream_port`.
 
     Args:
@@ -47,21 +48,11 @@ class S3Front(http.server.ThreadingHTTPServer):
         max_body_bytes: the largest request body passed on.
     """
 
-    daemon_threads = True
-
     def __init__(self, port, upstream_port, allowed_origins, max_body_bytes=MAX_BODY_BYTES):
         super().__init__(("127.0.0.1", port), _FrontHandler)
         self.upstream_port = upstream_port
         self.allowed_origins = frozenset(allowed_origins)
         self.max_body_bytes = max_body_bytes
-
-    def start(self):
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
 
 
 def extra_post_fields(content_type, body):
