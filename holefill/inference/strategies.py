@@ -189,8 +189,9 @@ def _tile(colour, holes, fill_tile, tile_size, windows, values):
         weight = np.outer(row_ramp[:rows], column_ramp[:columns])
         values[window] += filled * weight[..., None]
         weight_sum[window] += weight
-    covered = weight_sum > 0
-    values[covered] /= weight_sum[covered][:, None]
+    # In place: indexing by a mask would copy every covered value, twice.
+    weights = weight_sum[..., None]
+    np.divide(values, weights, out=values, where=weights > 0)
 
 
 def tile_starts(length, tile_size, overlap):
