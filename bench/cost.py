@@ -23,9 +23,9 @@ from PIL import Image
 # name: (width, height, holes), holes one of "object" (an ellipse of 5% of the photo) or
 # "grid" (strokes of 10 px every 250 px, the 50 MP stroke grid).
 JOBS = {
-    "12 MP, one object (5%)": (4000, 3000, "object"),
-    "12 MP, stroke grid": (4000, 3000, "grid"),
-    "50 MP, stroke grid": (8660, 5773, "grid"),
+    "12 MP one object (5%)": (4000, 3000, "object"),
+    "12 MP stroke grid": (4000, 3000, "grid"),
+    "50 MP stroke grid": (8660, 5773, "grid"),
 }
 
 
