@@ -13,9 +13,11 @@ import requests
 from holefill.twin import functions  # noqa: F401
 from holefill_service.keys import JOB_SECRET_HEADER
 
-# How often a job's state is asked for, as the web app does: often enough that a
-# finished job is seen soon, rarely enough that polling costs little.
-POLL_SECONDS = 0.25
+# How often a job's state is asked for, as the web app (`frontend/src/fill.ts`) does: the
+# first pause, growing by half each time up to the longest, so that a quick job is seen
+# soon and a long one costs few requests of the throttle shared by every client.
+POLL_SECONDS = 0.5
+LONGEST_POLL_SECONDS = 4.0
 THROTTLE_RETRIES = 5
 
 
@@ -23,7 +25,7 @@ class HolefillClient:
     """Args:
     api_url: the API's base URL (the twin's `/api`, or the stack's ApiUrl output).
     origin: the web origin sent as `Origin`, as a browser would.
-    poll_seconds: the pause between two polls of a job.
+    poll_seconds: the first pause between two polls of a job.
     source_address: the local address to call from (any of 127.0.0.0/8 on Linux), so
         that clients on one machine are throttled as the users at distinct addresses that
         they stand for.
@@ -91,13 +93,15 @@ class HolefillClient:
     def wait(self, job_id, timeout=60):
         """Polls `GET /jobs/{id}` until the job is done or failed; returns the response."""
         deadline = time.monotonic() + timeout
+        pause = self.poll_seconds
         while True:
             response = self.get_job(job_id)
             if response.json().get("status") not in ("queued", "running"):
                 return response
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still {response.json()['status']}")
-            time.sleep(self.poll_seconds)
+            time.sleep(pause)
+            pause = min(LONGEST_POLL_SECONDS, pause * 1.5)
 
     def inpaint(self, photo, mask, photo_type="image/png", mask_type="image/png", **options):
         """Upload, job, wait: returns the final `GET /jobs/{id}` response."""

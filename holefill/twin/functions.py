@@ -20,14 +20,12 @@ if str(LAYER_DIR) not in sys.path:
     sys.path.append(str(LAYER_DIR))
 
 
-def load_function(name, environment=0):
-    """Imports `functions/<name>/app.py` as the module `<name>_function`, or for another
-    `environment` than 0 as `<name>_function_<environment>`: a copy with module state of
-    its own, as each of Lambda's execution environments has.
+def load_function(name):
+    """Imports `functions/<name>/app.py` as the module `<name>_function`.
 
     The handler module reads the environment when it is imported: set it first.
     """
-    module_name = f"{name}_function" + (f"_{environment}" if environment else "")
+    module_name = f"{name}_function"
     spec = importlib.util.spec_from_file_location(module_name, FUNCTIONS_DIR / name / "app.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module

@@ -3,11 +3,9 @@
 A request under `/api` becomes the REST proxy event API Gateway would send (the path
 without `/api`, which plays the stage; single- and multi-value headers and query strings;
 `image/*` bodies base64-encoded, as the stack's binary media types make them), and the
-ApiFunction's answer becomes the HTTP response. Lambda runs one event at a time per
-execution environment, and Powertools' resolver keeps the current event on the module:
-each of the ApiFunction's environments is a copy of its module, taking one request at a
-time, and requests run at once over all of them, so that one waiting on S3 holds up no
-other.
+ApiFunction's answer becomes the HTTP response. The function runs in execution
+environments of its own (`lambdas.LocalFunction`), several at once, so that a request
+waiting on S3 holds up no other.
 
 A request must arrive whole within `request_seconds` of the connection's last answer (or
 its opening): a client that sends nothing, or trickles its bytes, is cut off rather than
@@ -31,7 +29,6 @@ import json
 import logging
 import math
 import mimetypes
-import queue
 import re
 import socket
 import threading
@@ -39,7 +36,6 @@ import time
 import urllib.parse
 import uuid
 
-from holefill.twin.functions import LambdaContext
 from holefill.twin.servers import BackgroundServer
 
 log = logging.getLogger("holefill.twin")
@@ -113,7 +109,7 @@ class Gateway(BackgroundServer):
 
     Args:
         port: the port (`ports.ensure_free` checks it first for a clear message).
-        api_handlers: the ApiFunction's `handler(event, context)` of each environment.
+        invoke_api: returns the ApiFunction's answer to an event, or raises.
         static_dir: the built web app, or None when it is not built.
         throttle: the `StageThrottle` of all API requests.
         per_client: the `PerClientLimit` of each address's API requests, or None for none.
@@ -125,7 +121,7 @@ class Gateway(BackgroundServer):
     def __init__(
         self,
         port,
-        api_handlers,
+        invoke_api,
         static_dir=None,
         throttle=None,
         per_client=None,
@@ -133,9 +129,7 @@ class Gateway(BackgroundServer):
         request_seconds=REQUEST_SECONDS,
     ):
         super().__init__(("127.0.0.1", port), _RequestHandler)
-        self._free_api_handlers = queue.SimpleQueue()
-        for handler in api_handlers:
-            self._free_api_handlers.put(handler)
+        self.invoke_api = invoke_api
         self.static_dir = static_dir
         self.throttle = throttle or StageThrottle()
         self.per_client = per_client
@@ -146,13 +140,6 @@ class Gateway(BackgroundServer):
     def url(self):
         host, port = self.server_address
         return f"http://{host}:{port}"
-
-    def call_api(self, event):
-        handler = self._free_api_handlers.get()
-        try:
-            return handler(event, LambdaContext("ApiFunction"))
-        finally:
-            self._free_api_handlers.put(handler)
 
 
 def proxy_event(method, target, headers, body, source_ip="127.0.0.1"):
@@ -273,7 +260,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             self.command, target, self.headers.items(), body, self.client_address[0]
         )
         try:
-            response = self.server.call_api(event)
+            response = self.server.invoke_api(event)
             problem = self.server.workers_problem() if target == "/health" else None
             if problem and response["statusCode"] == 200:
                 body = {"error": {"code": "inpainting_unavailable", "message": problem}}

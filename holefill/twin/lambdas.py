@@ -1,4 +1,6 @@
-"""A local Lambda for asynchronous invocations: the Invoke API and worker processes.
+"""A local Lambda: execution environments as worker processes, invoked asynchronously
+through the Invoke API (`LocalLambda`) or synchronously, as API Gateway invokes a proxy
+integration (`LocalFunction`).
 
 The ApiFunction starts inpainting with boto3's `lambda.invoke(InvocationType="Event")`;
 with `AWS_ENDPOINT_URL_LAMBDA` set to `endpoint_url`, that request arrives here, is
@@ -11,8 +13,12 @@ that no event is handed to it), and the event is not retried (the stack sets
 once, as Lambda sends it. An environment counts as available only once its init phase has
 ended, and it acknowledges each event it takes: one that dies before that never had the
 event, which goes to a fresh one instead.
+
+Environments are processes, not threads, as in Lambda: a handler module's state (and
+Powertools' resolver keeps the current event on a class) is its environment's alone.
 """
 
+import concurrent.futures
 import http.server
 import json
 import logging
@@ -102,6 +108,81 @@ class LocalLambda:
         return [worker.process.pid for worker in self.workers if worker.process is not None]
 
 
+class LocalFunction:
+    """One function, invoked synchronously (API Gateway's proxy integration): a call takes
+    a free execution environment, or waits for one.
+
+    Each environment is started, run and replaced by a thread of its own that lives as
+    long as the function: a process dies with the thread that started it
+    (`PR_SET_PDEATHSIG`), which must not be a request's.
+
+    Args:
+        module: the folder in `functions/` ("api").
+        function_name: the name its logs and context use.
+        environment: the function's environment variables.
+        environments: execution environments at once (requests served at once).
+        timeout_seconds: the function's timeout.
+    """
+
+    def __init__(self, module, function_name, environment, *, environments, timeout_seconds):
+        self.module = module
+        self.function_name = function_name
+        self.environment = dict(environment)
+        self.timeout_seconds = timeout_seconds
+        self.on_failure = None
+        self.workers = [_Worker(self, index) for index in range(environments)]
+        self._inboxes = {worker: queue.SimpleQueue() for worker in self.workers}
+        self._free = queue.SimpleQueue()
+
+    def start(self):
+        """Starts every environment at once (each imports the handler module)."""
+        started = []
+        for worker in self.workers:
+            ready = concurrent.futures.Future()
+            threading.Thread(target=self._serve, args=(worker, ready), daemon=True).start()
+            started.append(ready)
+        for ready in started:
+            ready.result()
+        for worker in self.workers:
+            self._free.put(worker)
+        return self
+
+    def stop(self):
+        for inbox in self._inboxes.values():
+            inbox.put(_STOP)
+        for worker in self.workers:
+            worker.stop()
+
+    def invoke(self, event):
+        """The handler's result for `event`; raises `RuntimeError` when it raised, timed
+        out or its environment died (API Gateway then answers 502)."""
+        worker = self._free.get()
+        try:
+            answer = concurrent.futures.Future()
+            self._inboxes[worker].put((event, answer))
+            outcome = answer.result()
+        finally:
+            self._free.put(worker)
+        if outcome[0] != "ok":
+            raise RuntimeError(f"{self.function_name}: {outcome[0]}: {outcome[1]}")
+        return outcome[1]
+
+    def _serve(self, worker, ready):
+        try:
+            worker.start_environment()
+        except Exception as error:
+            ready.set_exception(error)
+            return
+        ready.set_result(None)
+        while (item := self._inboxes[worker].get()) is not _STOP:
+            event, answer = item
+            try:
+                answer.set_result(worker.invoke(event))
+            except Exception as error:  # the caller waits on the answer: it gets one
+                log.exception("%s: the environment could not be run", self.function_name)
+                answer.set_result(("unstarted", repr(error)))
+
+
 class _Worker:
     """A thread that feeds one execution environment (a process) and supervises it."""
 
@@ -117,14 +198,15 @@ class _Worker:
         return self.ready and process is not None and process.is_alive()
 
     def start(self):
-        self._start_process()
+        self.start_environment()
         self.thread.start()
 
     def stop(self):
-        self.thread.join(timeout=self.owner.timeout_seconds + 5)
+        if self.thread.is_alive():
+            self.thread.join(timeout=self.owner.timeout_seconds + 5)
         self._kill()
 
-    def _start_process(self):
+    def start_environment(self):
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
         self.process = context.Process(
@@ -150,27 +232,37 @@ class _Worker:
             raise RuntimeError(f"{self.owner.function_name} could not start: {ready}")
         self.ready = True
 
+    def invoke(self, event):
+        """Runs `event` in this environment; returns ("ok", result), ("error", message),
+        ("timeout", None), ("died", exit status) or ("unstarted", why). One that timed
+        out or died is replaced."""
+        try:
+            self._send(event)
+        except RuntimeError as error:
+            return ("unstarted", str(error))
+        outcome = self._receive(self.owner.timeout_seconds)
+        if outcome is None or outcome[0] == "died":
+            self._replace()
+        return outcome or ("timeout", None)
+
     def _run(self):
         while (event := self._next_event()) is not _STOP:
             name, described = self.owner.function_name, _described(event)
-            try:
-                self._send(event)
-            except RuntimeError as error:
-                log.error("%s: could not start an environment for %s: %s", name, described, error)
-                self._failed(event, "Runtime.Unknown", str(error))
-                continue
             started = time.monotonic()
-            outcome = self._receive(self.owner.timeout_seconds)
+            outcome = self.invoke(event)
             seconds = time.monotonic() - started
-            if outcome is None:
+            if outcome[0] == "unstarted":
+                log.error(
+                    "%s: could not start an environment for %s: %s", name, described, outcome[1]
+                )
+                self._failed(event, "Runtime.Unknown", outcome[1])
+            elif outcome[0] == "timeout":
                 log.warning("%s: timed out after %.0f s: %s", name, seconds, described)
                 message = f"Task timed out after {self.owner.timeout_seconds:.2f} seconds"
                 self._failed(event, "Sandbox.Timedout", message)
-                self._replace()
             elif outcome[0] == "died":
                 log.warning("%s: the environment died running %s", name, described)
                 self._failed(event, "Runtime.ExitError", f"exit status {outcome[1]}")
-                self._replace()
             elif outcome[0] == "error":
                 log.warning("%s: %s raised %s", name, described, outcome[1])
                 self._failed(event, "Runtime.Unhandled", outcome[1])
@@ -194,7 +286,7 @@ class _Worker:
         one ready (one that cannot start is tried again when an event comes)."""
         self._kill()
         try:
-            self._start_process()
+            self.start_environment()
         except RuntimeError as error:
             log.error("%s: %s", self.owner.function_name, error)
 
@@ -205,7 +297,7 @@ class _Worker:
         for _ in range(2):
             if not self.available():
                 self._kill()
-                self._start_process()
+                self.start_environment()
             try:
                 self.connection.send(event)
             except OSError:  # BrokenPipeError: the environment died just now

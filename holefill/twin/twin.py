@@ -23,7 +23,7 @@ from holefill.twin.gateway import (
     PerClientLimit,
     StageThrottle,
 )
-from holefill.twin.lambdas import LocalLambda
+from holefill.twin.lambdas import LocalFunction, LocalLambda
 from holefill.twin.ports import ensure_free
 from holefill.twin.seaweed import SeaweedFS
 from holefill_service import keys
@@ -39,9 +39,12 @@ from holefill_service.settings import Settings
 log = logging.getLogger("holefill.twin")
 INPAINT_FUNCTION_NAME = "InpaintFunction"
 FAILED_FUNCTION_NAME = "JobFailedFunction"
+API_FUNCTION_NAME = "ApiFunction"
 # ApiFunction environments: requests served at once (a request that waits on a hung S3
 # holds one for its deadline, a few seconds).
 API_ENVIRONMENTS = 4
+# The ApiFunction's timeout in `template.yaml`.
+API_TIMEOUT_SECONDS = 15
 
 
 @dataclasses.dataclass
@@ -97,8 +100,7 @@ class LocalTwin:
 
     def __init__(self, config):
         self.config = config
-        self.seaweed = self.inpaint_function = self.gateway = None
-        self.api_environments = []
+        self.seaweed = self.inpaint_function = self.gateway = self.api = None
         self.failed_function = None
 
     @property
@@ -147,22 +149,29 @@ class LocalTwin:
             timeout_seconds=config.settings.inpaint_timeout_seconds,
             on_failure=self._inpaint_failed,
         ).start()
-        # The API function runs in this process, like the gateway that calls it.
-        os.environ.update(
-            environment,
-            POWERTOOLS_SERVICE_NAME="holefill-api",
-            ALLOWED_ORIGIN=config.origin,
-            AWS_ENDPOINT_URL_LAMBDA=self.inpaint_function.endpoint_url,
-        )
-        # Metrics are off here, so most API requests have none to publish, which
-        # Powertools warns about once per request.
+        api_environment = {
+            **environment,
+            "POWERTOOLS_SERVICE_NAME": "holefill-api",
+            "ALLOWED_ORIGIN": config.origin,
+            "AWS_ENDPOINT_URL_LAMBDA": self.inpaint_function.endpoint_url,
+        }
+        self.api = LocalFunction(
+            "api",
+            API_FUNCTION_NAME,
+            api_environment,
+            environments=API_ENVIRONMENTS,
+            timeout_seconds=API_TIMEOUT_SECONDS,
+        ).start()
+        # The OnFailure destination runs in this process, called by the inpainting's
+        # workers; it reads the functions' environment.
+        os.environ.update(environment, POWERTOOLS_SERVICE_NAME="holefill-failed")
+        # Metrics are off here, so the destination has none to publish, which Powertools
+        # warns about once per call.
         warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-        self.api_environments = [load_function("api", index) for index in range(API_ENVIRONMENTS)]
-        # The OnFailure destination, in this process as the API is.
         self.failed_function = load_function("failed")
         self.gateway = Gateway(
             config.port,
-            [environment.handler for environment in self.api_environments],
+            self.api.invoke,
             config.static_dir,
             StageThrottle(*config.api_rate),
             PerClientLimit(*config.per_client_requests) if config.per_client_requests else None,
@@ -245,10 +254,10 @@ class LocalTwin:
         }
 
     def stop(self):
-        for part in (self.gateway, self.inpaint_function, self.seaweed):
+        for part in (self.gateway, self.api, self.inpaint_function, self.seaweed):
             if part is not None:
                 part.stop()
-        self.gateway = self.inpaint_function = self.seaweed = None
+        self.gateway = self.api = self.inpaint_function = self.seaweed = None
 
     def __enter__(self):
         return self.start()
