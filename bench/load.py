@@ -149,9 +149,10 @@ def main():
             processes = {
                 "SeaweedFS": [twin.seaweed.process.pid],
                 "InpaintFunction environments": twin.inpaint_function.worker_pids(),
+                "ApiFunction environments": [worker.process.pid for worker in twin.api.workers],
             }
             cpu_before = {name: sum(map(cpu_seconds, pids)) for name, pids in processes.items()}
-            cpu_before["gateway and ApiFunction"] = cpu_seconds()
+            cpu_before["gateway and S3 front"] = cpu_seconds()
             started = time.perf_counter()
             # Clients in processes of their own, so that they do not share the twin's
             # interpreter lock as they would not share a machine with the stack.
@@ -176,8 +177,8 @@ def main():
                 name: sum(map(cpu_seconds, pids)) - cpu_before[name]
                 for name, pids in processes.items()
             }
-            cpu_used["gateway and ApiFunction"] = (
-                cpu_seconds() - cpu_before["gateway and ApiFunction"]
+            cpu_used["gateway and S3 front"] = (
+                cpu_seconds() - cpu_before["gateway and S3 front"]
             )
             cpu_used["clients"] = sum(outcome[3] for outcome in outcomes)
 
