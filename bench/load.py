@@ -177,9 +177,7 @@ def main():
                 name: sum(map(cpu_seconds, pids)) - cpu_before[name]
                 for name, pids in processes.items()
             }
-            cpu_used["gateway and S3 front"] = (
-                cpu_seconds() - cpu_before["gateway and S3 front"]
-            )
+            cpu_used["gateway and S3 front"] = cpu_seconds() - cpu_before["gateway and S3 front"]
             cpu_used["clients"] = sum(outcome[3] for outcome in outcomes)
 
     latencies = np.array([latency for outcome in outcomes for latency in outcome[0]])
