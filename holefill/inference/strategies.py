@@ -157,11 +157,11 @@ def crop_windows(holes, tile_size):
 def _tile_windows(holes, tile_size):
     """The windows of a grid of overlapping tiles that hold a hole."""
     height, width = holes.shape
-    minimum_overlap = max(1, round(TILE_OVERLAP * tile_size))
+    row_starts, column_starts = _grid_starts(holes.shape, tile_size)
     return [
         window
-        for top in tile_starts(height, tile_size, minimum_overlap)
-        for left in tile_starts(width, tile_size, minimum_overlap)
+        for top in row_starts
+        for left in column_starts
         if holes[
             window := (
                 slice(top, min(top + tile_size, height)),
@@ -171,16 +171,18 @@ def _tile_windows(holes, tile_size):
     ]
 
 
+def _grid_starts(shape, tile_size):
+    """The rows and the columns where the grid's tiles start."""
+    minimum_overlap = max(1, round(TILE_OVERLAP * tile_size))
+    return [tile_starts(length, tile_size, minimum_overlap) for length in shape]
+
+
 def _tile(colour, holes, fill_tile, tile_size, windows, values):
     # The ramps span the whole overlap between neighbours: the blend then changes at the
     # same rate across it, so no column of it changes faster than the others.
-    height, width = holes.shape
-    minimum_overlap = max(1, round(TILE_OVERLAP * tile_size))
-    row_ramp = _ramp(
-        tile_size, _overlap(tile_starts(height, tile_size, minimum_overlap), tile_size)
-    )
-    column_ramp = _ramp(
-        tile_size, _overlap(tile_starts(width, tile_size, minimum_overlap), tile_size)
+    row_ramp, column_ramp = (
+        _ramp(tile_size, _overlap(starts, tile_size))
+        for starts in _grid_starts(holes.shape, tile_size)
     )
     weight_sum = np.zeros(holes.shape, np.float32)
     for window, _ in windows:

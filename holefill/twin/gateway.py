@@ -36,7 +36,7 @@ import time
 import urllib.parse
 import uuid
 
-from holefill.twin.servers import BackgroundServer
+from holefill.twin.servers import BackgroundServer, declared_length
 
 log = logging.getLogger("holefill.twin")
 API_PREFIX = "/api"
@@ -237,15 +237,14 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             message = "send the body with a Content-Length, not in chunks"
             return self._json(411, {"error": {"code": "length_required", "message": message}})
-        declared = self.headers.get("Content-Length") or "0"
-        # `isdigit` alone takes "²", which `int` refuses.
-        if not (declared.isascii() and declared.isdigit()):
+        length = declared_length(self.headers)
+        if length is None:
             self.close_connection = True
+            declared = self.headers.get("Content-Length")
             message = f"Content-Length must be a number of bytes, got {declared!r}"
             return self._json(
                 400, {"error": {"code": "invalid_content_length", "message": message}}
             )
-        length = int(declared)
         if length > MAX_REQUEST_BYTES:
             self.close_connection = True
             message = f"the request has {length} bytes; API Gateway takes {MAX_REQUEST_BYTES}"

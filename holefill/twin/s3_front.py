@@ -24,7 +24,7 @@ import logging
 import urllib.parse
 from xml.sax.saxutils import escape
 
-from holefill.twin.servers import BackgroundServer
+from holefill.twin.servers import BackgroundServer, declared_length
 
 log = logging.getLogger("holefill.twin")
 # Fields S3 takes in a POST form whatever its policy says.
@@ -105,11 +105,10 @@ class _FrontHandler(http.server.BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = do_GET  # noqa: N815
 
     def _pass_on(self):
-        declared = self.headers.get("Content-Length") or "0"
-        if "Transfer-Encoding" in self.headers or not (declared.isascii() and declared.isdigit()):
+        length = declared_length(self.headers)
+        if "Transfer-Encoding" in self.headers or length is None:
             self.close_connection = True
             return self._error(411, "MissingContentLength", "send a Content-Length")
-        length = int(declared)
         if length > self.server.max_body_bytes:
             self.close_connection = True
             return self._error(400, "EntityTooLarge", "the request body is too large")
