@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -563,8 +564,8 @@ def test_an_idle_worker_that_dies_is_replaced_and_takes_the_next_job(twin, clien
 
 def test_health_says_ready_only_once_a_new_worker_can_take_a_job(twin, client):
     """A replacement environment is alive a second or more before its init phase (the
-    model's load) ends: `/health` says 503 until then, so a job sent when it says 200 is
-    taken at once."""
+    model's load) ends: `/health` says 503 until then. When it says 200, the new
+    environment has the model loaded (mapped into its memory)."""
     # A job run to the end first: nothing that earlier tests queued is left ahead.
     photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
     assert (
@@ -573,13 +574,17 @@ def test_health_says_ready_only_once_a_new_worker_can_take_a_job(twin, client):
     (pid,) = twin.inpaint_function.worker_pids()
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
+    while twin.inpaint_function.worker_pids() in ([pid], []):  # the replacement starts
+        assert time.monotonic() < deadline, "the dead environment was not replaced"
+        time.sleep(0.01)
     while (health := client.request("GET", "/health")).status_code != 200:
         assert health.json()["error"]["code"] == "inpainting_unavailable", health.text
         assert time.monotonic() < deadline, "no environment became ready"
+    (replacement,) = twin.inpaint_function.worker_pids()
+    assert replacement != pid
+    mapped = Path(f"/proc/{replacement}/maps").read_text()
+    assert ".tflite" in mapped, "healthy before the environment had loaded the model"
     job_id = client.start_job(photo_key, mask_key).json()["id"]
-    sent = time.monotonic()
-    while client.get_job(job_id).json()["status"] == "queued":
-        assert time.monotonic() - sent < 1, "the healthy environment was still starting"
     assert client.wait(job_id).json()["status"] == "done"
 
 
