@@ -41,7 +41,7 @@ def main():
         return
     names = arguments.jobs.split(",") if arguments.jobs else list(JOBS)
     print(
-        "| job | estimate (s): network / synthesis / span / photo | estimate (GB) "
+        "| job | estimate (s): network / synthesis / regions / photo | estimate (GB) "
         "| measured (s) | measured / estimate | peak RSS (GB) | served |"
     )
     print("|---|---|---:|---:|---:|---:|---|")
@@ -88,7 +88,7 @@ def run_job(model_dir, threads, name):
     # Run whatever the card's budget says, to compare its estimate with the truth.
     inpainter = Inpainter.load(model_dir, threads=threads, cost=UNBOUNDED)
     card = CostModel.from_card(inpainter.model.card)
-    job = Job.of(holes, inpainter.plan(holes).passes, samples=0, fill="synthesis")
+    job = Job.of(holes, inpainter.plan(holes), samples=0, fill="synthesis")
     estimate, estimate_gb = card.estimate(job), card.estimate_gb(job)
     try:
         card.check(job)

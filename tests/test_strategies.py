@@ -45,7 +45,15 @@ def test_every_hole_pixel_is_filled(strategy):
     fill_tile, calls = constant_network(0.5)
     values, used = strategies.inpaint(smooth_photo(150, 230), holes, fill_tile, TILE, 3, strategy)
     assert used == strategy and calls
-    np.testing.assert_allclose(values[holes], 0.5, atol=1e-5)
+    assert values.shape == (np.count_nonzero(holes), 3)
+    np.testing.assert_allclose(values, 0.5, atol=1e-5)
+
+
+def scattered(values, holes):
+    """The values of the hole pixels at their places in the photo, 0 elsewhere."""
+    photo = np.zeros((*holes.shape, values.shape[1]), np.float32)
+    photo[holes] = values
+    return photo
 
 
 def test_crop_windows_group_nearby_holes_and_own_each_hole_once():
@@ -101,6 +109,7 @@ def test_tiles_blend_without_seams():
     holes[10:30, 5:295] = True  # a long hole across many tiles
     photo = smooth_photo(40, 300)
     values, _ = strategies.inpaint(photo, holes, plane_network(), TILE, 3, "tile")
+    values = scattered(values, holes)
     starts = strategies.tile_starts(300, TILE, round(strategies.TILE_OVERLAP * TILE))
     edges = sorted(set(starts[1:]) | {start + TILE for start in starts[:-1]})
     at_edges, elsewhere = column_gradients(values, holes, edges)
@@ -115,6 +124,36 @@ def test_tiles_blend_without_seams():
         counts[:, start : start + TILE] += 1
     step_at_edges, step_elsewhere = column_gradients(averaged / counts, holes, edges)
     assert step_at_edges.max() > 2 * step_elsewhere.max()
+
+
+def test_a_tile_plan_works_on_in_overlapping_pieces_that_cover_every_hole_once():
+    holes = np.zeros((900, 1300), bool)
+    holes[100::150, 40:1250] = True  # strokes spread over the photo
+    holes[50:850, 600:603] = True
+    plan = strategies.plan(holes, TILE, "tile")
+    side, margin = strategies.PIECE_TILES * TILE, min(strategies.CROP_MARGIN, TILE // 4)
+    assert len(plan.regions) > 4
+    weight_sum = np.zeros(holes.shape, np.float32)
+    for region in plan.regions:
+        rows, columns = region.window
+        assert rows.stop - rows.start <= side + 2 * margin
+        assert columns.stop - columns.start <= side + 2 * margin
+        assert not (region.own_holes & ~holes[region.window]).any()
+        placed = np.zeros(region.own_holes.shape, np.float32)
+        placed[region.own_holes] = region.weights()
+        weight_sum[region.window] += placed
+    # Each hole pixel is taken by the pieces over it, blended by weights that sum above 0.
+    assert (weight_sum[holes] > 0).all() and (weight_sum[~holes] == 0).all()
+    assert plan.largest_region_pixels <= (side + 2 * margin) ** 2 < holes.size
+
+
+def test_crop_regions_are_the_crop_windows():
+    holes = np.zeros((600, 800), bool)
+    holes[100:110, 100:110] = True
+    holes[500:520, 700:720] = True
+    plan = strategies.plan(holes, TILE, "crop")
+    assert [region.window for region in plan.regions] == [window for window, _ in plan.windows]
+    assert all((region.weights() == 1).all() for region in plan.regions)
 
 
 def test_auto_picks_by_photo_and_hole_size():

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from holefill.inference.synthesis import SynthesisConfig, synthesize, synthesize_photo
+from holefill.inference.synthesis import SynthesisConfig, synthesize
 
 
 def noise_texture(shape, seed=0, sigma=1.0):
@@ -107,19 +107,19 @@ def test_levels_above_the_working_side_copy_full_resolution_texture():
     assert detail(filled, holes) > 0.5 * detail(colour, holes)
 
 
-def test_a_photo_is_synthesised_window_by_window_in_its_own_type():
-    grey = noise_texture((300, 700), seed=6)
-    colour = np.round(np.repeat(grey[..., None], 3, axis=2) * 255).astype(np.uint8)
-    holes = np.zeros(grey.shape, bool)
-    holes[40:60, 30:60] = True
-    holes[200:240, 600:650] = True
-    guide = np.full(colour.shape, grey.mean(), np.float32)
-    filled = synthesize_photo(colour, holes, guide, tile_size=128)
-    assert filled.dtype == np.float32
-    np.testing.assert_array_equal(filled[~holes], guide[~holes])
-    for rows, columns in [(slice(40, 60), slice(30, 60)), (slice(200, 240), slice(600, 650))]:
-        part = filled[rows, columns].mean(axis=2)
-        assert float((part - cv2.GaussianBlur(part, (0, 0), 2.0)).std()) > 0.02
+def test_a_region_is_searched_at_the_scale_of_its_photo():
+    from holefill.inference.synthesis import _pyramid
+
+    holes = np.zeros((200, 200), bool)
+    holes[90:100, :] = True  # thin: only the working side calls for coarser levels
+    config = SynthesisConfig(working_side=100)
+    shapes, searched = _pyramid(holes, config, (200, 200))
+    assert (shapes, searched) == ([(200, 200), (100, 100)], [False, True])
+    # A piece of an 800 px photo halves as often as the photo does, and is searched where
+    # the photo's level fits the working side.
+    shapes, searched = _pyramid(holes, config, (800, 800))
+    assert shapes == [(200, 200), (100, 100), (50, 50), (25, 25)]
+    assert searched == [False, False, False, True]
 
 
 @pytest.mark.parametrize(

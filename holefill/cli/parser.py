@@ -273,7 +273,10 @@ def build_parser(command=None):
     )
     measure_cost.add_argument("--model", type=Path, required=True, help="exported model folder")
     measure_cost.add_argument(
-        "--side", type=int, default=2048, help="side of the square photo timed, in pixels"
+        "--side",
+        type=int,
+        default=4096,
+        help="side of the square photo timed, in pixels (a phone photo's, as served)",
     )
     measure_cost.add_argument("--repeats", type=int, default=3, help="runs per timing (median)")
     measure_cost.add_argument(

@@ -136,15 +136,17 @@ class Photo:
             return pixels[..., :3]
         return np.broadcast_to(pixels[..., :1], (*pixels.shape[:2], 3))
 
-    def with_fill(self, holes, fill):
-        """A copy where the hole pixels take `fill`; every other value is kept bit for bit.
+    def with_fill(self, holes, colours):
+        """A copy where the hole pixels take `colours`; every other value is kept bit for
+        bit.
 
         Args:
             holes: bool `(height, width)`, True where the hole is.
-            fill: float `(height, width, 3)` RGB in [0, 1]; only its hole pixels are read.
+            colours: float `(holes, 3)` RGB in [0, 1], one row per hole pixel in row-major
+                order (a full-size fill would cost a float copy of the whole photo).
         """
         pixels = self.pixels.copy()
-        colours = np.clip(fill[holes], 0.0, 1.0)  # (holes, 3)
+        colours = np.clip(colours, 0.0, 1.0)
         if self.mode in ("P", "PA"):
             pixels[holes, 0] = _nearest_palette_entries(colours, self.palette)
         elif self.mode == "CMYK":

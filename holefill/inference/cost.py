@@ -7,12 +7,15 @@ A job's seconds are the sum of what it runs, each unit timed on one machine by `
     network passes     one tile through the network, as `strategies.plan` counts them;
                        Monte-Carlo draws add the head's share of a pass per draw
     hole megapixels    the synthesis's search and votes ("synthesis" fill)
-    span megapixels    the box that spans every hole: the seams' diffusion, the error
-                       map's features and the synthesis's sources work on all of it
+    region megapixels  the plan's regions (`strategies.Region`), each worked on with the
+                       photo around it: the seams' diffusion, the error map's features
+                       and the synthesis's sources
     megapixels         the rest, over the whole photo: decoding, copying, encoding
 
-Its peak memory is estimated the same way, from the resident model (`base_gb`) and GB
-per megapixel of the photo and of the holes' span, each measured in a fresh process.
+Its peak memory is estimated the same way, from the resident model (`base_gb`), GB per
+megapixel of the photo, of the largest region (regions are worked on one at a time) and,
+for a Monte-Carlo map, of the photo again (the draws' moments and spread are kept whole),
+each measured in a fresh process.
 
 A job estimated over the card's `budget_seconds` or `memory_budget_gb` is refused with 413
 `over_cost_budget`, naming the part that costs most and what shrinks it: a job that
@@ -42,9 +45,11 @@ REMEDIES = {
     "network": "a smaller photo or fewer, smaller holes (each tile of the network that a "
     "hole touches is a pass), or fewer uncertainty samples",
     "synthesis": "a smaller hole, or the network's fill alone (fill=network)",
-    "span": "holes closer together (the box around all of them is worked on whole), or a "
-    "smaller photo",
+    "regions": "holes closer together (each group of holes is worked on with the photo "
+    "around it), or a smaller photo",
     "photo": "a smaller photo",
+    "monte-carlo": "the error map or no uncertainty map instead of the Monte-Carlo one, or "
+    "a smaller photo",
 }
 
 
@@ -54,17 +59,25 @@ class Job:
 
     pixels: int
     hole_pixels: int
-    span_pixels: int
+    region_pixels: int
+    largest_region_pixels: int
     passes: int
     samples: int
     fill: str
 
     @classmethod
-    def of(cls, holes, passes, *, samples, fill):
-        """The job of filling `holes` (bool, True = hole) in `passes` network passes."""
-        rows, columns = np.flatnonzero(holes.any(axis=1)), np.flatnonzero(holes.any(axis=0))
-        span = (rows[-1] - rows[0] + 1) * (columns[-1] - columns[0] + 1) if rows.size else 0
-        return cls(holes.size, int(np.count_nonzero(holes)), int(span), passes, samples, fill)
+    def of(cls, holes, plan, *, samples, fill):
+        """The job of filling `holes` (bool, True = hole) as `plan` (a `strategies.Plan`)
+        says."""
+        return cls(
+            holes.size,
+            int(np.count_nonzero(holes)),
+            plan.region_pixels,
+            plan.largest_region_pixels,
+            plan.passes,
+            samples,
+            fill,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,11 +89,13 @@ class CostModel:
         head_share: a Monte-Carlo draw's cost as a share of a pass (the head reruns, the
             trunk does not).
         seconds_per_hole_megapixel: the synthesis, per million hole pixels.
-        seconds_per_span_megapixel: per million pixels of the box spanning the holes.
+        seconds_per_region_megapixel: per million pixels of the plan's regions.
         seconds_per_megapixel: decoding, copying and encoding, per million pixels.
         base_gb: the resident process with the model loaded.
         gb_per_megapixel: peak memory per million pixels of the photo.
-        gb_per_span_megapixel: peak memory per million pixels of the holes' span.
+        gb_per_region_megapixel: peak memory per million pixels of the largest region.
+        gb_per_monte_carlo_megapixel: peak memory that a Monte-Carlo map adds per
+            million pixels of the photo.
         budget_seconds: the most a job may be estimated to take.
         memory_budget_gb: the most memory a job may be estimated to need.
     """
@@ -88,11 +103,12 @@ class CostModel:
     seconds_per_pass: float
     head_share: float
     seconds_per_hole_megapixel: float
-    seconds_per_span_megapixel: float
+    seconds_per_region_megapixel: float
     seconds_per_megapixel: float
     base_gb: float
     gb_per_megapixel: float
-    gb_per_span_megapixel: float
+    gb_per_region_megapixel: float
+    gb_per_monte_carlo_megapixel: float
     budget_seconds: float = DEFAULT_BUDGET_SECONDS
     memory_budget_gb: float = DEFAULT_MEMORY_BUDGET_GB
 
@@ -105,29 +121,38 @@ class CostModel:
         return cls(**{field.name: section[field.name] for field in dataclasses.fields(cls)})
 
     def estimate(self, job):
-        """Seconds by part ("network", "synthesis", "span", "photo") of a `Job`."""
+        """Seconds by part ("network", "synthesis", "regions", "photo") of a `Job`."""
         return {
             "network": job.passes * self.seconds_per_pass * (1 + job.samples * self.head_share),
             "synthesis": job.hole_pixels / 1e6 * self.seconds_per_hole_megapixel
             if job.fill == "synthesis"
             else 0.0,
-            "span": job.span_pixels / 1e6 * self.seconds_per_span_megapixel,
+            "regions": job.region_pixels / 1e6 * self.seconds_per_region_megapixel,
             "photo": job.pixels / 1e6 * self.seconds_per_megapixel,
         }
 
     def estimate_gb(self, job):
-        """Peak GB by part ("model", "photo", "span") of a `Job`."""
+        """Peak GB by part ("model", "photo", "regions", "monte-carlo") of a `Job`."""
         return {
             "model": self.base_gb,
             "photo": job.pixels / 1e6 * self.gb_per_megapixel,
-            "span": job.span_pixels / 1e6 * self.gb_per_span_megapixel,
+            "regions": job.largest_region_pixels / 1e6 * self.gb_per_region_megapixel,
+            "monte-carlo": job.pixels / 1e6 * self.gb_per_monte_carlo_megapixel
+            if job.samples
+            else 0.0,
         }
 
     def check(self, job):
         """Raises `InputTooLargeError` "over_cost_budget" for a `Job` estimated over the
         memory or the time budget; returns the estimate's seconds by part otherwise."""
         gigabytes = self.estimate_gb(job)
-        _check_budget(gigabytes, self.memory_budget_gb, "need", "GB of memory", ("photo", "span"))
+        _check_budget(
+            gigabytes,
+            self.memory_budget_gb,
+            "need",
+            "GB of memory",
+            ("photo", "regions", "monte-carlo"),
+        )
         seconds = self.estimate(job)
         _check_budget(seconds, self.budget_seconds, "take", "s", tuple(seconds))
         return seconds
@@ -152,7 +177,7 @@ def _check_budget(parts, budget, verb, unit, shrinkable):
 def measure(
     model,
     *,
-    side=2048,
+    side=4096,
     repeats=3,
     budget_seconds=DEFAULT_BUDGET_SECONDS,
     memory_budget_gb=DEFAULT_MEMORY_BUDGET_GB,
@@ -162,11 +187,15 @@ def measure(
     A `side` x `side` photo (smooth noise, as a JPEG) is filled JPEG to JPEG with the
     card's uncertainty map, as the API serves it: with one small hole and the network's
     fill (passes and the whole photo), and under the synthesis with a small hole, a
-    larger one (its span as small as it is) and a sparse grid of thin strokes (its span
-    the whole photo); the two differences give the seconds per hole and per span
-    megapixel. Each time is the median of `repeats` runs. The peak memory of the small
-    hole and of the grid, and of the model alone, each in a fresh process, give the GB
-    per photo and per span megapixel.
+    larger one (its region hardly larger) and a sparse grid of thin strokes (its regions
+    the whole photo); the two differences give the seconds per hole and per region
+    megapixel. Each time is the median of `repeats` runs. The default side is a phone
+    photo's: the synthesis searches a photo at the scale that fits its working side, so a
+    smaller photo is searched at a larger share of its pixels and would price every hole
+    pixel of a phone photo too high (2x at 2048 px). The peak memory of the small
+    hole (also with a Monte-Carlo map, if the model draws), of the grid, and of the model
+    alone, each in a fresh process, give the GB per photo, per region and per Monte-Carlo
+    megapixel.
 
     Returns:
         A `CostModel`.
@@ -195,7 +224,7 @@ def measure(
 
     def timed(holes, fill):
         # The job's own seconds less its passes, which are priced on their own.
-        job = Job.of(holes, inpainter.plan(holes).passes, samples=0, fill=fill)
+        job = Job.of(holes, inpainter.plan(holes), samples=0, fill=fill)
         run = seconds(
             lambda: inpainter.inpaint(jpeg, holes, fill=fill, uncertainty="auto").encode()
         )
@@ -206,50 +235,57 @@ def measure(
     base_job, base = timed(square, "synthesis")
     compact_job, compact = timed(_square(side, 0.02), "synthesis")
     spread_job, spread = timed(grid, "synthesis")
-    # compact - base and spread - base = holes x a + span x b, in megapixels.
+    # compact - base and spread - base = holes x a + regions x b, in megapixels.
     differences = np.array(
         [
             [
                 (job.hole_pixels - base_job.hole_pixels) / 1e6,
-                (job.span_pixels - base_job.span_pixels) / 1e6,
+                (job.region_pixels - base_job.region_pixels) / 1e6,
             ]
             for job in (compact_job, spread_job)
         ]
     )
-    per_hole, per_span = np.maximum(
+    per_hole, per_region = np.maximum(
         np.linalg.solve(differences, [compact - base, spread - base]), 0
     )
+    # A model without dropout draws none: its memory and share are never used.
+    monte_carlo = inpainter.model.card.get("monte_carlo") or {}
+    draws = bool(monte_carlo)
     peaks = {}
     # One fresh process per peak: a process's peak memory is all it keeps.
     spawn = multiprocessing.get_context("spawn")
-    for holes in ("none", "square", "grid"):
+    for job in ("none", "square", "grid", *(("monte-carlo",) if draws else ())):
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as process:
-            peaks[holes] = process.submit(
-                _peak_gb, model.model_dir, model.threads, side, holes
+            peaks[job] = process.submit(
+                _peak_gb, model.model_dir, model.threads, side, job
             ).result()
     megapixels = side * side / 1e6
-    square_span = Job.of(square, 1, samples=0, fill="synthesis").span_pixels / 1e6
+    square_region, grid_region = (
+        Job.of(holes, inpainter.plan(holes), samples=0, fill="synthesis").largest_region_pixels
+        / 1e6
+        for holes in (square, grid)
+    )
     gb_per_megapixel = max(0.0, peaks["square"] - peaks["none"]) / megapixels
-    gb_per_span = max(0.0, peaks["grid"] - peaks["square"]) / (megapixels - square_span)
-    # A model without dropout draws none: its share is never used.
-    monte_carlo = inpainter.model.card.get("monte_carlo") or {}
+    gb_per_region = max(0.0, peaks["grid"] - peaks["square"]) / (grid_region - square_region)
+    gb_per_draws = max(0.0, peaks.get("monte-carlo", 0.0) - peaks["square"]) / megapixels
     trunk, head = monte_carlo.get("gflop_trunk"), monte_carlo.get("gflop_head_per_sample")
     return CostModel(
         seconds_per_pass=per_pass,
         head_share=head / trunk if trunk and head else 1.0,
         seconds_per_hole_megapixel=float(per_hole),
-        seconds_per_span_megapixel=float(per_span),
+        seconds_per_region_megapixel=float(per_region),
         seconds_per_megapixel=per_megapixel,
         base_gb=peaks["none"],
         gb_per_megapixel=gb_per_megapixel,
-        gb_per_span_megapixel=gb_per_span,
+        gb_per_region_megapixel=gb_per_region,
+        gb_per_monte_carlo_megapixel=gb_per_draws,
         budget_seconds=budget_seconds,
         memory_budget_gb=memory_budget_gb,
     )
 
 
 # For timing and measuring jobs whatever the card's budget.
-UNBOUNDED = CostModel(*[0.0] * 8, budget_seconds=math.inf, memory_budget_gb=math.inf)
+UNBOUNDED = CostModel(*[0.0] * 9, budget_seconds=math.inf, memory_budget_gb=math.inf)
 
 
 def _noise_photo(side):
@@ -269,26 +305,30 @@ def _square(side, fraction):
 
 
 def _grid(side):
-    """Thin strokes every 256 px, and along the far edges: the span is the whole photo."""
+    """Thin strokes every 256 px, and along the far edges: regions over the whole photo."""
     holes = np.zeros((side, side), bool)
     holes[::256] = holes[:, ::256] = True
     holes[-1] = holes[:, -1] = True
     return holes
 
 
-def _peak_gb(model_dir, threads, side, holes):
-    """In a fresh process: the peak resident GB of loading the model and, unless `holes`
-    is "none", serving one job ("square" or "grid") as `measure` times it."""
+def _peak_gb(model_dir, threads, side, job):
+    """In a fresh process: the peak resident GB of loading the model and, unless `job`
+    is "none", serving one job as `measure` times it: "square", "grid", or "monte-carlo"
+    (the square with a Monte-Carlo map of the default draws)."""
     from holefill.inference.inpainter import Inpainter
 
-    inpainter = Inpainter.load(model_dir, threads=threads, cost=UNBOUNDED)
+    inpainter = Inpainter.load(
+        model_dir, threads=threads, cost=UNBOUNDED, validated_uncertainty_only=False
+    )
     _, jpeg = _noise_photo(side)
     tile = inpainter.model.tile_size
     known = np.ones((tile, tile, 1), np.float32)
     inpainter.model.predict(np.zeros((tile, tile, 3), np.float32), known)
-    if holes != "none":
-        mask = _square(side, 0.001) if holes == "square" else _grid(side)
-        inpainter.inpaint(jpeg, mask, uncertainty="auto").encode()
+    if job != "none":
+        mask = _grid(side) if job == "grid" else _square(side, 0.001)
+        uncertainty = "monte-carlo" if job == "monte-carlo" else "auto"
+        inpainter.inpaint(jpeg, mask, uncertainty=uncertainty).encode()
     return peak_resident_gb()
 
 

@@ -8,10 +8,11 @@ The serving path, one module per step, none of which imports TensorFlow or Keras
     decode             OpenedPhoto.decode                     (modes, orientation)
     preprocess         strategies.inpaint                     (crop, tile or resize)
     model              runtime.LiteRTModel                    (tiles, Monte-Carlo samples)
-    postprocess        synthesis.synthesize_photo             (the photo's own texture,
-                                                               guided by the network)
-                       or seams.blend_seams, Photo.with_fill, (holes only, bit-exact rest)
-                       error_map.ErrorMap, uncertainty        (where the fill may be wrong)
+    postprocess        region by region (strategies.Region):  (memory bounded by the
+                       synthesis.synthesize                    largest region; the photo's
+                       or seams.blend_seams,                   own texture, guided by the
+                       error_map.ErrorMap                      network; where it may be wrong)
+                       then Photo.with_fill, uncertainty      (holes only, bit-exact rest)
     encode             Photo.encode                           (same format and metadata)
 """
 
@@ -32,7 +33,7 @@ from holefill.inference.synthesis import (
     DEFAULT_FILL,
     DEFAULT_SYNTHESIS,
     FILLS,
-    synthesize_photo,
+    synthesize,
 )
 from holefill.inference.uncertainty import (
     AUTO,
@@ -258,29 +259,64 @@ class Inpainter:
         values, strategy = strategies.inpaint(
             colour, holes, fill_tile, self.model.tile_size, channels, plan
         )
+        index = strategies.HoleIndex(holes)
+        finished = self._finish(colour, holes, values[:, :3], plan, index, fill, method, seed)
         uncertainty = None
         if samples:
+            # Off the holes, the photo's own values: their spread is 0.
             known_colour = strategies.unit_float(colour)
-            mean = np.where(holes[..., None], values[..., 3:6], known_colour)
-            mean_square = np.where(holes[..., None], values[..., 6:9], np.square(known_colour))
+            mean, mean_square = known_colour, np.square(known_colour)
+            for moment, part in ((mean, values[:, 3:6]), (mean_square, values[:, 6:9])):
+                moment.reshape(-1, 3)[index.flat] = part
             uncertainty = MonteCarloUncertainty.from_moments(mean, mean_square, holes, samples)
-        filled = values[..., :3]
-        blends_seams = fill == "network" and self.seams is not None
-        # The error map reads the diffusion that the seams blend in: it is computed once.
-        diffusion = None
-        if blends_seams or method == "error-map":
-            diffusion = diffuse_holes(colour, holes, self.seams or DEFAULT_SEAMS)
-        if fill == "synthesis":
-            filled = synthesize_photo(
-                colour, holes, filled, self.model.tile_size, self.synthesis, seed or 0
-            )
-        elif blends_seams:
-            filled = blend_seams(colour, holes, filled, self.seams, diffusion)
-        result = photo.with_fill(holes, filled)
+        result = photo.with_fill(holes, finished[:, :3])
         if method == "error-map":
-            error = self.error_map.estimate(colour, holes, result.colour(), diffusion)
+            error = np.zeros(holes.shape, np.float32)
+            error.reshape(-1)[index.flat] = finished[:, 3]
             uncertainty = Uncertainty("error-map", error, holes, FULL_SCALES["error-map"])
         return Inpainting(photo=result, uncertainty=uncertainty, strategy=strategy)
+
+    def _finish(self, colour, holes, network, plan, index, fill, method, seed):
+        """The steps after the network, region by region (`strategies.Region`): the
+        synthesis or the seams' blend, and the error map. Returns float32 `(holes, 3)`,
+        the fill at the hole pixels in `index` order, and a fourth column, the error
+        map's value, under the "error-map" method."""
+        columns = 4 if method == "error-map" else 3
+        finished = np.zeros((len(index), columns), np.float32)
+        weight_sum = np.zeros(len(index), np.float32)
+        blends_seams = fill == "network" and self.seams is not None
+        for region in plan.regions:
+            window = region.window
+            region_holes, region_colour = holes[window], colour[window]
+            filled = np.zeros((*region_holes.shape, 3), np.float32)
+            filled[region_holes] = network[index.of(window, region_holes)]
+            # The error map reads the diffusion that the seams blend in: computed once.
+            diffusion = None
+            if blends_seams or method == "error-map":
+                diffusion = diffuse_holes(region_colour, region_holes, self.seams or DEFAULT_SEAMS)
+            if fill == "synthesis":
+                filled = synthesize(
+                    strategies.unit_float(region_colour),
+                    region_holes,
+                    filled,
+                    self.synthesis,
+                    seed or 0,
+                    extent=holes.shape,
+                )
+            elif blends_seams:
+                filled = blend_seams(region_colour, region_holes, filled, self.seams, diffusion)
+            filled = np.clip(filled, 0.0, 1.0)
+            own = region.own_holes
+            result = filled[own]
+            if method == "error-map":
+                error = self.error_map.estimate(region_colour, region_holes, filled, diffusion)
+                result = np.concatenate([result, error[own][:, None]], axis=1)
+            weights = region.weights()
+            at = index.of(window, own)
+            finished[at] += result * weights[:, None]
+            weight_sum[at] += weights
+        finished /= weight_sum[:, None]
+        return finished
 
     def plan(self, holes, strategy="auto"):
         """The `strategies.Plan` that `inpaint` runs for `holes` (bool, True = hole)."""
@@ -299,7 +335,7 @@ class Inpainter:
             return holes, None
         plan = self.plan(holes, strategy)
         if self.cost is not None:
-            self.cost.check(Job.of(holes, plan.passes, samples=samples, fill=fill))
+            self.cost.check(Job.of(holes, plan, samples=samples, fill=fill))
         return holes, plan
 
     def uncertainty_method(self, uncertainty, samples=None):

@@ -15,8 +15,14 @@
 
 Each strategy calls `fill_tile(image, known)` on float32 tiles (`(T, T, 3)` and `(T, T, 1)`,
 1 = known) and receives `(T, T, C)` values that blend linearly: the fill itself, and for
-Monte-Carlo dropout its moments. It returns those values for the whole photo, meaningful
-on the holes only.
+Monte-Carlo dropout its moments. It returns those values for the hole pixels alone
+(`HoleIndex` orders them), so that a large photo costs what its holes do.
+
+After the network, the fill's other steps (the synthesis, diffusion, the error map) work
+on a plan's `regions` one at a time: the crop windows of groups of holes, or, for the
+thin holes of a tile plan, which may spread over the whole photo, overlapping pieces of
+at most `PIECE_TILES` tiles a side, their results blended across the overlap as tiles
+are. Memory is then bounded by the largest region, not by the photo.
 """
 
 import dataclasses
@@ -35,6 +41,38 @@ TILE_OVERLAP = 0.25
 THIN_HOLE = 1 / 8
 # `auto` scales the whole photo when the crop windows would cover more than this of it.
 RESIZE_COVERAGE = 0.5
+# A tile plan's pieces span at most this many tiles a side, read with CROP_MARGIN of
+# context around them, and overlap by that margin: a 50 MP photo's strokes are then worked
+# on in pieces of at most 5 MP (`bench/cost.py` measures what that saves and costs).
+PIECE_TILES = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Region:
+    """A part of the photo that the steps after the network work on by itself.
+
+    Attributes:
+        window: `(rows, columns)` slices of the photo: what the region reads.
+        own_holes: bool, the window's shape: the holes that take the region's result.
+        row_weights, column_weights: float32 along the window's rows and columns, or None
+            (weight 1): where regions overlap, their results blend with these weights.
+    """
+
+    window: tuple
+    own_holes: np.ndarray
+    row_weights: np.ndarray | None = None
+    column_weights: np.ndarray | None = None
+
+    @property
+    def pixels(self):
+        return self.own_holes.size
+
+    def weights(self):
+        """The blend weight at each own hole, in their row-major order: float32 `(n,)`."""
+        if self.row_weights is None:
+            return np.ones(np.count_nonzero(self.own_holes), np.float32)
+        rows, columns = np.nonzero(self.own_holes)
+        return self.row_weights[rows] * self.column_weights[columns]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,14 +84,43 @@ class Plan:
         windows: `[(window, own_holes)]`: each is one network pass; `own_holes` marks the
             holes (inside the window) that take the window's fill. Tiles' windows blend
             and own all of their holes.
+        regions: the `Region`s that the steps after the network work on, one at a time.
     """
 
     strategy: str
     windows: list
+    regions: list
 
     @property
     def passes(self):
         return len(self.windows)
+
+    @property
+    def region_pixels(self):
+        """The pixels of every region, overlaps counted in each."""
+        return sum(region.pixels for region in self.regions)
+
+    @property
+    def largest_region_pixels(self):
+        return max((region.pixels for region in self.regions), default=0)
+
+
+class HoleIndex:
+    """A photo's hole pixels in row-major order, and where a window's fall among them."""
+
+    def __init__(self, holes):
+        self.width = holes.shape[1]
+        self.flat = np.flatnonzero(holes)
+
+    def __len__(self):
+        return self.flat.size
+
+    def of(self, window, marked):
+        """The positions among the photo's holes of the pixels that `marked` (bool, the
+        window's shape, holes only) marks in `window`, in their row-major order."""
+        rows, columns = np.nonzero(marked)
+        flat = (rows + window[0].start) * self.width + columns + window[1].start
+        return np.searchsorted(self.flat, flat)
 
 
 def plan(holes, tile_size, strategy="auto"):
@@ -65,9 +132,12 @@ def plan(holes, tile_size, strategy="auto"):
         strategy = choose_strategy(holes, tile_size, windows)
     if strategy == "tile":
         windows = [(window, holes[window]) for window in _tile_windows(holes, tile_size)]
-    elif strategy == "resize":
+        return Plan(strategy, windows, _pieces(holes, tile_size))
+    groups = windows if windows is not None else crop_windows(holes, tile_size)
+    regions = [Region(window, own_holes) for window, own_holes in groups]
+    if strategy == "resize":
         windows = [((slice(0, holes.shape[0]), slice(0, holes.shape[1])), holes)]
-    return Plan(strategy, windows)
+    return Plan(strategy, windows, regions)
 
 
 def inpaint(colour, holes, fill_tile, tile_size, channels, strategy="auto"):
@@ -82,18 +152,18 @@ def inpaint(colour, holes, fill_tile, tile_size, channels, strategy="auto"):
         strategy: one of `STRATEGIES`, or the `Plan` that `plan` made for these holes.
 
     Returns:
-        float32 `(height, width, channels)`, meaningful on the holes, and the strategy run
-        (what "auto" chose).
+        float32 `(holes, channels)`, the values at the hole pixels in `HoleIndex` order,
+        and the strategy run (what "auto" chose).
     """
     chosen = strategy if isinstance(strategy, Plan) else plan(holes, tile_size, strategy)
-    # Zeroed pages cost no memory until written: only the windows run become resident.
-    values = np.zeros((*holes.shape, channels), np.float32)
+    index = HoleIndex(holes)
+    values = np.zeros((len(index), channels), np.float32)
     if chosen.strategy == "tile":
-        _tile(colour, holes, fill_tile, tile_size, chosen.windows, values)
+        _tile(colour, holes, fill_tile, tile_size, chosen.windows, index, values)
     else:
         for window, own_holes in chosen.windows:
             filled = _fill_window(colour, holes, window, fill_tile, tile_size)
-            values[window][own_holes] = filled[own_holes]
+            values[index.of(window, own_holes)] = filled[own_holes]
     return values, chosen.strategy
 
 
@@ -171,29 +241,70 @@ def _tile_windows(holes, tile_size):
     ]
 
 
+def _pieces(holes, tile_size):
+    """A tile plan's regions: a grid of overlapping pieces over the box spanning the
+    holes, each read with a margin of context; pieces without a hole are left out."""
+    margin = min(CROP_MARGIN, tile_size // 4)
+    height, width = holes.shape
+    starts, sides, ramps = [], [], []
+    for axis in (1, 0):
+        span = np.flatnonzero(holes.any(axis=axis))
+        length = int(span[-1] - span[0]) + 1
+        # The fewest pieces of at most PIECE_TILES tiles, then shrunk to share the span
+        # evenly: the margins and overlaps, worked on twice, stay as small as they can.
+        count = len(tile_starts(length, PIECE_TILES * tile_size, margin))
+        side = min(length, math.ceil((length + (count - 1) * margin) / count))
+        axis_starts = [int(span[0]) + start for start in tile_starts(length, side, margin)]
+        starts.append(axis_starts)
+        sides.append(side)
+        ramps.append(_ramp(side, _overlap(axis_starts, side)))
+    regions = []
+    for top in starts[0]:
+        for left in starts[1]:
+            core = (slice(top, top + sides[0]), slice(left, left + sides[1]))
+            if not holes[core].any():
+                continue
+            window = (
+                slice(max(top - margin, 0), min(core[0].stop + margin, height)),
+                slice(max(left - margin, 0), min(core[1].stop + margin, width)),
+            )
+            inner = tuple(
+                slice(part.start - whole.start, part.stop - whole.start)
+                for part, whole in zip(core, window, strict=True)
+            )
+            own_holes = np.zeros(holes[window].shape, bool)
+            own_holes[inner] = holes[core]
+            weights = []
+            for part, whole, ramp in zip(inner, window, ramps, strict=True):
+                along = np.zeros(whole.stop - whole.start, np.float32)
+                along[part] = ramp[: part.stop - part.start]
+                weights.append(along)
+            regions.append(Region(window, own_holes, *weights))
+    return regions
+
+
 def _grid_starts(shape, tile_size):
     """The rows and the columns where the grid's tiles start."""
     minimum_overlap = max(1, round(TILE_OVERLAP * tile_size))
     return [tile_starts(length, tile_size, minimum_overlap) for length in shape]
 
 
-def _tile(colour, holes, fill_tile, tile_size, windows, values):
+def _tile(colour, holes, fill_tile, tile_size, windows, index, values):
     # The ramps span the whole overlap between neighbours: the blend then changes at the
     # same rate across it, so no column of it changes faster than the others.
     row_ramp, column_ramp = (
         _ramp(tile_size, _overlap(starts, tile_size))
         for starts in _grid_starts(holes.shape, tile_size)
     )
-    weight_sum = np.zeros(holes.shape, np.float32)
-    for window, _ in windows:
+    weight_sum = np.zeros(len(index), np.float32)
+    for window, own_holes in windows:
         filled = _fill_window(colour, holes, window, fill_tile, tile_size)
-        rows, columns = filled.shape[:2]
-        weight = np.outer(row_ramp[:rows], column_ramp[:columns])
-        values[window] += filled * weight[..., None]
-        weight_sum[window] += weight
-    # In place: indexing by a mask would copy every covered value, twice.
-    weights = weight_sum[..., None]
-    np.divide(values, weights, out=values, where=weights > 0)
+        rows, columns = np.nonzero(own_holes)
+        weight = row_ramp[rows] * column_ramp[columns]
+        at = index.of(window, own_holes)
+        values[at] += filled[rows, columns] * weight[:, None]
+        weight_sum[at] += weight
+    values /= weight_sum[:, None]
 
 
 def tile_starts(length, tile_size, overlap):

@@ -24,10 +24,12 @@ CVPR 2017), coarse to fine over a pyramid, several rounds per level:
 - the nearest-neighbour field is carried up to the next level; at the finest level the
   known pixels' own grain is what fills the hole. Known pixels are never changed.
 
-Levels larger than `SynthesisConfig.working_side` are not searched: the field of the
-level below is scaled up and voted with once (the mean vote, which smooths the steps
-between the blocks that one coarse match covers), so a 12 MP photo costs about what a
-`working_side` window costs, with full-resolution texture copied into its holes.
+Levels at which the photo is larger than `SynthesisConfig.working_side` are not
+searched: the field of the level below is scaled up and voted with once (the mean vote,
+which smooths the steps between the blocks that one coarse match covers), so a 12 MP photo
+costs about what a `working_side` window costs, with full-resolution texture copied into
+its holes. `Inpainter` synthesises a photo region by region (`strategies.Region`), each
+searched at the scale of the whole photo.
 """
 
 import dataclasses
@@ -35,8 +37,6 @@ import math
 
 import cv2
 import numpy as np
-
-from holefill.inference.strategies import crop_windows, unit_float
 
 # How `Inpainter` fills a hole: the network's fill refined by this synthesis, or the
 # network's alone (then blended with diffusion at the seams).
@@ -60,8 +60,8 @@ class SynthesisConfig:
         coarsest_thickness: the pyramid is made deep enough that the hole is at most this
             many pixels from a known pixel at its coarsest level.
         smallest_side: no level is made whose shorter side is under this.
-        working_side: levels whose longer side exceeds this are voted once from the level
-            below, not searched: it bounds the cost on large photos.
+        working_side: levels at which the photo's longer side exceeds this are voted once
+            from the level below, not searched: it bounds the cost on large photos.
         features: PCA components per patch that the search compares.
     """
 
@@ -115,7 +115,7 @@ _DIRECTIONS = ((0, 1), (1, 0), (0, -1), (-1, 0))
 _PCA_PATCHES = 4096
 
 
-def synthesize(colour, holes, guide, config=DEFAULT_SYNTHESIS, seed=0):
+def synthesize(colour, holes, guide, config=DEFAULT_SYNTHESIS, seed=0, extent=None):
     """Fills `holes` in `colour` with the photo's own patches, guided by `guide`.
 
     Args:
@@ -124,6 +124,9 @@ def synthesize(colour, holes, guide, config=DEFAULT_SYNTHESIS, seed=0):
         guide: float32 `(height, width, 3)`, the network's fill, meaningful on the holes.
         config: a `SynthesisConfig`.
         seed: seeds the random search: the same seed gives the same fill.
+        extent: `(height, width)` of the photo that `colour` is a region of (default: its
+            own): `config.working_side` applies to the photo's levels, so that every
+            region of a photo is searched at the same scale, however the photo is cut.
 
     Returns:
         float32 `(height, width, 3)`: the synthesis on the holes, `colour` elsewhere. Where
@@ -139,13 +142,12 @@ def synthesize(colour, holes, guide, config=DEFAULT_SYNTHESIS, seed=0):
     if not holes.any():
         return result
     rng = np.random.default_rng(seed)
-    shapes = _pyramid_shapes(holes, config)
+    shapes, searched = _pyramid(holes, config, extent or holes.shape)
     levels = [_Level(result, holes, config.patch_size)]
     for shape in shapes[1:]:
         levels.append(levels[-1].reduced(shape, levels[0]))
     if any(not level.sources.size for level in levels):
         return result
-    searched = [max(shape) <= config.working_side for shape in shapes]
     weights = _guide_weights(config, sum(searched))
     field = coarser = None
     for index in reversed(range(len(levels))):
@@ -183,29 +185,6 @@ def fill_record(config=DEFAULT_SYNTHESIS):
     }
 
 
-def synthesize_photo(colour, holes, guide, tile_size, config=DEFAULT_SYNTHESIS, seed=0):
-    """`synthesize` on a photo of any size, window by window: each group of nearby holes
-    draws its patches from the window that `strategies.crop_windows` puts around it.
-
-    Args:
-        colour: `(height, width, 3)` photo (uint8, uint16 or float in [0, 1]).
-        holes: bool `(height, width)`, True on the hole.
-        guide: float32 `(height, width, 3)`, the network's fill, meaningful on the holes.
-        tile_size: the network's tile side, which the windows are grown to.
-        config, seed: see `synthesize`.
-
-    Returns:
-        `guide` with its hole pixels synthesised (float32, in [0, 1]).
-    """
-    filled = guide.copy()
-    for window, own_holes in crop_windows(holes, tile_size):
-        synthesised = synthesize(
-            unit_float(colour[window]), holes[window], guide[window], config, seed
-        )
-        filled[window][own_holes] = synthesised[own_holes]
-    return filled
-
-
 def _guide_weights(config, count):
     """The guide weight of each searched level, coarsest first."""
     if count <= 1:
@@ -213,18 +192,25 @@ def _guide_weights(config, count):
     return np.linspace(config.coarse_guide_weight, config.fine_guide_weight, count).tolist()
 
 
-def _pyramid_shapes(holes, config):
-    """Level shapes, finest (the photo's) first, halving until the hole is thin enough."""
+def _pyramid(holes, config, extent):
+    """Level shapes, finest (the region's) first, halving until the hole is thin enough
+    and the photo's (`extent`) level fits `working_side`; and whether each is searched
+    (the photo's level fits, or it is the coarsest)."""
     thickness = float(cv2.distanceTransform(holes.view(np.uint8), cv2.DIST_L2, 3).max())
     height, width = holes.shape
-    shapes = [(height, width)]
-    while thickness > config.coarsest_thickness or max(shapes[-1]) > config.working_side:
+    photo_side = max(extent)
+    shapes, photo_sides = [(height, width)], [photo_side]
+    while thickness > config.coarsest_thickness or photo_side > config.working_side:
         height, width = math.ceil(height / 2), math.ceil(width / 2)
         if min(height, width) < config.smallest_side:
             break
+        photo_side = math.ceil(photo_side / 2)
         shapes.append((height, width))
+        photo_sides.append(photo_side)
         thickness /= 2
-    return shapes
+    searched = [side <= config.working_side for side in photo_sides]
+    searched[-1] = True
+    return shapes, searched
 
 
 class _Level:
