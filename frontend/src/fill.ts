@@ -1,11 +1,12 @@
 /**
- * One "Fill": upload the photo and mask, start the job, poll it until it ends.
+ * One "Fill": upload the photo and mask, start the job, poll it until it ends
+ * (`followJob`, which also takes up a job that a reload interrupted).
  *
  * The steps report their progress through `onProgress`, so the UI shows upload progress,
  * then queued / running. Nothing here touches the editor's state: whatever fails, the
  * user's mask is untouched and the fill can be retried.
  */
-import { ApiClient, ApiError, postFile, type JobView, type PresignedPost } from "./api";
+import { ApiClient, ApiError, postFile, type JobAccepted, type JobView, type PresignedPost } from "./api";
 
 export type FillProgress =
   | { phase: "uploading"; fraction: number }
@@ -37,22 +38,17 @@ export interface FillDependencies {
   timeoutMs?: number;
   /** Cancels the fill: it stops where it is and throws an "AbortError" `DOMException`. */
   signal?: AbortSignal;
+  /** Told the job once it is started: what `followJob` needs after a reload. */
+  onJob?: (job: JobAccepted) => void;
 }
 
 export async function fill(
   photo: Blob,
   mask: Blob,
   onProgress: (progress: FillProgress) => void,
-  {
-    client,
-    post = postFile,
-    sleep = delay,
-    pollMs = 500,
-    maxPollMs = 4000,
-    timeoutMs = 8 * 60_000,
-    signal,
-  }: FillDependencies,
+  dependencies: FillDependencies,
 ): Promise<FillResult> {
+  const { client, post = postFile, signal } = dependencies;
   const checkCancelled = () => signal?.throwIfAborted();
   onProgress({ phase: "uploading", fraction: 0 });
   const upload = await client.createUpload(photo.type);
@@ -70,6 +66,17 @@ export async function fill(
   checkCancelled();
 
   const job = await client.createJob(upload);
+  dependencies.onJob?.(job);
+  return followJob(job, onProgress, dependencies);
+}
+
+/** Polls a started job until it ends; its result, or the `ApiError` it failed with. */
+export async function followJob(
+  job: JobAccepted,
+  onProgress: (progress: FillProgress) => void,
+  { client, sleep = delay, pollMs = 500, maxPollMs = 4000, timeoutMs = 8 * 60_000, signal }: FillDependencies,
+): Promise<FillResult> {
+  const checkCancelled = () => signal?.throwIfAborted();
   let view: JobView = { id: job.id, status: job.status };
   let pause = pollMs;
   let waited = 0;

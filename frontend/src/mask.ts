@@ -59,10 +59,19 @@ export function renderMask(context: CanvasRenderingContext2D, edits: readonly Ma
   }
 }
 
+/**
+ * A mask canvas's 2D context. Its pixels are read back (for the mask file, and to check
+ * that something is painted): the browser then keeps them in memory rather than on the
+ * GPU, and says so in the console when a canvas is read without asking for it.
+ */
+export function maskContext(canvas: HTMLCanvasElement): CanvasRenderingContext2D {
+  return canvas.getContext("2d", { willReadFrequently: true })!;
+}
+
 /** The mask file the API takes: a PNG at the photo's resolution, white = hole. */
 export function exportMaskPng(maskCanvas: HTMLCanvasElement): Promise<Blob> {
   const { width, height } = maskCanvas;
-  const editor = maskCanvas.getContext("2d")!.getImageData(0, 0, width, height);
+  const editor = maskContext(maskCanvas).getImageData(0, 0, width, height);
   const file = document.createElement("canvas");
   file.width = width;
   file.height = height;
@@ -90,7 +99,7 @@ export async function loadMaskFile(file: Blob, width: number, height: number): P
   const canvas = document.createElement("canvas");
   canvas.width = width;
   canvas.height = height;
-  const context = canvas.getContext("2d")!;
+  const context = maskContext(canvas);
   context.imageSmoothingEnabled = false;
   context.drawImage(bitmap, 0, 0, width, height);
   bitmap.close();

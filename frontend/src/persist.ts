@@ -2,7 +2,17 @@
  * The work in progress (photo, versions, strokes) kept in IndexedDB, so that a reload or
  * a closed tab loses nothing. One record: the app edits one photo at a time.
  */
+import type { JobAccepted } from "./api";
 import type { EditTimeline, Version } from "./versions";
+
+/** A fill whose job was started and has not ended: what a reload needs to follow it. */
+export interface PendingFill {
+  /** The job and its secret, which reads its result. */
+  job: JobAccepted;
+  /** The version it fills, and where in the timeline its result goes. */
+  parent: number;
+  at: number;
+}
 
 export interface SavedWork {
   name: string;
@@ -10,6 +20,7 @@ export interface SavedWork {
   height: number;
   versions: Version[];
   timeline: EditTimeline;
+  pending?: PendingFill | null;
 }
 
 const DATABASE = "holefill";

@@ -6,6 +6,7 @@
 import type { ServiceLimits } from "./api";
 import { decodeHeic } from "./heic";
 import { readFileHeader } from "./imageHeader";
+import { inspectImage } from "./imageIntegrity";
 
 export interface Photo {
   name: string;
@@ -19,7 +20,13 @@ export interface Photo {
   height: number;
 }
 
-export type PhotoErrorCode = "unsupported_format" | "unreadable_photo" | "file_too_large" | "too_many_pixels";
+export type PhotoErrorCode =
+  | "unsupported_format"
+  | "unreadable_photo"
+  | "damaged_photo"
+  | "animated_photo"
+  | "file_too_large"
+  | "too_many_pixels";
 
 export class PhotoError extends Error {
   constructor(
@@ -40,7 +47,25 @@ const HEIC_TYPES = ["image/heic", "image/heif"];
 /** What a downscaled copy is saved as: JPEG, or PNG where the photo has transparency. */
 const DOWNSCALED_JPEG_QUALITY = 0.92;
 
-/** "JPEG, PNG, WebP … or GIF": the formats the service reads, as the user knows them. */
+// A 1×1 grey TIFF (Pillow wrote it): whether this browser shows TIFF (Safari does).
+const TINY_TIFF =
+  "SUkqAAgAAAAJAAABBAABAAAAAQAAAAEBBAABAAAAAQAAAAIBAwABAAAACAAAAAMBAwABAAAAAQAAAAYBAwABAAAAAQAAABEBBAABAAAAegAAABYBBAABAAAAAQAAABcBBAABAAAAAQAAABwBAwABAAAAAQAAAAAAAACA";
+
+/**
+ * The limits with only the formats that the app can put on screen: those the browser
+ * shows, and HEIC, which the app decodes itself. The service reads TIFF, but a photo
+ * that cannot be shown cannot be painted on, so it is neither listed nor offered.
+ */
+export async function shownLimits(limits: ServiceLimits): Promise<ServiceLimits> {
+  const tiff = Uint8Array.from(atob(TINY_TIFF), (character) => character.charCodeAt(0));
+  const showsTiff = await createImageBitmap(new Blob([tiff], { type: "image/tiff" })).then(
+    (bitmap) => (bitmap.close(), true),
+    () => false,
+  );
+  return { ...limits, formats: limits.formats.filter((format) => format.content_type !== "image/tiff" || showsTiff) };
+}
+
+/** "JPEG, PNG, WebP … or GIF": the formats the app opens, as the user knows them. */
 export function formatNames(limits: ServiceLimits) {
   const names = [...new Set(limits.formats.map((format) => format.name))];
   return names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names.at(-1)}` : (names[0] ?? "");
@@ -59,6 +84,8 @@ export const megapixels = (pixels: number) => `${(pixels / 1e6).toFixed(1)} mega
 export async function checkPhoto(file: File, limits: ServiceLimits): Promise<string> {
   const header = await readFileHeader(file);
   const format = header && limits.formats.find((known) => known.content_type === header.contentType);
+  // Left out of the formats by `shownLimits`: the service would read it, this browser cannot show it.
+  if (header?.contentType === "image/tiff" && !format) throw cannotShow(file.name, header.contentType);
   if (!header || !format) {
     throw new PhotoError(
       "unsupported_format",
@@ -84,6 +111,20 @@ export async function checkPhoto(file: File, limits: ServiceLimits): Promise<str
 
 export async function openPhoto(file: File, limits: ServiceLimits): Promise<Photo> {
   const contentType = await checkPhoto(file, limits);
+  const { truncated, frames } = inspectImage(new Uint8Array(await file.arrayBuffer()), contentType);
+  if (truncated) {
+    throw new PhotoError(
+      "damaged_photo",
+      `“${file.name}” is damaged: the file ends before the picture does (it may not have finished ` +
+        "downloading or copying). Open the original again, or another photo.",
+    );
+  }
+  if (frames > 1) {
+    throw new PhotoError(
+      "animated_photo",
+      `“${file.name}” is an animation of ${frames} frames; Holefill fills still photos.`,
+    );
+  }
   const typed = new Blob([file], { type: contentType });
   const shown = await decodeForScreen(file.name, typed);
   return { name: file.name, file: typed, ...shown };
@@ -115,6 +156,22 @@ function cannotShow(name: string, contentType: string) {
       ? `“${name}” is a TIFF, which this browser cannot show: save it as JPEG or PNG, then open it.`
       : `“${name}” could not be read: the file may be damaged. Try another photo.`,
   );
+}
+
+/** The first frame of an animation, as a PNG still (what the browser draws of it first). */
+export async function firstFrame(file: File): Promise<File> {
+  const bitmap = await createImageBitmap(file).catch(() => {
+    throw new PhotoError("unreadable_photo", `The first frame of “${file.name}” could not be read.`);
+  });
+  try {
+    const canvas = document.createElement("canvas");
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    canvas.getContext("2d")!.drawImage(bitmap, 0, 0);
+    return new File([await toBlob(canvas, "image/png")], `${baseName(file.name)}-frame-1.png`, { type: "image/png" });
+  } finally {
+    bitmap.close();
+  }
 }
 
 /**

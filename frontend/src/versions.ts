@@ -54,6 +54,13 @@ export function switchTo(timeline: EditTimeline, index: number, at = timeline.do
   return { done: [...timeline.done.slice(0, position), edit, ...timeline.done.slice(position)], undone: [] };
 }
 
+/** The fills whose switch was undone and not redone: Redo brings them back. */
+export function undoneVersions(timeline: EditTimeline): Set<number> {
+  const shown = new Set(timeline.done.filter(isVersion).map((edit) => edit.index));
+  const undone = timeline.undone.filter(isVersion).map((edit) => edit.index);
+  return new Set(undone.filter((index) => !shown.has(index)));
+}
+
 export const versionLabel = (index: number) => (index === 0 ? "Original" : `Fill ${index}`);
 
 /** Object URLs for the versions' images, made once per blob and revoked with `release`. */

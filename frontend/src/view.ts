@@ -10,10 +10,10 @@ export interface View {
 const MIN_SCALE = 0.02;
 const MAX_SCALE = 32;
 
-/** The whole photo, centred, no larger than its own pixels. */
+/** The whole photo, centred, as large as the box allows: a small photo is enlarged. */
 export function fitView(width: number, height: number, boxWidth: number, boxHeight: number): View {
   const margin = 16;
-  const scale = Math.min(1, (boxWidth - 2 * margin) / width, (boxHeight - 2 * margin) / height);
+  const scale = Math.min(MAX_SCALE, (boxWidth - 2 * margin) / width, (boxHeight - 2 * margin) / height);
   const fitted = Math.max(MIN_SCALE, scale);
   return { scale: fitted, x: (boxWidth - width * fitted) / 2, y: (boxHeight - height * fitted) / 2 };
 }

@@ -1,26 +1,39 @@
 /** The editor: state, shortcuts, opening files, fills and their versions, work kept across reloads. */
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { ApiClient, ApiError, type ServiceLimits } from "../api";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from "react";
+import { ApiClient, ApiError, type JobAccepted, type ServiceLimits } from "../api";
 import { loadConfig } from "../config";
 import { saveBlob } from "../download";
-import { fill } from "../fill";
+import { fill, followJob, type FillProgress, type FillResult } from "../fill";
+import { fillReducer, idle, isBusy, statusText } from "../fillStatus";
 import * as history from "../history";
-import { exportMaskPng, loadMaskFile, type MaskEdit } from "../mask";
+import { exportMaskPng, loadMaskFile, maskContext, type MaskEdit } from "../mask";
 import { hasHoles } from "../maskPixels";
-import { loadWork, saveWork, type SavedWork } from "../persist";
+import { loadWork, saveWork, type PendingFill, type SavedWork } from "../persist";
 import {
   acceptList,
   baseName,
   downscalePhoto,
   extensionOf,
+  firstFrame,
   formatNames,
   openPhoto,
   PhotoError,
+  shownLimits,
 } from "../photo";
-import { BlobUrls, currentVersion, maskEdits, switchTo, versionLabel, type Edit, type Version } from "../versions";
+import {
+  BlobUrls,
+  currentVersion,
+  maskEdits,
+  switchTo,
+  undoneVersions,
+  versionLabel,
+  type Edit,
+  type Version,
+} from "../versions";
 import { fitView, zoomAt, type View } from "../view";
 import { ErrorNotice, type Problem } from "./ErrorNotice";
-import { FillPanel, type FillState } from "./FillPanel";
+import { FillPanel } from "./FillPanel";
+import { Shortcuts } from "./Shortcuts";
 import { Stage, type Tool } from "./Stage";
 import { MAX_BRUSH, MIN_BRUSH, Toolbar } from "./Toolbar";
 import { Versions } from "./Versions";
@@ -37,7 +50,8 @@ export function App() {
   const [brushSize, setBrushSize] = useState(40);
   const [view, setView] = useState<View>({ scale: 1, x: 0, y: 0 });
   const [spaceHeld, setSpaceHeld] = useState(false);
-  const [fillState, setFillState] = useState<FillState>({ phase: "idle" });
+  const [fillStatus, dispatchFill] = useReducer(fillReducer, idle);
+  const [showShortcuts, setShowShortcuts] = useState(false);
   const [compare, setCompare] = useState(0);
   // While held (the C key, or the button), the version before the fill shows alone.
   const [holding, setHolding] = useState(false);
@@ -67,13 +81,14 @@ export function App() {
   const version = work?.versions[current];
   const before = version?.parent != null ? work!.versions[version.parent] : null;
   const edits = useMemo(() => maskEdits(timeline.done), [timeline.done]);
+  const undone = useMemo(() => undoneVersions(timeline), [timeline]);
 
   const connect = useCallback(() => {
     setProblem(null);
     loadConfig()
       .then(async (config) => {
         const api = new ApiClient(config.apiUrl);
-        setLimits(await api.getLimits());
+        setLimits(await shownLimits(await api.getLimits()));
         setClient(api);
       })
       .catch((error: Error) => setProblem({ title: "Holefill cannot start", message: error.message, retry: connect }));
@@ -86,7 +101,8 @@ export function App() {
       (saved) => {
         if (!saved) return;
         setWork((current) => current ?? saved);
-        setNotice(`Your work on “${saved.name}” is back as you left it.`);
+        const fill = saved.pending ? " The fill that was running is followed again." : "";
+        setNotice(`Your work on “${saved.name}” is back as you left it.${fill}`);
       },
       () => setNotice("Work from an earlier visit could not be read back: this browser keeps no site data."),
     );
@@ -125,6 +141,9 @@ export function App() {
             message: `${message} Holefill can make a smaller copy here, in your browser; the file itself is left as it is.`,
             actions: [smaller, another],
           });
+        } else if (error instanceof PhotoError && error.code === "animated_photo") {
+          const still = { label: "Use the first frame", run: () => openFirstFrame(file) };
+          setProblem({ title: "This is an animation", message, actions: [still, another] });
         } else setProblem({ title: "This file cannot be opened", message, actions: [another] });
         return;
       }
@@ -141,7 +160,7 @@ export function App() {
       urls.release();
       const original: Version = { file: photo.file, display: photo.display, parent: null, uncertainty: null };
       setWork({ name: photo.name, width: photo.width, height: photo.height, versions: [original], timeline: history.emptyTimeline() });
-      setFillState({ phase: "idle" });
+      dispatchFill({ type: "reset" });
       setNotice(null);
     },
     [limits, chooseAnotherPhoto, urls],
@@ -152,6 +171,17 @@ export function App() {
     setWaiting(null);
     open(waiting);
   }, [limits, waiting, open]);
+
+  const openFirstFrame = async (file: File) => {
+    setProblem(null);
+    try {
+      const still = await firstFrame(file);
+      await open(still);
+      setNotice(`Opened the first frame of “${file.name}” as “${still.name}”.`);
+    } catch (error) {
+      setProblem({ title: "This animation cannot be opened", message: (error as Error).message });
+    }
+  };
 
   const downscale = async (file: File, limits: ServiceLimits) => {
     setProblem(null);
@@ -211,7 +241,6 @@ export function App() {
   const selectVersion = (index: number) => {
     setTimeline((current) => switchTo(current, index));
     setCompare(0);
-    setFillState({ phase: "idle" });
   };
 
   const openMask = async (file: File) => {
@@ -231,55 +260,101 @@ export function App() {
   const formatName = (contentType: string) =>
     limits?.formats.find((format) => format.content_type === contentType)?.name ?? contentType;
 
-  const runFill = async () => {
-    const canvas = maskRef.current;
-    if (!work || !version || !canvas || !client) return;
-    const pixels = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
-    if (!hasHoles(pixels)) {
-      setProblem({ title: "Nothing to fill", message: "Paint over what should go, then press Fill." });
-      return;
-    }
-    setProblem(null);
-    setFillState({ phase: "uploading", fraction: 0 });
-    const controller = new AbortController();
-    running.current = controller;
-    const startedWith = work;
-    const startedAt = timeline.done.length;
+  // The job a fill started is kept with the work until it ends, so that a reload follows it.
+  const keepPending = (pending: PendingFill | null, photo: Blob) =>
+    setWork((now) => (now && now.versions[0].file === photo ? { ...now, pending } : now));
+
+  /** A fill's job, from its start (or a reload) to its result added as a version. */
+  const follow = async (
+    controller: AbortController,
+    photo: Blob,
+    parent: number,
+    at: number,
+    run: (onProgress: (progress: FillProgress) => void) => Promise<FillResult>,
+  ) => {
+    // A cancelled fill's last callbacks are not this one's progress.
+    const onProgress = (progress: FillProgress) => controller.signal.aborted || dispatchFill({ type: "progress", progress });
     try {
-      const mask = await exportMaskPng(canvas);
-      const { result, uncertainty } = await fill(version.file, mask, setFillState, { client, signal: controller.signal });
+      const { result, uncertainty } = await run(onProgress);
       // The next fill sends this result as its photo: it is kept, not only shown.
       const [image, map] = await Promise.all([
         fetchImage(result.url, controller.signal),
         uncertainty && fetchImage(uncertainty.url, controller.signal),
       ]);
       const now = workRef.current;
-      if (controller.signal.aborted || now?.versions[0] !== startedWith.versions[0]) return;
+      if (controller.signal.aborted || now?.versions[0].file !== photo) return;
       const index = now.versions.length;
       const added: Version = {
         file: image,
         display: image,
-        parent: current,
+        parent,
         uncertainty: uncertainty && map && { image: map, method: uncertainty.method, unit: uncertainty.unit, fullScale: uncertainty.fullScale },
       };
-      setWork({ ...now, versions: [...now.versions, added], timeline: switchTo(now.timeline, index, startedAt) });
+      setWork({ ...now, versions: [...now.versions, added], timeline: switchTo(now.timeline, index, at), pending: null });
       setCompare(0);
-      const from = startedWith.versions[0].file.type;
       const format = formatName(image.type);
       const converted =
-        from !== image.type && current === 0
-          ? ` ${formatName(from)} photos come back as ${format}, which every app opens.`
+        photo.type !== image.type && parent === 0
+          ? ` ${formatName(photo.type)} photos come back as ${format}, which every app opens.`
           : "";
-      setFillState({ phase: "done", message: `${versionLabel(index)} is a ${format} photo.${converted}` });
+      dispatchFill({ type: "finished", version: index, message: `${versionLabel(index)} is a ${format} photo.${converted}` });
     } catch (error) {
-      // The mask is left as it was: fixing the cause and pressing Retry is enough.
-      setFillState({ phase: "idle" });
-      if (!controller.signal.aborted) setProblem(describeFillError(error, runFill, chooseAnotherPhoto));
+      if (controller.signal.aborted) return;
+      // The mask is left as it was: fixing the cause and pressing Retry is enough. A
+      // cancelled fill said so when it was cancelled.
+      keepPending(null, photo);
+      if (error instanceof ApiError && error.status === 404) dispatchFill({ type: "interrupted" });
+      else {
+        dispatchFill({ type: "failed" });
+        setProblem(describeFillError(error, runFill, chooseAnotherPhoto));
+      }
     } finally {
       if (running.current === controller) running.current = null;
     }
   };
-  const cancelFill = () => running.current?.abort();
+
+  const runFill = async () => {
+    const canvas = maskRef.current;
+    if (!work || !version || !canvas || !client) return;
+    const pixels = maskContext(canvas).getImageData(0, 0, canvas.width, canvas.height).data;
+    if (!hasHoles(pixels)) {
+      setProblem({ title: "Nothing to fill", message: "Paint over what should go, then press Fill." });
+      return;
+    }
+    setProblem(null);
+    dispatchFill({ type: "progress", progress: { phase: "uploading", fraction: 0 } });
+    const controller = new AbortController();
+    running.current = controller;
+    const photo = work.versions[0].file;
+    const parent = current;
+    const at = timeline.done.length;
+    await follow(controller, photo, parent, at, async (onProgress) => {
+      const mask = await exportMaskPng(canvas);
+      const onJob = (job: JobAccepted) => keepPending({ job, parent, at }, photo);
+      return fill(version.file, mask, onProgress, { client, signal: controller.signal, onJob });
+    });
+  };
+
+  // A fill that was running when the page was reloaded is followed again, once.
+  const resumed = useRef(false);
+  useEffect(() => {
+    const pending = work?.pending;
+    // A fill of this visit keeps its job too, and is followed by its own `runFill`.
+    if (!client || !pending || resumed.current || running.current) return;
+    resumed.current = true;
+    const controller = new AbortController();
+    running.current = controller;
+    dispatchFill({ type: "progress", progress: { phase: pending.job.status === "queued" ? "queued" : "running" } });
+    follow(controller, work.versions[0].file, pending.parent, pending.at, (onProgress) =>
+      followJob(pending.job, onProgress, { client, signal: controller.signal }),
+    );
+  }, [client, work?.pending]);
+
+  const cancelFill = () => {
+    running.current?.abort();
+    if (work) keepPending(null, work.versions[0].file);
+    dispatchFill({ type: "cancelled" });
+  };
   // Once per stroke, after it has reached the mask canvas (effects run after drawing); a
   // fill still running for the previous strokes gives way to one with this stroke too.
   useEffect(() => {
@@ -298,10 +373,22 @@ export function App() {
     if (work && version?.uncertainty) saveBlob(version.uncertainty.image, `${baseName(work.name)}-fill-${current}-uncertainty.png`);
   };
 
-  useShortcuts({ undo, redo, zoom, fit, setTool, setBrushSize, setSpaceHeld, setHolding });
+  const busy = isBusy(fillStatus);
+  useShortcuts({
+    undo,
+    redo,
+    zoom,
+    fit,
+    setTool,
+    setBrushSize,
+    setSpaceHeld,
+    setHolding,
+    fill: () => work && !busy && runFill(),
+    cancel: () => busy && cancelFill(),
+    showShortcuts: () => setShowShortcuts(true),
+  });
   useFileArrivals(open);
 
-  const busy = fillState.phase === "uploading" || fillState.phase === "queued" || fillState.phase === "running";
   const accept = limits ? acceptList(limits) : undefined;
 
   return (
@@ -311,23 +398,29 @@ export function App() {
         <p className="notice" role="status">
           {notice}
         </p>
-        <label className="button">
-          Open photo
-          <input
-            ref={photoInput}
-            type="file"
-            accept={accept}
-            className="visually-hidden"
-            onChange={(event) => {
-              const file = event.target.files?.[0];
-              event.target.value = "";
-              if (file) open(file);
-            }}
-            data-testid="photo-input"
-          />
-        </label>
+        <div className="header-actions">
+          <button type="button" onClick={() => setShowShortcuts(true)} aria-keyshortcuts="?" title="Keyboard shortcuts (?)">
+            Shortcuts
+          </button>
+          <label className="button">
+            Open photo
+            <input
+              ref={photoInput}
+              type="file"
+              accept={accept}
+              className="visually-hidden"
+              onChange={(event) => {
+                const file = event.target.files?.[0];
+                event.target.value = "";
+                if (file) open(file);
+              }}
+              data-testid="photo-input"
+            />
+          </label>
+        </div>
       </header>
       {problem && <ErrorNotice problem={problem} onDismiss={() => setProblem(null)} />}
+      {showShortcuts && <Shortcuts onClose={() => setShowShortcuts(false)} />}
       {work && version ? (
         <>
           <Toolbar
@@ -367,7 +460,8 @@ export function App() {
               spaceHeld={spaceHeld}
             />
             <FillPanel
-              state={fillState}
+              status={fillStatus}
+              statusText={statusText(fillStatus, current, undone)}
               onFill={runFill}
               onCancel={cancelFill}
               autoFill={autoFill}
@@ -389,6 +483,7 @@ export function App() {
                 <Versions
                   versions={work.versions}
                   current={current}
+                  undone={undone}
                   urls={urls}
                   onSelect={selectVersion}
                   onDownload={downloadVersion}
@@ -455,16 +550,26 @@ interface ShortcutActions {
   setBrushSize: (update: (size: number) => number) => void;
   setSpaceHeld: (held: boolean) => void;
   setHolding: (held: boolean) => void;
+  fill: () => void;
+  cancel: () => void;
+  showShortcuts: () => void;
 }
 
-/** The keyboard shortcuts, IOPaint's where it has one. */
+/** The keyboard shortcuts (`Shortcuts` lists them), IOPaint's where it has one. */
 function useShortcuts(actions: ShortcutActions) {
+  // The listeners are added once and call the actions of the latest render.
+  const latest = useRef(actions);
+  latest.current = actions;
   useEffect(() => {
     const typing = (target: EventTarget | null) =>
       target instanceof HTMLElement &&
       (target.matches("input:not([type=range]):not([type=checkbox]):not([type=file]), textarea") || target.isContentEditable);
+    // Enter on a button, a link or a form control is that control's own.
+    const ownsEnter = (target: EventTarget | null) =>
+      target instanceof HTMLElement && target.matches("button, a, input, select, textarea, label, summary");
     const onKeyDown = (event: KeyboardEvent) => {
-      if (typing(event.target)) return;
+      const actions = latest.current;
+      if (typing(event.target) || document.querySelector("dialog[open]")) return;
       const key = event.key.toLowerCase();
       if ((event.ctrlKey || event.metaKey) && (key === "z" || key === "y")) {
         event.preventDefault();
@@ -486,19 +591,25 @@ function useShortcuts(actions: ShortcutActions) {
         "-": () => actions.zoom(1 / 1.25),
         "0": actions.fit,
         c: () => actions.setHolding(true),
+        f: actions.fill,
+        escape: actions.cancel,
+        "?": actions.showShortcuts,
       };
-      // Space pans while held, unless it is pressing a focused button.
-      if (key === " " && !(event.target instanceof HTMLButtonElement)) {
+      if (key === "enter" && !ownsEnter(event.target)) {
+        event.preventDefault();
+        actions.fill();
+      } else if (key === " " && !(event.target instanceof HTMLButtonElement)) {
+        // Space pans while held, unless it is pressing a focused button.
         event.preventDefault();
         actions.setSpaceHeld(true);
       } else keys[key]?.();
     };
     const onKeyUp = (event: KeyboardEvent) => {
-      if (event.key === " ") actions.setSpaceHeld(false);
-      if (event.key.toLowerCase() === "c") actions.setHolding(false);
+      if (event.key === " ") latest.current.setSpaceHeld(false);
+      if (event.key.toLowerCase() === "c") latest.current.setHolding(false);
     };
     // A key released in another window never comes back up here.
-    const onBlur = () => actions.setHolding(false);
+    const onBlur = () => latest.current.setHolding(false);
     window.addEventListener("keydown", onKeyDown);
     window.addEventListener("keyup", onKeyUp);
     window.addEventListener("blur", onBlur);
@@ -507,16 +618,7 @@ function useShortcuts(actions: ShortcutActions) {
       window.removeEventListener("keyup", onKeyUp);
       window.removeEventListener("blur", onBlur);
     };
-  }, [
-    actions.undo,
-    actions.redo,
-    actions.zoom,
-    actions.fit,
-    actions.setTool,
-    actions.setBrushSize,
-    actions.setSpaceHeld,
-    actions.setHolding,
-  ]);
+  }, []);
 }
 
 /** Photos dropped anywhere on the page, or pasted. */

@@ -1,12 +1,12 @@
 /** Fill and what follows it: progress, comparing with the version before, the uncertainty map, downloads. */
 import type { ReactNode } from "react";
-import type { FillProgress } from "../fill";
+import { isBusy, type FillStatus } from "../fillStatus";
 import type { UncertaintyLayer } from "../versions";
 
-export type FillState = { phase: "idle" } | FillProgress | { phase: "done"; message: string };
-
 interface Props {
-  state: FillState;
+  status: FillStatus;
+  /** The status line (`fillStatus.statusText`). */
+  statusText: string;
   onFill: () => void;
   onCancel: () => void;
   autoFill: boolean;
@@ -28,19 +28,21 @@ interface Props {
   children: ReactNode;
 }
 
-const STATUS: Record<FillProgress["phase"], string> = {
-  uploading: "Uploading…",
-  queued: "Queued: waiting for a free worker…",
-  running: "Filling: the network draws what belongs in the hole, then the photo's own texture is copied in…",
-};
-
 export function FillPanel(props: Props) {
-  const { state, uncertainty } = props;
-  const busy = state.phase === "uploading" || state.phase === "queued" || state.phase === "running";
+  const { status, uncertainty } = props;
+  const busy = isBusy(status);
+  const opacity = Math.round(props.uncertaintyOpacity * 100);
   return (
     <section className="fill-panel" aria-label="Fill">
       {/* Not `disabled` while busy: a disabled button drops the keyboard focus to the page. */}
-      <button type="button" className="primary" onClick={() => busy || props.onFill()} aria-disabled={busy}>
+      <button
+        type="button"
+        className="primary"
+        onClick={() => busy || props.onFill()}
+        aria-disabled={busy}
+        aria-keyshortcuts="Enter F"
+        title="Fill (Enter or F)"
+      >
         Fill
       </button>
       <label>
@@ -52,18 +54,17 @@ export function FillPanel(props: Props) {
         Fill after each stroke
       </label>
       <div className="status" role="status" aria-live="polite">
-        {busy && <span>{STATUS[state.phase]}</span>}
+        {props.statusText && <span>{props.statusText}</span>}
         {busy && (
-          <button type="button" onClick={props.onCancel}>
+          <button type="button" onClick={props.onCancel} aria-keyshortcuts="Escape" title="Cancel (Esc)">
             Cancel
           </button>
         )}
-        {state.phase === "uploading" && (
-          <progress max={1} value={state.fraction} aria-label="Upload progress">
-            {Math.round(state.fraction * 100)}%
+        {status.phase === "uploading" && (
+          <progress max={1} value={status.fraction} aria-label="Upload progress">
+            {Math.round(status.fraction * 100)}%
           </progress>
         )}
-        {state.phase === "done" && <span>Done. {state.message}</span>}
       </div>
       {props.comparing && (
         <div className="result-controls">
@@ -111,10 +112,11 @@ export function FillPanel(props: Props) {
                       type="range"
                       min={10}
                       max={100}
-                      value={Math.round(props.uncertaintyOpacity * 100)}
-                      aria-valuetext={`${Math.round(props.uncertaintyOpacity * 100)}%`}
+                      value={opacity}
+                      aria-valuetext={`${opacity}%`}
                       onChange={(event) => props.onUncertaintyOpacity(Number(event.target.value) / 100)}
                     />
+                    <output aria-hidden>{opacity}%</output>
                   </label>
                 </>
               )}
@@ -135,14 +137,19 @@ export function FillPanel(props: Props) {
   );
 }
 
-/** The heat map's scale, and what a colour means in the map's own unit (the API's words). */
+/** What the heat map's colours mean, in plain words; the precise unit (the API's) is a
+ * tooltip away. */
 function Legend({ map }: { map: UncertaintyLayer }) {
+  const top = Math.round(map.fullScale * 100);
   return (
     <div className="legend" role="group" aria-label="Uncertainty map legend">
-      <span>0%</span>
+      <span>Likely right</span>
       <span className="scale" aria-hidden />
-      <span>{Math.round(map.fullScale * 100)}% or more</span>
-      <p>Brighter: the fill is more likely wrong there. A pixel's colour is {map.unit}.</p>
+      <span>Likely wrong</span>
+      <p title={`Each pixel's colour is ${map.unit}.`}>
+        Dark where the fill is probably close to what was there; bright yellow where it may be off by {top}% of the
+        brightness range or more. Check the bright parts before you use the photo.
+      </p>
     </div>
   );
 }

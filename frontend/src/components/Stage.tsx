@@ -6,7 +6,7 @@
  * hand tool, the middle button or Space held), two touch pointers pinch-zoom.
  */
 import { useEffect, useRef, useState, type RefObject } from "react";
-import { drawStroke, renderMask, type MaskEdit, type Point } from "../mask";
+import { drawStroke, maskContext, renderMask, type MaskEdit, type Point } from "../mask";
 import { panBy, toPhoto, zoomAt, type View } from "../view";
 
 export type Tool = "brush" | "eraser" | "pan";
@@ -46,8 +46,7 @@ export function Stage(props: Props) {
 
   // The canvas is redrawn from the edits whenever they change (undo, redo, clear, upload).
   useEffect(() => {
-    const context = maskRef.current?.getContext("2d");
-    if (context) renderMask(context, edits);
+    if (maskRef.current) renderMask(maskContext(maskRef.current), edits);
   }, [edits, maskRef, width, height]);
 
   const local = (event: { clientX: number; clientY: number }): Point => {
@@ -58,7 +57,7 @@ export function Stage(props: Props) {
   const cancelStroke = () => {
     if (!stroke.current) return;
     stroke.current = null;
-    renderMask(maskRef.current!.getContext("2d")!, edits);
+    renderMask(maskContext(maskRef.current!), edits);
   };
 
   const comparing = beforeUrl !== null;
@@ -83,7 +82,7 @@ export function Stage(props: Props) {
       size: props.brushSize / view.scale,
       points: [toPhoto(view, point.x, point.y)],
     };
-    drawStroke(maskRef.current!.getContext("2d")!, stroke.current);
+    drawStroke(maskContext(maskRef.current!), stroke.current);
   };
 
   const onPointerMove = (event: React.PointerEvent) => {
@@ -103,7 +102,7 @@ export function Stage(props: Props) {
     } else if (stroke.current) {
       const current = stroke.current;
       current.points.push(toPhoto(view, point.x, point.y));
-      drawStroke(maskRef.current!.getContext("2d")!, current, current.points.length - 1);
+      drawStroke(maskContext(maskRef.current!), current, current.points.length - 1);
     }
     pointers.current.set(event.pointerId, point);
   };
