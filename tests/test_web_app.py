@@ -827,3 +827,45 @@ def test_the_uncertainty_legend_speaks_plainly_and_shows_its_opacity(page, artif
     opacity.fill("40")
     assert page.locator(".result-controls output").inner_text() == "40%"
     page.screenshot(path=artifacts / "28-legend.png")
+
+
+def drag(page, start, end, steps=10):
+    """A mouse drag between two points given in fractions of the photo's displayed box."""
+    box = page.get_by_test_id("mask").bounding_box()
+    page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
+    page.mouse.down()
+    page.mouse.move(
+        box["x"] + end[0] * box["width"], box["y"] + end[1] * box["height"], steps=steps
+    )
+    page.mouse.up()
+
+
+def test_a_rectangle_a_lasso_and_grow_the_mask(page, artifacts):
+    open_photo(page, "gradient.png", png_bytes(photo_array()))  # 320 x 240
+    page.keyboard.press("r")
+    drag(page, (0.1, 0.1), (0.35, 0.35))  # 80 x 60 photo pixels
+    rectangle = painted_pixels(page)
+    assert abs(rectangle - 80 * 60) < 0.05 * 80 * 60, rectangle
+    # A click without a drag draws nothing.
+    drag(page, (0.8, 0.8), (0.8, 0.8), steps=1)
+    assert painted_pixels(page) == rectangle
+
+    page.get_by_role("radio", name="Lasso").click()
+    paint(page, [[(0.5, 0.5), (0.9, 0.5), (0.9, 0.9), (0.5, 0.5)]])  # a triangle
+    triangle = painted_pixels(page) - rectangle
+    expected = 0.5 * (0.4 * 320) * (0.4 * 240)
+    assert abs(triangle - expected) < 0.1 * expected, triangle
+
+    page.get_by_label("Pixels to grow the mask by").fill("5")
+    page.get_by_role("button", name="Grow mask by").click()
+    grown = painted_pixels(page)
+    # The rectangle alone grows by its perimeter x 5 plus the corners' quarter discs.
+    assert grown - rectangle - triangle > 2 * (80 + 60) * 5
+    page.screenshot(path=artifacts / "29-rectangle-lasso-grown.png")
+    page.keyboard.press("Control+z")
+    assert painted_pixels(page) == rectangle + triangle
+    page.keyboard.press("Shift+Control+z")
+    assert painted_pixels(page) == grown
+    mask = np.asarray(download(page, "Download mask").convert("L")) > 0
+    assert mask.sum() == grown
+    fill_and_wait(page)

@@ -4,7 +4,7 @@
  * Edits are replayed rather than snapshotted: a full-resolution snapshot of a 24 MP photo
  * is ~100 MB, a stroke is a few hundred points.
  */
-import { holesToMaskFile, maskFileToHoles, type Rgb } from "./maskPixels";
+import { growHoles, holesToMaskFile, maskFileToHoles, type Rgb } from "./maskPixels";
 
 export interface Point {
   x: number;
@@ -13,6 +13,10 @@ export interface Point {
 
 export type MaskEdit =
   | { kind: "stroke"; erase: boolean; size: number; points: Point[] }
+  /** A rectangle (two opposite corners) or a lasso (the polygon of its points), filled. */
+  | { kind: "shape"; shape: "rectangle" | "lasso"; points: Point[] }
+  /** Every hole so far grown by `pixels`, to cover what an object's edge left out. */
+  | { kind: "grow"; pixels: number }
   | { kind: "clear" }
   /** An uploaded mask, already converted to the editor's pixels. */
   | { kind: "image"; pixels: ImageData };
@@ -48,15 +52,64 @@ export function drawStroke(
   context.restore();
 }
 
+/** Draws a rectangle or a lasso, filled (a lasso being drawn is closed by a straight line). */
+export function drawShape(context: CanvasRenderingContext2D, shape: Extract<MaskEdit, { kind: "shape" }>) {
+  const [first, ...rest] = shape.points;
+  context.save();
+  context.fillStyle = MASK_CSS;
+  context.beginPath();
+  if (shape.shape === "rectangle") {
+    const corner = rest.at(-1) ?? first;
+    context.rect(first.x, first.y, corner.x - first.x, corner.y - first.y);
+  } else {
+    context.moveTo(first.x, first.y);
+    for (const point of rest) context.lineTo(point.x, point.y);
+    context.closePath();
+  }
+  context.fill();
+  context.restore();
+}
+
+/** The shape covers some area: a click without a drag draws nothing. */
+export function hasArea(shape: Extract<MaskEdit, { kind: "shape" }>) {
+  const xs = shape.points.map((point) => point.x);
+  const ys = shape.points.map((point) => point.y);
+  const wide = Math.max(...xs) - Math.min(...xs) >= 1 && Math.max(...ys) - Math.min(...ys) >= 1;
+  return wide && (shape.shape === "rectangle" || shape.points.length >= 3);
+}
+
+/**
+ * The mask as it was after the newest "grow" edit: growing costs time in proportion to the
+ * photo's pixels, and the mask is redrawn after every stroke (and on every move of a
+ * shape being drawn), so it is grown once, not on every redraw.
+ */
+let afterGrow: { edits: readonly MaskEdit[]; pixels: ImageData } | null = null;
+
 /** Redraws the whole mask from its edits. */
 export function renderMask(context: CanvasRenderingContext2D, edits: readonly MaskEdit[]) {
   const { width, height } = context.canvas;
+  const lastGrow = edits.findLastIndex((edit) => edit.kind === "grow");
+  const upToGrow = edits.slice(0, lastGrow + 1);
+  const cached =
+    afterGrow !== null &&
+    afterGrow.pixels.width === width &&
+    afterGrow.pixels.height === height &&
+    afterGrow.edits.length === upToGrow.length &&
+    afterGrow.edits.every((edit, index) => edit === upToGrow[index]);
   context.clearRect(0, 0, width, height);
-  for (const edit of edits) {
+  if (cached) context.putImageData(afterGrow!.pixels, 0, 0);
+  edits.forEach((edit, index) => {
+    if (cached && index <= lastGrow) return;
     if (edit.kind === "clear") context.clearRect(0, 0, width, height);
     else if (edit.kind === "image") context.putImageData(edit.pixels, 0, 0);
-    else drawStroke(context, edit);
-  }
+    else if (edit.kind === "shape") drawShape(context, edit);
+    else if (edit.kind === "grow") {
+      const pixels = context.getImageData(0, 0, width, height);
+      const grown = new ImageData(growHoles(pixels.data, width, height, edit.pixels, MASK_COLOR), width);
+      context.putImageData(grown, 0, 0);
+      if (index === lastGrow) afterGrow = { edits: upToGrow, pixels: grown };
+    } else drawStroke(context, edit);
+  });
 }
 
 /**

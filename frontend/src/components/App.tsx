@@ -228,7 +228,9 @@ export function App() {
     (change: MaskEdit) => {
       setTimeline((current) => history.record(current, change));
       setNotice(null);
-      if (change.kind === "stroke" && !change.erase) setStrokesToFill((count) => count + 1);
+      if ((change.kind === "stroke" && !change.erase) || change.kind === "shape" || change.kind === "grow") {
+        setStrokesToFill((count) => count + 1);
+      }
     },
     [setTimeline],
   );
@@ -433,6 +435,7 @@ export function App() {
             onUndo={undo}
             onRedo={redo}
             onClear={() => edit({ kind: "clear" })}
+            onGrow={(pixels) => edit({ kind: "grow", pixels })}
             onOpenMask={openMask}
             onDownloadMask={downloadMask}
             onZoom={zoom}
@@ -585,6 +588,8 @@ function useShortcuts(actions: ShortcutActions) {
         "]": () => resize(1.25),
         b: () => actions.setTool("brush"),
         e: () => actions.setTool("eraser"),
+        r: () => actions.setTool("rectangle"),
+        l: () => actions.setTool("lasso"),
         h: () => actions.setTool("pan"),
         "+": () => actions.zoom(1.25),
         "=": () => actions.zoom(1.25),

@@ -5,7 +5,7 @@ import { useEffect, useRef } from "react";
 const SHORTCUTS: [keys: string, what: string][] = [
   ["Enter or F", "Fill what is painted"],
   ["Esc", "Cancel the fill that is running"],
-  ["B / E / H", "Brush / eraser / hand (pan)"],
+  ["B / E / R / L / H", "Brush / eraser / rectangle / lasso / hand (pan)"],
   ["[ and ]", "Smaller / larger brush"],
   ["Ctrl+Z", "Undo (strokes and fills alike)"],
   ["Ctrl+Shift+Z or Ctrl+Y", "Redo"],

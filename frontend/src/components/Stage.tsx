@@ -6,11 +6,12 @@
  * hand tool, the middle button or Space held), two touch pointers pinch-zoom.
  */
 import { useEffect, useRef, useState, type RefObject } from "react";
-import { drawStroke, maskContext, renderMask, type MaskEdit, type Point } from "../mask";
+import { drawShape, drawStroke, hasArea, maskContext, renderMask, type MaskEdit, type Point } from "../mask";
 import { panBy, toPhoto, zoomAt, type View } from "../view";
 
-export type Tool = "brush" | "eraser" | "pan";
+export type Tool = "brush" | "eraser" | "rectangle" | "lasso" | "pan";
 type Stroke = Extract<MaskEdit, { kind: "stroke" }>;
+type Shape = Extract<MaskEdit, { kind: "shape" }>;
 
 interface Props {
   /** The current version, painted on. */
@@ -27,7 +28,8 @@ interface Props {
   brushSize: number;
   view: View;
   onView: (view: View) => void;
-  onStroke: (stroke: Stroke) => void;
+  /** A stroke, rectangle or lasso, once the pointer is lifted. */
+  onStroke: (edit: Stroke | Shape) => void;
   /** Where the before/after divide is, in percent of the photo's width. */
   compare: number;
   uncertaintyUrl: string | null;
@@ -39,7 +41,7 @@ interface Props {
 
 export function Stage(props: Props) {
   const { imageUrl, beforeUrl, width, height, edits, maskRef, stageRef, view, onView } = props;
-  const stroke = useRef<Stroke | null>(null);
+  const stroke = useRef<Stroke | Shape | null>(null);
   const pointers = useRef(new Map<number, Point>());
   const panning = useRef(false);
   const [cursor, setCursor] = useState<Point | null>(null);
@@ -76,12 +78,13 @@ export function Stage(props: Props) {
     panning.current = props.tool === "pan" || event.button === 1 || props.spaceHeld;
     if (panning.current || !canPaint || event.button > 1) return;
     const point = local(event);
-    stroke.current = {
-      kind: "stroke",
-      erase: props.tool === "eraser",
-      size: props.brushSize / view.scale,
-      points: [toPhoto(view, point.x, point.y)],
-    };
+    const at = toPhoto(view, point.x, point.y);
+    if (props.tool === "rectangle" || props.tool === "lasso") {
+      // A rectangle's second point is the corner the pointer is at; a lasso gathers its path.
+      stroke.current = { kind: "shape", shape: props.tool, points: props.tool === "rectangle" ? [at, at] : [at] };
+      return;
+    }
+    stroke.current = { kind: "stroke", erase: props.tool === "eraser", size: props.brushSize / view.scale, points: [at] };
     drawStroke(maskContext(maskRef.current!), stroke.current);
   };
 
@@ -99,10 +102,19 @@ export function Stage(props: Props) {
       onView(zoomAt(moved, before > 0 ? after / before : 1, middle.x, middle.y));
     } else if (panning.current) {
       onView(panBy(view, point.x - previous.x, point.y - previous.y));
-    } else if (stroke.current) {
+    } else if (stroke.current?.kind === "stroke") {
       const current = stroke.current;
       current.points.push(toPhoto(view, point.x, point.y));
       drawStroke(maskContext(maskRef.current!), current, current.points.length - 1);
+    } else if (stroke.current) {
+      const shape = stroke.current;
+      const at = toPhoto(view, point.x, point.y);
+      if (shape.shape === "rectangle") shape.points[1] = at;
+      else shape.points.push(at);
+      // The shape so far, over the mask as it was.
+      const context = maskContext(maskRef.current!);
+      renderMask(context, edits);
+      drawShape(context, shape);
     }
     pointers.current.set(event.pointerId, point);
   };
@@ -110,7 +122,8 @@ export function Stage(props: Props) {
   const onPointerUp = (event: React.PointerEvent) => {
     pointers.current.delete(event.pointerId);
     panning.current = false;
-    if (stroke.current && event.type === "pointerup") props.onStroke(stroke.current);
+    const drawn = stroke.current;
+    if (drawn && event.type === "pointerup" && (drawn.kind === "stroke" || hasArea(drawn))) props.onStroke(drawn);
     else cancelStroke();
     stroke.current = null;
   };
@@ -135,14 +148,15 @@ export function Stage(props: Props) {
   };
 
   const painting = canPaint && props.tool !== "pan" && !props.spaceHeld;
+  const brushing = painting && (props.tool === "brush" || props.tool === "eraser");
   const layer = { width, height };
   return (
     <div
       ref={stageRef}
-      className={`stage ${painting ? "painting" : "panning"}`}
+      className={`stage ${brushing ? "painting" : painting ? "shaping" : "panning"}`}
       tabIndex={0}
       role="application"
-      aria-label="Photo: paint over what should go; arrow keys pan, + and - zoom"
+      aria-label="Photo: paint, or draw a rectangle or lasso, over what should go; arrow keys pan, + and - zoom"
       onPointerDown={onPointerDown}
       onPointerMove={onPointerMove}
       onPointerUp={onPointerUp}
@@ -189,7 +203,7 @@ export function Stage(props: Props) {
       {/* Which side is which: shown only where that side has room. */}
       {comparing && (holding || props.compare > 8) && <span className="side-label before">Before</span>}
       {comparing && !holding && props.compare < 92 && <span className="side-label after">After</span>}
-      {painting && cursor && (
+      {brushing && cursor && (
         <div
           className="brush-cursor"
           aria-hidden

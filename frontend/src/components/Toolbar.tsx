@@ -1,4 +1,5 @@
 /** The editing tools: open, brush / eraser / hand, size, undo / redo / clear, masks, zoom. */
+import { useState } from "react";
 import type { Tool } from "./Stage";
 
 interface Props {
@@ -11,6 +12,8 @@ interface Props {
   onUndo: () => void;
   onRedo: () => void;
   onClear: () => void;
+  /** Grows every hole painted so far by this many pixels. */
+  onGrow: (pixels: number) => void;
   onOpenMask: (file: File) => void;
   onDownloadMask: () => void;
   onZoom: (factor: number) => void;
@@ -21,14 +24,19 @@ interface Props {
 export const MIN_BRUSH = 4;
 export const MAX_BRUSH = 200;
 
+export const MAX_GROW = 100;
+
 const TOOLS: { tool: Tool; label: string; key: string }[] = [
   { tool: "brush", label: "Brush", key: "B" },
   { tool: "eraser", label: "Eraser", key: "E" },
+  { tool: "rectangle", label: "Rectangle", key: "R" },
+  { tool: "lasso", label: "Lasso", key: "L" },
   { tool: "pan", label: "Hand", key: "H" },
 ];
 
 export function Toolbar(props: Props) {
   const { disabled } = props;
+  const [grow, setGrow] = useState(8);
   return (
     <div className="toolbar" role="toolbar" aria-label="Mask tools">
       <div className="group" role="radiogroup" aria-label="Tool">
@@ -71,6 +79,21 @@ export function Toolbar(props: Props) {
         <button type="button" disabled={disabled} onClick={props.onClear}>
           Clear
         </button>
+      </div>
+      <div className="group grow">
+        <button type="button" disabled={disabled} onClick={() => props.onGrow(grow)} title="Grows every hole painted so far">
+          Grow mask by
+        </button>
+        <input
+          type="number"
+          min={1}
+          max={MAX_GROW}
+          value={grow}
+          disabled={disabled}
+          aria-label="Pixels to grow the mask by"
+          onChange={(event) => setGrow(Math.min(MAX_GROW, Math.max(1, Math.round(Number(event.target.value) || 1))))}
+        />
+        px
       </div>
       <div className="group">
         <label className={`button ${disabled ? "disabled" : ""}`}>
