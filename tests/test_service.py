@@ -379,6 +379,20 @@ BAD_REQUESTS = {
         422,
         "invalid_request",
     ),
+    "negative seed": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "seed": -1, **SECRET},
+        422,
+        "invalid_request",
+    ),
+    "seed past 31 bits": (
+        "POST",
+        "/jobs",
+        {"photo_key": f"{UPLOAD}/photo", "mask_key": f"{UPLOAD}/mask", "seed": 2**31, **SECRET},
+        422,
+        "invalid_request",
+    ),
     "unknown strategy": (
         "POST",
         "/jobs",

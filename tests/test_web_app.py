@@ -869,3 +869,30 @@ def test_a_rectangle_a_lasso_and_grow_the_mask(page, artifacts):
     mask = np.asarray(download(page, "Download mask").convert("L")) > 0
     assert mask.sum() == grown
     fill_and_wait(page)
+
+
+def test_try_another_fills_the_same_mask_with_other_patches(page, artifacts):
+    photo = photo_array()
+    open_photo(page, "gradient.png", png_bytes(photo))
+    paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
+    mask = np.asarray(download(page, "Download mask").convert("L")) > 0
+    fill_and_wait(page)
+    page.get_by_role("button", name="Try another").click()
+    strip = page.get_by_role("navigation", name="Versions")
+    strip.get_by_role("button", name="Fill 2: filled from Original").wait_for(
+        timeout=FILL_TIMEOUT_MS
+    )
+    wait_done(page)
+    assert "Another fill of the same mask on Original." in status_text(page)
+    assert painted_pixels(page) == 0
+    page.screenshot(path=artifacts / "30-try-another.png")
+    _, first = download_version(page, "Fill 1")
+    _, second = download_version(page, "Fill 2")
+    kept = ~near_mask(mask.astype(np.uint8))
+    np.testing.assert_array_equal(second[kept], photo[kept])
+    assert np.abs(second[mask].astype(int) - first[mask]).mean() > 1, "another fill, not the same"
+    # Once more from Fill 2: a third seed, again a sibling of Fill 1.
+    page.get_by_role("button", name="Try another").click()
+    strip.get_by_role("button", name="Fill 3: filled from Original").wait_for(
+        timeout=FILL_TIMEOUT_MS
+    )

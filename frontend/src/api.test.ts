@@ -59,12 +59,13 @@ describe("API client errors", () => {
 
   it("sends JSON to the base URL without a doubled slash", async () => {
     const { fetchFn, calls } = scripted(json(202, { id: "j", status: "queued", job_secret: "s" }));
-    await new ApiClient("http://api/", fetchFn).createJob(upload);
+    await new ApiClient("http://api/", fetchFn).createJob(upload, 7);
     expect(calls[0].url).toBe("http://api/jobs");
     expect(JSON.parse(calls[0].init!.body as string)).toEqual({
       photo_key: "uploads/u/photo",
       mask_key: "uploads/u/mask",
       upload_secret: "upload secret",
+      seed: 7,
     });
   });
 });

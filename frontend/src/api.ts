@@ -74,12 +74,15 @@ export class ApiClient {
     });
   }
 
-  createJob(upload: Upload): Promise<JobAccepted> {
-    return this.request("POST", "/jobs", {
+  /** `seed` picks another of the plausible fills of the same photo and mask. */
+  createJob(upload: Upload, seed = 0): Promise<JobAccepted> {
+    const request: schema.JobRequest = {
       photo_key: upload.photo.key,
       mask_key: upload.mask.key,
       upload_secret: upload.upload_secret,
-    });
+      seed,
+    };
+    return this.request("POST", "/jobs", request);
   }
 
   /** A failed job answers 4xx/5xx with its view: it is returned, not thrown. */

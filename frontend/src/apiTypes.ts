@@ -35,6 +35,8 @@ export interface JobRequest {
   uncertainty?: string;
   /** Monte-Carlo dropout samples, for uncertainty monte-carlo only (default 16) */
   uncertainty_samples?: number | null;
+  /** seeds the synthesis's choice of patches (and the dropout draws): the same photo, mask and seed give the same fill, another seed another plausible one */
+  seed?: number;
 }
 
 export type JobStatus = "queued" | "running" | "done" | "failed";

@@ -40,6 +40,8 @@ export interface FillDependencies {
   signal?: AbortSignal;
   /** Told the job once it is started: what `followJob` needs after a reload. */
   onJob?: (job: JobAccepted) => void;
+  /** Another seed, another plausible fill of the same photo and mask ("Try another"). */
+  seed?: number;
 }
 
 export async function fill(
@@ -65,7 +67,7 @@ export async function fill(
   onProgress({ phase: "uploading", fraction: 1 });
   checkCancelled();
 
-  const job = await client.createJob(upload);
+  const job = await client.createJob(upload, dependencies.seed);
   dependencies.onJob?.(job);
   return followJob(job, onProgress, dependencies);
 }

@@ -5,13 +5,19 @@
 import type { JobAccepted } from "./api";
 import type { EditTimeline, Version } from "./versions";
 
-/** A fill whose job was started and has not ended: what a reload needs to follow it. */
-export interface PendingFill {
-  /** The job and its secret, which reads its result. */
-  job: JobAccepted;
+/** What a fill fills: a version, with a mask and a seed. */
+export interface FillRequest {
   /** The version it fills, and where in the timeline its result goes. */
   parent: number;
   at: number;
+  mask: Blob;
+  seed: number;
+}
+
+/** A fill whose job was started and has not ended: what a reload needs to follow it. */
+export interface PendingFill extends FillRequest {
+  /** The job and its secret, which reads its result. */
+  job: JobAccepted;
 }
 
 export interface SavedWork {

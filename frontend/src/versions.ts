@@ -21,6 +21,8 @@ export interface Version {
   display: Blob;
   /** The version that this one was filled from; null for the photo as opened. */
   parent: number | null;
+  /** A fill's mask and seed, which "Try another" fills again with the next seed. */
+  filledWith?: { mask: Blob; seed: number };
   uncertainty: UncertaintyLayer | null;
 }
 

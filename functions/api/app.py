@@ -156,6 +156,13 @@ class JobRequest(BaseModel):
         description="Monte-Carlo dropout samples, for uncertainty monte-carlo only "
         f"(default {settings.default_uncertainty_samples})",
     )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        le=2**31 - 1,
+        description="seeds the synthesis's choice of patches (and the dropout draws): the "
+        "same photo, mask and seed give the same fill, another seed another plausible one",
+    )
 
     @field_validator("strategy", "fill", "uncertainty")
     @classmethod

@@ -120,6 +120,7 @@ def _inpaint(job):
         fill=job.fill,
         uncertainty=job.uncertainty,
         uncertainty_samples=job.uncertainty_samples,
+        seed=job.seed,
     )
     image_format = inpainting.photo.format
     outputs = {

@@ -1,6 +1,6 @@
 /** The editor: state, shortcuts, opening files, fills and their versions, work kept across reloads. */
 import { useCallback, useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from "react";
-import { ApiClient, ApiError, type JobAccepted, type ServiceLimits } from "../api";
+import { ApiClient, ApiError, type ServiceLimits } from "../api";
 import { loadConfig } from "../config";
 import { saveBlob } from "../download";
 import { fill, followJob, type FillProgress, type FillResult } from "../fill";
@@ -8,7 +8,7 @@ import { fillReducer, idle, isBusy, statusText } from "../fillStatus";
 import * as history from "../history";
 import { exportMaskPng, loadMaskFile, maskContext, type MaskEdit } from "../mask";
 import { hasHoles } from "../maskPixels";
-import { loadWork, saveWork, type PendingFill, type SavedWork } from "../persist";
+import { loadWork, saveWork, type FillRequest, type PendingFill, type SavedWork } from "../persist";
 import {
   acceptList,
   baseName,
@@ -263,17 +263,17 @@ export function App() {
     limits?.formats.find((format) => format.content_type === contentType)?.name ?? contentType;
 
   // The job a fill started is kept with the work until it ends, so that a reload follows it.
-  const keepPending = (pending: PendingFill | null, photo: Blob) =>
-    setWork((now) => (now && now.versions[0].file === photo ? { ...now, pending } : now));
+  const keepPending = (pending: PendingFill | null, original: Blob) =>
+    setWork((now) => (now && now.versions[0].file === original ? { ...now, pending } : now));
 
   /** A fill's job, from its start (or a reload) to its result added as a version. */
   const follow = async (
     controller: AbortController,
-    photo: Blob,
-    parent: number,
-    at: number,
+    request: FillRequest,
     run: (onProgress: (progress: FillProgress) => void) => Promise<FillResult>,
   ) => {
+    // The work this fill belongs to: a new photo opened meanwhile drops its result.
+    const original = workRef.current!.versions[0].file;
     // A cancelled fill's last callbacks are not this one's progress.
     const onProgress = (progress: FillProgress) => controller.signal.aborted || dispatchFill({ type: "progress", progress });
     try {
@@ -284,57 +284,80 @@ export function App() {
         uncertainty && fetchImage(uncertainty.url, controller.signal),
       ]);
       const now = workRef.current;
-      if (controller.signal.aborted || now?.versions[0].file !== photo) return;
+      if (controller.signal.aborted || now?.versions[0].file !== original) return;
       const index = now.versions.length;
       const added: Version = {
         file: image,
         display: image,
-        parent,
+        parent: request.parent,
+        filledWith: { mask: request.mask, seed: request.seed },
         uncertainty: uncertainty && map && { image: map, method: uncertainty.method, unit: uncertainty.unit, fullScale: uncertainty.fullScale },
       };
-      setWork({ ...now, versions: [...now.versions, added], timeline: switchTo(now.timeline, index, at), pending: null });
+      setWork({ ...now, versions: [...now.versions, added], timeline: switchTo(now.timeline, index, request.at), pending: null });
       setCompare(0);
       const format = formatName(image.type);
+      const from = now.versions[request.parent].file.type;
       const converted =
-        photo.type !== image.type && parent === 0
-          ? ` ${formatName(photo.type)} photos come back as ${format}, which every app opens.`
+        from !== image.type && request.parent === 0
+          ? ` ${formatName(from)} photos come back as ${format}, which every app opens.`
           : "";
-      dispatchFill({ type: "finished", version: index, message: `${versionLabel(index)} is a ${format} photo.${converted}` });
+      const another = request.seed > 0 ? ` Another fill of the same mask on ${versionLabel(request.parent)}.` : "";
+      const message = `${versionLabel(index)} is a ${format} photo.${converted}${another}`;
+      dispatchFill({ type: "finished", version: index, message });
     } catch (error) {
       if (controller.signal.aborted) return;
       // The mask is left as it was: fixing the cause and pressing Retry is enough. A
       // cancelled fill said so when it was cancelled.
-      keepPending(null, photo);
+      keepPending(null, original);
       if (error instanceof ApiError && error.status === 404) dispatchFill({ type: "interrupted" });
       else {
         dispatchFill({ type: "failed" });
-        setProblem(describeFillError(error, runFill, chooseAnotherPhoto));
+        setProblem(describeFillError(error, () => startFill(request), chooseAnotherPhoto));
       }
     } finally {
       if (running.current === controller) running.current = null;
     }
   };
 
+  const startFill = async (request: FillRequest) => {
+    if (!work || !client) return;
+    setProblem(null);
+    dispatchFill({ type: "progress", progress: { phase: "uploading", fraction: 0 } });
+    const controller = new AbortController();
+    running.current = controller;
+    const source = work.versions[request.parent].file;
+    const original = work.versions[0].file;
+    await follow(controller, request, (onProgress) =>
+      fill(source, request.mask, onProgress, {
+        client,
+        signal: controller.signal,
+        seed: request.seed,
+        onJob: (job) => keepPending({ ...request, job }, original),
+      }),
+    );
+  };
+
   const runFill = async () => {
     const canvas = maskRef.current;
-    if (!work || !version || !canvas || !client) return;
+    if (!work || !canvas) return;
     const pixels = maskContext(canvas).getImageData(0, 0, canvas.width, canvas.height).data;
     if (!hasHoles(pixels)) {
       setProblem({ title: "Nothing to fill", message: "Paint over what should go, then press Fill." });
       return;
     }
-    setProblem(null);
-    dispatchFill({ type: "progress", progress: { phase: "uploading", fraction: 0 } });
-    const controller = new AbortController();
-    running.current = controller;
-    const photo = work.versions[0].file;
-    const parent = current;
     const at = timeline.done.length;
-    await follow(controller, photo, parent, at, async (onProgress) => {
-      const mask = await exportMaskPng(canvas);
-      const onJob = (job: JobAccepted) => keepPending({ job, parent, at }, photo);
-      return fill(version.file, mask, onProgress, { client, signal: controller.signal, onJob });
-    });
+    await startFill({ parent: current, mask: await exportMaskPng(canvas), seed: 0, at });
+  };
+
+  // The same mask on the same version, with the next seed no sibling has: another of the
+  // plausible fills, as a version of its own.
+  const tryAnother = () => {
+    const made = version?.filledWith;
+    if (!work || !made || version.parent === null) return;
+    const seeds = work.versions
+      .filter((other) => other.parent === version.parent && other.filledWith?.mask === made.mask)
+      .map((other) => other.filledWith!.seed);
+    startFill({ parent: version.parent, mask: made.mask, seed: Math.max(...seeds) + 1, at: timeline.done.length });
   };
 
   // A fill that was running when the page was reloaded is followed again, once.
@@ -347,9 +370,7 @@ export function App() {
     const controller = new AbortController();
     running.current = controller;
     dispatchFill({ type: "progress", progress: { phase: pending.job.status === "queued" ? "queued" : "running" } });
-    follow(controller, work.versions[0].file, pending.parent, pending.at, (onProgress) =>
-      followJob(pending.job, onProgress, { client, signal: controller.signal }),
-    );
+    follow(controller, pending, (onProgress) => followJob(pending.job, onProgress, { client, signal: controller.signal }));
   }, [client, work?.pending]);
 
   const cancelFill = () => {
@@ -480,6 +501,7 @@ export function App() {
               uncertaintyOpacity={uncertaintyOpacity}
               onUncertaintyOpacity={setUncertaintyOpacity}
               onDownload={() => downloadVersion(current)}
+              onTryAnother={version.filledWith ? tryAnother : null}
               onDownloadUncertainty={downloadUncertainty}
             >
               {work.versions.length > 1 && (

@@ -23,6 +23,8 @@ interface Props {
   uncertaintyOpacity: number;
   onUncertaintyOpacity: (opacity: number) => void;
   onDownload: () => void;
+  /** Fills the same mask again with another seed; null where the version is no fill. */
+  onTryAnother: (() => void) | null;
   onDownloadUncertainty: () => void;
   /** The versions strip. */
   children: ReactNode;
@@ -126,6 +128,16 @@ export function FillPanel(props: Props) {
             </>
           ) : (
             <p className="note">This model offers no uncertainty map: none of its maps passed the check on the validation set.</p>
+          )}
+          {props.onTryAnother && (
+            <button
+              type="button"
+              onClick={() => busy || props.onTryAnother?.()}
+              aria-disabled={busy}
+              title="Fills the same mask again, with other patches of the photo"
+            >
+              Try another
+            </button>
           )}
           <button type="button" onClick={props.onDownload}>
             Download result

@@ -53,6 +53,7 @@ class Job(BaseModel):
     fill: str = FILLS[0]
     uncertainty: str = "auto"
     uncertainty_samples: int | None = None
+    seed: int = 0
     created_at: datetime.datetime
     updated_at: datetime.datetime
     deadline: datetime.datetime
