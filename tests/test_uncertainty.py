@@ -55,6 +55,19 @@ def test_heatmap_colours_the_holes_and_leaves_the_rest_transparent():
     assert "expected absolute error" in map_.unit
 
 
+def test_the_data_png_holds_the_values_in_16_bits():
+    holes = np.zeros((4, 6), bool)
+    holes[1:3, 1:5] = True
+    values = np.zeros((4, 6), np.float32)
+    values[1, 1:5] = [0.0, 0.1234, 0.5, 1.5]
+    data = Image.open(io.BytesIO(Uncertainty("error-map", values, holes, 0.2).data_png()))
+    assert data.format == "PNG" and data.mode.startswith("I;16")
+    levels = np.asarray(data).astype(np.float64) / 65535
+    np.testing.assert_allclose(levels[1, 1:4], [0.0, 0.1234, 0.5], atol=1 / 65535)
+    assert levels[1, 4] == 1.0, "a value past the whole range is clipped to it"
+    assert (levels[~holes] == 0).all()
+
+
 def test_monte_carlo_moments():
     holes = np.array([[True, False]])
     mean = np.array([[[0.5, 0.5, 0.5], [0.2, 0.2, 0.2]]])

@@ -279,6 +279,11 @@ def test_paint_fill_compare_download(page, artifacts):
     assert (heatmap.format, heatmap.mode, heatmap.size) == ("PNG", "RGBA", photo.shape[1::-1])
     opaque = np.asarray(heatmap)[..., 3] > 0
     assert opaque[mask > 0].all() and not opaque[~near_mask(mask)].any()
+    # Beside the coloured map, its values: 16-bit grey, 0 off the holes.
+    data = download(page, "Download map data (16-bit)")
+    assert (data.format, data.mode[:4], data.size) == ("PNG", "I;16", photo.shape[1::-1])
+    levels = np.asarray(data)
+    assert levels[mask > 0].max() > 0 and not levels[~near_mask(mask)].any()
 
     with page.expect_download() as event:
         page.get_by_role("button", name="Download result").click()

@@ -89,6 +89,8 @@ export interface UncertaintyFile {
   unit: string;
   /** the value that the top colour stands for */
   full_scale: number;
+  /** the map's values as a 16-bit greyscale PNG: a pixel's grey over 65535 is its value in `unit` (1 = the full range), 0 off the holes */
+  data_url: string;
 }
 
 /** The content types the browser will send the files with (S3 checks them). */

@@ -15,6 +15,8 @@ export type FillProgress =
 
 export interface UncertaintyMap {
   url: string;
+  /** The values as a 16-bit greyscale PNG. */
+  dataUrl: string;
   method: string;
   unit: string;
   fullScale: number;
@@ -101,6 +103,7 @@ export async function followJob(
     uncertainty: view.uncertainty
       ? {
           url: view.uncertainty.url,
+          dataUrl: view.uncertainty.data_url,
           method: view.uncertainty.method,
           unit: view.uncertainty.unit,
           fullScale: view.uncertainty.full_scale,

@@ -9,6 +9,8 @@ import type { MaskEdit } from "./mask";
 
 export interface UncertaintyLayer {
   image: Blob;
+  /** The values, 16-bit grey (grey / 65535 in `unit`), to measure with. */
+  data: Blob;
   method: string;
   unit: string;
   fullScale: number;

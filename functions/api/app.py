@@ -209,6 +209,10 @@ class UncertaintyFile(ResultFile):
     method: str = Field(description="error-map or monte-carlo")
     unit: str = Field(description="what a pixel's value means")
     full_scale: float = Field(description="the value that the top colour stands for")
+    data_url: str = Field(
+        description="the map's values as a 16-bit greyscale PNG: a pixel's grey over 65535 "
+        "is its value in `unit` (1 = the full range), 0 off the holes"
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -337,6 +341,9 @@ def get_job(
                 method=job.uncertainty_method,
                 unit=job.uncertainty_unit,
                 full_scale=job.uncertainty_full_scale,
+                data_url=storage.presigned_download(
+                    s3, settings, keys.uncertainty_data_key(job.id)
+                ),
             )
         view.expires_in = settings.download_expiry_seconds
     if job.status == JobStatus.FAILED:

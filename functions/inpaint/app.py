@@ -138,6 +138,7 @@ def _inpaint(job):
             uncertainty_full_scale=uncertainty.full_scale,
         )
         _write_result(outputs["uncertainty_key"], uncertainty.heatmap_png(), "image/png")
+        _write_result(keys.uncertainty_data_key(job.id), uncertainty.data_png(), "image/png")
     return job.succeeded(now_utc(), **outputs)
 
 

@@ -110,6 +110,14 @@ class Uncertainty:
         self.heatmap().save(buffer, format="PNG")
         return buffer.getvalue()
 
+    def data_png(self):
+        """The map's values as a 16-bit greyscale PNG: grey / 65535 is the value in the
+        method's unit (1 = the whole range), 0 off the holes; for measuring, not looking."""
+        levels = np.round(np.clip(self.values, 0.0, 1.0) * 65535.0).astype(np.uint16)
+        buffer = io.BytesIO()
+        Image.fromarray(levels).save(buffer, format="PNG")
+        return buffer.getvalue()
+
     def save_arrays(self, path):
         """Writes the map (`values`, its `method` and `unit`) to a compressed `.npz`."""
         np.savez_compressed(path, **self._arrays())

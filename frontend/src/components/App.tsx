@@ -279,9 +279,10 @@ export function App() {
     try {
       const { result, uncertainty } = await run(onProgress);
       // The next fill sends this result as its photo: it is kept, not only shown.
-      const [image, map] = await Promise.all([
+      const [image, map, data] = await Promise.all([
         fetchImage(result.url, controller.signal),
         uncertainty && fetchImage(uncertainty.url, controller.signal),
+        uncertainty && fetchImage(uncertainty.dataUrl, controller.signal),
       ]);
       const now = workRef.current;
       if (controller.signal.aborted || now?.versions[0].file !== original) return;
@@ -291,7 +292,9 @@ export function App() {
         display: image,
         parent: request.parent,
         filledWith: { mask: request.mask, seed: request.seed },
-        uncertainty: uncertainty && map && { image: map, method: uncertainty.method, unit: uncertainty.unit, fullScale: uncertainty.fullScale },
+        uncertainty: uncertainty &&
+          map &&
+          data && { image: map, data, method: uncertainty.method, unit: uncertainty.unit, fullScale: uncertainty.fullScale },
       };
       setWork({ ...now, versions: [...now.versions, added], timeline: switchTo(now.timeline, index, request.at), pending: null });
       setCompare(0);
@@ -392,8 +395,10 @@ export function App() {
     const suffix = index === 0 ? "" : `-fill-${index}`;
     saveBlob(chosen.file, `${baseName(work.name)}${suffix}.${extensionOf(chosen.file.type, limits)}`);
   };
-  const downloadUncertainty = () => {
-    if (work && version?.uncertainty) saveBlob(version.uncertainty.image, `${baseName(work.name)}-fill-${current}-uncertainty.png`);
+  const downloadUncertainty = (part: "image" | "data") => {
+    if (!work || !version?.uncertainty) return;
+    const suffix = part === "image" ? "uncertainty" : "uncertainty-data";
+    saveBlob(version.uncertainty[part], `${baseName(work.name)}-fill-${current}-${suffix}.png`);
   };
 
   const busy = isBusy(fillStatus);

@@ -25,7 +25,7 @@ interface Props {
   onDownload: () => void;
   /** Fills the same mask again with another seed; null where the version is no fill. */
   onTryAnother: (() => void) | null;
-  onDownloadUncertainty: () => void;
+  onDownloadUncertainty: (part: "image" | "data") => void;
   /** The versions strip. */
   children: ReactNode;
 }
@@ -122,8 +122,15 @@ export function FillPanel(props: Props) {
                   </label>
                 </>
               )}
-              <button type="button" onClick={props.onDownloadUncertainty}>
+              <button type="button" onClick={() => props.onDownloadUncertainty("image")}>
                 Download uncertainty map
+              </button>
+              <button
+                type="button"
+                onClick={() => props.onDownloadUncertainty("data")}
+                title="The map's values as a 16-bit greyscale PNG: grey / 65535 is the expected error as a share of the range"
+              >
+                Download map data (16-bit)
               </button>
             </>
           ) : (

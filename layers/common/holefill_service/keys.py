@@ -80,6 +80,11 @@ def uncertainty_key(job_id):
     return f"results/{job_id}/uncertainty.png"
 
 
+def uncertainty_data_key(job_id):
+    """The map's values as a 16-bit greyscale PNG, written beside the coloured one."""
+    return f"results/{job_id}/uncertainty-data.png"
+
+
 def upload_use_key(upload_id, use):
     return f"jobs/by-upload/{upload_id}/{use}"
 
