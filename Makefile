@@ -76,8 +76,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-# The web app's state logic (Vitest); the browser tests run with pytest.
+# The web app's hooks linted (eslint-plugin-react-hooks) and its state logic tested
+# (Vitest); the browser tests run with pytest.
 test-web: $(FRONTEND_STAMP)
+	npm --prefix frontend run lint
 	npm --prefix frontend test
 
 test-tensorflow: $(STAMP) $(STACK_STAMP) $(WEB_APP) $(CHROMIUM)

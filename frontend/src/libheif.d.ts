@@ -1,6 +1,5 @@
 declare module "libheif-js/libheif-wasm/libheif-bundle.mjs" {
   // The Emscripten module factory; its HeifDecoder is typed where it is used (heic.ts).
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const load: () => Promise<any>;
   export default load;
 }

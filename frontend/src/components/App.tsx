@@ -1,5 +1,5 @@
 /** The editor: state, shortcuts, opening files, fills and their versions, work kept across reloads. */
-import { useCallback, useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from "react";
+import { useCallback, useEffect, useEffectEvent, useLayoutEffect, useMemo, useReducer, useRef, useState } from "react";
 import { ApiClient, ApiError, type ServiceLimits } from "../api";
 import { loadConfig } from "../config";
 import { saveBlob } from "../download";
@@ -121,56 +121,54 @@ export function App() {
 
   // A photo opened before the limits have come waits for them.
   const [waiting, setWaiting] = useState<File | null>(null);
-  const open = useCallback(
-    async (file: File) => {
-      if (!limits) {
-        setWaiting(file);
-        return;
-      }
-      setProblem(null);
-      let photo;
-      try {
-        photo = await openPhoto(file, limits);
-      } catch (error) {
-        const message = (error as Error).message;
-        const another = { label: "Choose another photo", run: chooseAnotherPhoto };
-        if (error instanceof PhotoError && error.canDownscale) {
-          const smaller = { label: "Make a smaller copy", run: () => downscale(file, limits) };
-          setProblem({
-            title: "This photo is too large",
-            message: `${message} Holefill can make a smaller copy here, in your browser; the file itself is left as it is.`,
-            actions: [smaller, another],
-          });
-        } else if (error instanceof PhotoError && error.code === "animated_photo") {
-          const still = { label: "Use the first frame", run: () => openFirstFrame(file) };
-          setProblem({ title: "This is an animation", message, actions: [still, another] });
-        } else setProblem({ title: "This file cannot be opened", message, actions: [another] });
-        return;
-      }
-      const previous = workRef.current;
-      const fills = (previous?.versions.length ?? 1) - 1;
-      if (previous && (fills > 0 || previous.timeline.done.length > 0)) {
-        const what = fills > 0 ? `its ${fills} ${fills === 1 ? "fill" : "fills"} and the mask` : "the mask";
-        const replace = window.confirm(
-          `Open “${photo.name}”? “${previous.name}”, ${what}, will be replaced: download the versions you want to keep first.`,
-        );
-        if (!replace) return;
-      }
-      running.current?.abort();
-      urls.release();
-      const original: Version = { file: photo.file, display: photo.display, parent: null, uncertainty: null };
-      setWork({ name: photo.name, width: photo.width, height: photo.height, versions: [original], timeline: history.emptyTimeline() });
-      dispatchFill({ type: "reset" });
-      setNotice(null);
-    },
-    [limits, chooseAnotherPhoto, urls],
-  );
-
+  const open = async (file: File) => {
+    if (!limits) {
+      setWaiting(file);
+      return;
+    }
+    setProblem(null);
+    let photo;
+    try {
+      photo = await openPhoto(file, limits);
+    } catch (error) {
+      const message = (error as Error).message;
+      const another = { label: "Choose another photo", run: chooseAnotherPhoto };
+      if (error instanceof PhotoError && error.canDownscale) {
+        const smaller = { label: "Make a smaller copy", run: () => downscale(file, limits) };
+        setProblem({
+          title: "This photo is too large",
+          message: `${message} Holefill can make a smaller copy here, in your browser; the file itself is left as it is.`,
+          actions: [smaller, another],
+        });
+      } else if (error instanceof PhotoError && error.code === "animated_photo") {
+        const still = { label: "Use the first frame", run: () => openFirstFrame(file) };
+        setProblem({ title: "This is an animation", message, actions: [still, another] });
+      } else setProblem({ title: "This file cannot be opened", message, actions: [another] });
+      return;
+    }
+    const previous = workRef.current;
+    const fills = (previous?.versions.length ?? 1) - 1;
+    if (previous && (fills > 0 || previous.timeline.done.length > 0)) {
+      const what = fills > 0 ? `its ${fills} ${fills === 1 ? "fill" : "fills"} and the mask` : "the mask";
+      const replace = window.confirm(
+        `Open “${photo.name}”? “${previous.name}”, ${what}, will be replaced: download the versions you want to keep first.`,
+      );
+      if (!replace) return;
+    }
+    running.current?.abort();
+    urls.release();
+    const original: Version = { file: photo.file, display: photo.display, parent: null, uncertainty: null };
+    setWork({ name: photo.name, width: photo.width, height: photo.height, versions: [original], timeline: history.emptyTimeline() });
+    dispatchFill({ type: "reset" });
+    setNotice(null);
+  };
+  // Effects call the handlers of the latest render, and rerun only when their own inputs change.
+  const openArrived = useEffectEvent(open);
   useEffect(() => {
     if (!limits || !waiting) return;
     setWaiting(null);
-    open(waiting);
-  }, [limits, waiting, open]);
+    openArrived(waiting);
+  }, [limits, waiting]);
 
   const openFirstFrame = async (file: File) => {
     setProblem(null);
@@ -204,11 +202,13 @@ export function App() {
     if (shown) stageRef.current?.focus({ preventScroll: true });
   }, [shown]);
 
+  const [width, height] = [work?.width, work?.height];
   const fit = useCallback(() => {
     const stage = stageRef.current;
-    if (work && stage) setView(fitView(work.width, work.height, stage.clientWidth, stage.clientHeight));
-  }, [work?.width, work?.height, shown]);
-  useLayoutEffect(fit, [fit]);
+    if (width && height && stage) setView(fitView(width, height, stage.clientWidth, stage.clientHeight));
+  }, [width, height]);
+  // A new photo is fitted, even one of the same size as the last.
+  useLayoutEffect(fit, [fit, shown]);
   // The stage changes size when the panel beside (on phones, under) it grows with a
   // result's controls: the photo is fitted again rather than left partly out of view.
   useEffect(() => {
@@ -365,16 +365,19 @@ export function App() {
 
   // A fill that was running when the page was reloaded is followed again, once.
   const resumed = useRef(false);
-  useEffect(() => {
-    const pending = work?.pending;
+  const resume = useEffectEvent((pending: PendingFill, api: ApiClient) => {
     // A fill of this visit keeps its job too, and is followed by its own `runFill`.
-    if (!client || !pending || resumed.current || running.current) return;
+    if (resumed.current || running.current) return;
     resumed.current = true;
     const controller = new AbortController();
     running.current = controller;
     dispatchFill({ type: "progress", progress: { phase: pending.job.status === "queued" ? "queued" : "running" } });
-    follow(controller, pending, (onProgress) => followJob(pending.job, onProgress, { client, signal: controller.signal }));
-  }, [client, work?.pending]);
+    follow(controller, pending, (onProgress) => followJob(pending.job, onProgress, { client: api, signal: controller.signal }));
+  });
+  const pending = work?.pending;
+  useEffect(() => {
+    if (client && pending) resume(pending, client);
+  }, [client, pending]);
 
   const cancelFill = () => {
     running.current?.abort();
@@ -383,10 +386,13 @@ export function App() {
   };
   // Once per stroke, after it has reached the mask canvas (effects run after drawing); a
   // fill still running for the previous strokes gives way to one with this stroke too.
-  useEffect(() => {
-    if (!autoFill || strokesToFill === 0) return;
+  const fillAfterStroke = useEffectEvent(() => {
+    if (!autoFill) return;
     running.current?.abort();
     runFill();
+  });
+  useEffect(() => {
+    if (strokesToFill > 0) fillAfterStroke();
   }, [strokesToFill]);
 
   const downloadVersion = (index: number) => {
@@ -654,7 +660,8 @@ function useShortcuts(actions: ShortcutActions) {
 }
 
 /** Photos dropped anywhere on the page, or pasted. */
-function useFileArrivals(open: (file: File) => void) {
+function useFileArrivals(onFile: (file: File) => void) {
+  const open = useEffectEvent(onFile);
   useEffect(() => {
     const onDragOver = (event: DragEvent) => {
       if (event.dataTransfer?.types.includes("Files")) event.preventDefault();
@@ -677,5 +684,5 @@ function useFileArrivals(open: (file: File) => void) {
       window.removeEventListener("drop", onDrop);
       window.removeEventListener("paste", onPaste);
     };
-  }, [open]);
+  }, []);
 }
