@@ -145,6 +145,14 @@ def test_card_prices_a_phone_photo_within_its_budgets(card):
 SMALL_LAMBDA_JOB_GB = 0.85 * 3.008
 
 
+def test_the_stack_deploys_at_a_new_accounts_memory_cap():
+    import re
+
+    template = (Path(__file__).resolve().parents[1] / "template.yaml").read_text()
+    parameter = re.search(r"\n  InpaintMemorySize:\n((?:    .*\n)+)", template).group(1)
+    assert int(re.search(r"MinValue: (\d+)", parameter).group(1)) <= 3008
+
+
 @pytest.mark.slow
 def test_a_50_megapixel_stroke_grid_runs_within_a_small_lambdas_memory():
     """50 MP under a grid of strokes, JPEG to JPEG with the error map, in a fresh process
