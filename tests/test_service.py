@@ -133,6 +133,21 @@ def test_a_map_the_card_does_not_offer_fails_the_job_with_its_reason(client):
     assert without.json()["status"] == "done" and without.json()["uncertainty"] is None
 
 
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-south-2", "us-east-1"])
+def test_on_aws_presigned_urls_name_the_buckets_regional_endpoint(settings, monkeypatch, region):
+    """The global endpoint answers a bucket outside us-east-1 with a 307 until DNS
+    settles (and never works in opt-in regions): the browser's upload cannot follow it."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    monkeypatch.setenv("AWS_REGION", region)
+    s3 = storage.s3_client()
+    regional = f"https://bucket.s3.{region}.amazonaws.com/"
+    assert s3.generate_presigned_post("bucket", "uploads/a/photo")["url"] == regional
+    download = s3.generate_presigned_url("get_object", Params={"Bucket": "bucket", "Key": "k"})
+    assert download.startswith(regional + "k?")
+
+
 def test_upload_over_the_size_limit_is_refused_by_s3(client, settings):
     upload = client.request("POST", "/uploads", json={"photo_content_type": "image/png"}).json()
     answer = post_file(upload["photo"], bytes(settings.max_upload_bytes + 1), "image/png")

@@ -115,3 +115,29 @@ def test_checkov_finds_nothing_unjustified(translated, translated_template):
     summary = json.loads(result.stdout)["summary"]
     assert summary["failed"] == 0, result.stdout
     assert summary["passed"] > 0
+
+
+def test_what_a_new_account_and_its_region_need(translated_template):
+    """Alarm mail that CloudWatch can publish, an account-wide logging role that outlives
+    the stack, a WAF refusal the browser can read, names that two regions can share."""
+    resources = json.loads(translated_template.read_text())["Resources"]
+    topic = resources["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}, "not the AWS-managed SNS key"
+    statements = resources["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    publisher = next(
+        s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+    )
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(publisher["Action"])
+    for name in ("ApiGatewayLoggingRole", "ApiGatewayAccount"):
+        assert (
+            resources[name]["DeletionPolicy"] == resources[name]["UpdateReplacePolicy"] == "Retain"
+        )
+    (rule,) = resources["ApiWebAcl"]["Properties"]["Rules"]
+    headers = rule["Action"]["Block"]["CustomResponse"]["ResponseHeaders"]
+    assert {header["Name"] for header in headers} == {"Retry-After", "Access-Control-Allow-Origin"}
+    oac = resources["SiteOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert "${AWS::Region}" in json.dumps(oac["Name"])
+    (expiry,) = resources["SiteBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert expiry["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    access_logs = resources["ApiAccessLogs"]["Properties"]
+    assert access_logs["RetentionInDays"] == {"Ref": "LogRetentionDays"}

@@ -94,7 +94,7 @@ app = APIGatewayRestResolver(
         max_age=600,
     ),
 )
-s3 = storage.s3_client()
+s3 = storage.s3_client(custom_endpoint="AWS_ENDPOINT_URL_S3" in os.environ)
 job_store = JobStore(s3, settings.results_bucket)
 invoker = InpaintInvoker(settings.inpaint_function_name)
 

@@ -20,7 +20,7 @@ from holefill_service.settings import Settings
 settings = Settings.from_environment(os.environ)
 logger = Logger()
 metrics = Metrics()
-s3 = storage.s3_client()
+s3 = storage.s3_client(custom_endpoint="AWS_ENDPOINT_URL_S3" in os.environ)
 job_store = JobStore(s3, settings.results_bucket)
 
 

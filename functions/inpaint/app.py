@@ -33,7 +33,7 @@ settings = Settings.from_environment(os.environ)
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-s3 = storage.s3_client()
+s3 = storage.s3_client(custom_endpoint="AWS_ENDPOINT_URL_S3" in os.environ)
 job_store = JobStore(s3, settings.results_bucket)
 model_dir = os.environ["HOLEFILL_MODEL_DIR"]
 cost = CostModel.from_card(read_card(model_dir))

@@ -44,9 +44,18 @@ _TIMEOUTS = {
 RETRY_AFTER_SECONDS = 10
 
 
-def s3_client():
+def s3_client(custom_endpoint=False):
+    """The S3 client of the handlers. On AWS, buckets are addressed at their regional
+    virtual-hosted endpoint (`https://<bucket>.s3.<region>.amazonaws.com/`): the global
+    one answers a new bucket outside us-east-1 with a 307 that the web app's upload
+    cannot follow, and never works in opt-in regions. An S3-compatible server of its own
+    (`custom_endpoint`: the twin's SeaweedFS) is addressed by path."""
+    addressing = {"addressing_style": "path" if custom_endpoint else "virtual"}
+    # us-east-1 too, so that every region's URLs have one form.
+    addressing["us_east_1_regional_endpoint"] = "regional"
     # Signature version 4 everywhere: presigned POSTs need it, and SeaweedFS checks it.
-    return boto3.client("s3", config=Config(signature_version="s3v4", **_TIMEOUTS))
+    config = Config(signature_version="s3v4", s3=addressing, **_TIMEOUTS)
+    return boto3.client("s3", config=config)
 
 
 def storage_unavailable():
