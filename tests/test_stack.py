@@ -141,3 +141,20 @@ def test_what_a_new_account_and_its_region_need(translated_template):
     assert expiry["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
     access_logs = resources["ApiAccessLogs"]["Properties"]
     assert access_logs["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_alarms_watch_every_function_and_the_api(translated_template):
+    resources = json.loads(translated_template.read_text())["Resources"]
+    watched = set()
+    for resource in resources.values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        properties = resource["Properties"]
+        (first, *_) = properties["Dimensions"]
+        watched.add((properties["MetricName"], json.dumps(first["Value"])))
+    for function in ("InpaintFunction", "ApiFunction", "JobFailedFunction"):
+        assert ("Errors", json.dumps({"Ref": function})) in watched, function
+    assert ("DestinationDeliveryFailures", json.dumps({"Ref": "InpaintFunction"})) in watched
+    assert any(metric == "5XXError" for metric, _ in watched)
+    timeout = resources["ApiFunction"]["Properties"]["Timeout"]
+    assert 15 < timeout < 29, "past S3's worst case, under API Gateway's 29 s"
