@@ -111,17 +111,44 @@ def page(browser, web_twin):
     yield from open_app(browser, web_twin, viewport={"width": 1100, "height": 720})
 
 
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 3,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
 @pytest.fixture
 def phone(browser, web_twin):
     """A touch-screen phone: no mouse, a narrow viewport."""
-    yield from open_app(
-        browser,
-        web_twin,
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=3,
-        is_mobile=True,
-        has_touch=True,
-    )
+    yield from open_app(browser, web_twin, **PHONE)
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def screen(request, browser, web_twin):
+    """The app on a desktop window with a mouse, then on a 390 x 844 touch phone."""
+    if request.param == "desktop":
+        yield from open_app(browser, web_twin, viewport={"width": 1100, "height": 720})
+    else:
+        yield from open_app(browser, web_twin, **PHONE)
+
+
+def on_phone(page):
+    return page.viewport_size["width"] < 500
+
+
+def shot(page, artifacts, name):
+    """A screenshot named for the screen it was taken on."""
+    page.screenshot(path=artifacts / f"{name}-{'phone' if on_phone(page) else 'desktop'}.png")
+
+
+def mark(page, stroke):
+    """A stroke drawn as the screen's user would: a finger on a phone, the mouse elsewhere."""
+    if on_phone(page):
+        swipe(page, stroke)
+    else:
+        paint(page, [stroke])
 
 
 def open_photo(page, name, data, mime="image/png"):
@@ -667,28 +694,28 @@ def animated_gif(frames=5):
     return buffer.getvalue()
 
 
-def test_bad_files_are_told_at_open_and_an_animation_offers_its_first_frame(page, artifacts):
-    open_photo(page, "party.gif", animated_gif(), mime="image/gif")
-    alert = page.get_by_role("alert")
+def test_bad_files_are_told_at_open_and_an_animation_offers_its_first_frame(screen, artifacts):
+    open_photo(screen, "party.gif", animated_gif(), mime="image/gif")
+    alert = screen.get_by_role("alert")
     alert.get_by_text("This is an animation").wait_for()
     assert "an animation of 5 frames; Holefill fills still photos" in alert.inner_text()
-    assert not page.get_by_test_id("mask").is_visible(), "nothing to paint on yet"
-    page.screenshot(path=artifacts / "21-animated-gif.png")
+    assert not screen.get_by_test_id("mask").is_visible(), "nothing to paint on yet"
+    shot(screen, artifacts, "21-animated-gif")
     alert.get_by_role("button", name="Use the first frame").click()
-    page.get_by_text("Opened the first frame of “party.gif” as “party-frame-1.png”.").wait_for()
-    assert page.get_by_test_id("mask").evaluate("mask => [mask.width, mask.height]") == [320, 240]
-    paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
-    fill_and_wait(page)
+    screen.get_by_text("Opened the first frame of “party.gif” as “party-frame-1.png”.").wait_for()
+    assert screen.get_by_test_id("mask").evaluate("mask => [mask.width, mask.height]") == [320, 240]
+    mark(screen, [(0.3, 0.3), (0.6, 0.6)])
+    fill_and_wait(screen)
 
     buffer = io.BytesIO()
     Image.fromarray(photo_array()).save(buffer, format="JPEG", quality=90)
     truncated = buffer.getvalue()[: len(buffer.getvalue()) // 3]
-    page.once("dialog", lambda dialog: dialog.accept())
-    open_photo(page, "cut.jpg", truncated, mime="image/jpeg")
+    screen.once("dialog", lambda dialog: dialog.accept())
+    open_photo(screen, "cut.jpg", truncated, mime="image/jpeg")
     alert.get_by_text("This file cannot be opened").wait_for()
     assert "“cut.jpg” is damaged: the file ends before the picture does" in alert.inner_text()
-    assert versions(page)[1] == "Fill 1", "the work on screen is kept"
-    page.screenshot(path=artifacts / "22-truncated-jpeg.png")
+    assert versions(screen)[1] == "Fill 1", "the work on screen is kept"
+    shot(screen, artifacts, "22-truncated-jpeg")
 
 
 def test_only_formats_this_browser_shows_are_offered(page, artifacts):
@@ -715,29 +742,29 @@ def slow_polls(page, seconds=1.0):
     page.route("**/api/jobs/*", slow_poll)
 
 
-def test_a_fill_survives_a_reload(page, artifacts):
-    open_photo(page, "gradient.png", png_bytes(photo_array()))
-    paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
-    slow_polls(page)
-    page.get_by_role("button", name="Fill", exact=True).click()
-    page.get_by_role("button", name="Cancel").wait_for()
-    page.get_by_text(re.compile("^(Queued|Filling)")).wait_for(timeout=FILL_TIMEOUT_MS)
-    page.wait_for_timeout(1000)  # the work, with its job, is written a moment later
-    page.unroute("**/api/jobs/*")
-    page.reload()
-    page.get_by_text("The fill that was running is followed again.").wait_for()
-    strip = page.get_by_role("navigation", name="Versions")
+def test_a_fill_survives_a_reload(screen, artifacts):
+    open_photo(screen, "gradient.png", png_bytes(photo_array()))
+    mark(screen, [(0.3, 0.3), (0.6, 0.6)])
+    slow_polls(screen)
+    screen.get_by_role("button", name="Fill", exact=True).click()
+    screen.get_by_role("button", name="Cancel").wait_for()
+    screen.get_by_text(re.compile("^(Queued|Filling)")).wait_for(timeout=FILL_TIMEOUT_MS)
+    screen.wait_for_timeout(1000)  # the work, with its job, is written a moment later
+    screen.unroute("**/api/jobs/*")
+    screen.reload()
+    screen.get_by_text("The fill that was running is followed again.").wait_for()
+    strip = screen.get_by_role("navigation", name="Versions")
     strip.get_by_role("button", name="Fill 1: filled from Original").wait_for(
         timeout=FILL_TIMEOUT_MS
     )
-    assert status_text(page).startswith("Done. Fill 1 is a PNG photo.")
-    page.screenshot(path=artifacts / "23-fill-followed-after-reload.png")
+    assert status_text(screen).startswith("Done. Fill 1 is a PNG photo.")
+    shot(screen, artifacts, "23-fill-followed-after-reload")
     # Nothing pending is left: another reload brings the result, and no fill runs.
-    page.wait_for_timeout(1000)
-    page.reload()
-    page.get_by_text("Your work on “gradient.png” is back as you left it.").wait_for()
-    assert versions(page) == (["Original", "Fill 1"], "Fill 1")
-    assert not page.get_by_role("button", name="Cancel").is_visible()
+    screen.wait_for_timeout(1000)
+    screen.reload()
+    screen.get_by_text("Your work on “gradient.png” is back as you left it.").wait_for()
+    assert versions(screen) == (["Original", "Fill 1"], "Fill 1")
+    assert not screen.get_by_role("button", name="Cancel").is_visible()
 
 
 def test_a_fill_whose_job_is_gone_after_a_reload_says_so(page, artifacts):
@@ -762,26 +789,26 @@ def test_a_fill_whose_job_is_gone_after_a_reload_says_so(page, artifacts):
     page.screenshot(path=artifacts / "24-fill-gone-after-reload.png")
 
 
-def test_the_status_and_the_versions_follow_undo_redo(page, artifacts):
-    open_photo(page, "gradient.png", png_bytes(photo_array()))
-    paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
-    fill_and_wait(page)
-    strip = page.get_by_role("navigation", name="Versions")
+def test_the_status_and_the_versions_follow_undo_redo(screen, artifacts):
+    open_photo(screen, "gradient.png", png_bytes(photo_array()))
+    mark(screen, [(0.3, 0.3), (0.6, 0.6)])
+    fill_and_wait(screen)
+    strip = screen.get_by_role("navigation", name="Versions")
     assert "from Original" in strip.locator("li").nth(1).inner_text()
-    page.keyboard.press("Control+z")
-    assert versions(page)[1] == "Original"
-    assert status_text(page) == "Showing Original. Fill 1 is undone: Redo brings it back."
+    screen.get_by_role("button", name="Undo").click()
+    assert versions(screen)[1] == "Original"
+    assert status_text(screen) == "Showing Original. Fill 1 is undone: Redo brings it back."
     assert strip.locator("li.undone").count() == 1
     strip.get_by_role("button", name="Fill 1: filled from Original (undone)").wait_for()
-    page.screenshot(path=artifacts / "25-fill-undone.png")
-    page.keyboard.press("Shift+Control+z")
-    assert status_text(page).startswith("Done. Fill 1 is a PNG photo.")
+    shot(screen, artifacts, "25-fill-undone")
+    screen.get_by_role("button", name="Redo").click()
+    assert status_text(screen).startswith("Done. Fill 1 is a PNG photo.")
     assert strip.locator("li.undone").count() == 0
     # A fill painted on the original, beside Fill 1: it says where it came from.
-    page.get_by_role("button", name="Original: the photo as opened").click()
-    assert status_text(page) == "Showing Original."
-    paint(page, [[(0.1, 0.8), (0.3, 0.9)]])
-    fill_and_wait(page)
+    screen.get_by_role("button", name="Original: the photo as opened").click()
+    assert status_text(screen) == "Showing Original."
+    mark(screen, [(0.1, 0.8), (0.3, 0.9)])
+    fill_and_wait(screen)
     assert "from Original" in strip.locator("li").nth(2).inner_text()
 
 
@@ -819,23 +846,27 @@ def test_enter_fills_escape_cancels_and_question_mark_lists_the_shortcuts(page, 
     ).wait_for(timeout=FILL_TIMEOUT_MS)
 
 
-def test_the_uncertainty_legend_speaks_plainly_and_shows_its_opacity(page, artifacts):
-    open_photo(page, "gradient.png", png_bytes(photo_array()))
-    paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
-    fill_and_wait(page)
-    page.get_by_label("Uncertainty map", exact=True).check()
-    legend = page.get_by_role("group", name="Uncertainty map legend")
+def test_the_uncertainty_legend_speaks_plainly_and_shows_its_opacity(screen, artifacts):
+    open_photo(screen, "gradient.png", png_bytes(photo_array()))
+    mark(screen, [(0.3, 0.3), (0.6, 0.6)])
+    fill_and_wait(screen)
+    screen.get_by_label("Uncertainty map", exact=True).check()
+    legend = screen.get_by_role("group", name="Uncertainty map legend")
     assert "Likely right" in legend.inner_text() and "Likely wrong" in legend.inner_text()
     assert "share of the full range" not in legend.inner_text()
-    opacity = page.get_by_label("Map opacity")
-    assert page.locator(".result-controls output").inner_text() == "70%"
+    opacity = screen.get_by_label("Map opacity")
+    assert screen.locator(".result-controls output").inner_text() == "70%"
     opacity.fill("40")
-    assert page.locator(".result-controls output").inner_text() == "40%"
-    page.screenshot(path=artifacts / "28-legend.png")
+    assert screen.locator(".result-controls output").inner_text() == "40%"
+    shot(screen, artifacts, "28-legend")
 
 
 def drag(page, start, end, steps=10):
-    """A mouse drag between two points given in fractions of the photo's displayed box."""
+    """A drag between two points given in fractions of the photo's displayed box: a
+    finger on a phone, the mouse elsewhere."""
+    if on_phone(page):
+        swipe(page, [start, end])
+        return
     box = page.get_by_test_id("mask").bounding_box()
     page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
     page.mouse.down()
@@ -845,59 +876,59 @@ def drag(page, start, end, steps=10):
     page.mouse.up()
 
 
-def test_a_rectangle_a_lasso_and_grow_the_mask(page, artifacts):
-    open_photo(page, "gradient.png", png_bytes(photo_array()))  # 320 x 240
-    page.keyboard.press("r")
-    drag(page, (0.1, 0.1), (0.35, 0.35))  # 80 x 60 photo pixels
-    rectangle = painted_pixels(page)
+def test_a_rectangle_a_lasso_and_grow_the_mask(screen, artifacts):
+    open_photo(screen, "gradient.png", png_bytes(photo_array()))  # 320 x 240
+    screen.get_by_role("radio", name="Rectangle").click()
+    drag(screen, (0.1, 0.1), (0.35, 0.35))  # 80 x 60 photo pixels
+    rectangle = painted_pixels(screen)
     assert abs(rectangle - 80 * 60) < 0.05 * 80 * 60, rectangle
     # A click without a drag draws nothing.
-    drag(page, (0.8, 0.8), (0.8, 0.8), steps=1)
-    assert painted_pixels(page) == rectangle
+    drag(screen, (0.8, 0.8), (0.8, 0.8), steps=1)
+    assert painted_pixels(screen) == rectangle
 
-    page.get_by_role("radio", name="Lasso").click()
-    paint(page, [[(0.5, 0.5), (0.9, 0.5), (0.9, 0.9), (0.5, 0.5)]])  # a triangle
-    triangle = painted_pixels(page) - rectangle
+    screen.get_by_role("radio", name="Lasso").click()
+    mark(screen, [(0.5, 0.5), (0.9, 0.5), (0.9, 0.9), (0.5, 0.5)])  # a triangle
+    triangle = painted_pixels(screen) - rectangle
     expected = 0.5 * (0.4 * 320) * (0.4 * 240)
     assert abs(triangle - expected) < 0.1 * expected, triangle
 
-    page.get_by_label("Pixels to grow the mask by").fill("5")
-    page.get_by_role("button", name="Grow mask by").click()
-    grown = painted_pixels(page)
+    screen.get_by_label("Pixels to grow the mask by").fill("5")
+    screen.get_by_role("button", name="Grow mask by").click()
+    grown = painted_pixels(screen)
     # The rectangle alone grows by its perimeter x 5 plus the corners' quarter discs.
     assert grown - rectangle - triangle > 2 * (80 + 60) * 5
-    page.screenshot(path=artifacts / "29-rectangle-lasso-grown.png")
-    page.keyboard.press("Control+z")
-    assert painted_pixels(page) == rectangle + triangle
-    page.keyboard.press("Shift+Control+z")
-    assert painted_pixels(page) == grown
-    mask = np.asarray(download(page, "Download mask").convert("L")) > 0
+    shot(screen, artifacts, "29-rectangle-lasso-grown")
+    screen.get_by_role("button", name="Undo").click()
+    assert painted_pixels(screen) == rectangle + triangle
+    screen.get_by_role("button", name="Redo").click()
+    assert painted_pixels(screen) == grown
+    mask = np.asarray(download(screen, "Download mask").convert("L")) > 0
     assert mask.sum() == grown
-    fill_and_wait(page)
+    fill_and_wait(screen)
 
 
-def test_try_another_fills_the_same_mask_with_other_patches(page, artifacts):
+def test_try_another_fills_the_same_mask_with_other_patches(screen, artifacts):
     photo = photo_array()
-    open_photo(page, "gradient.png", png_bytes(photo))
-    paint(page, [[(0.3, 0.3), (0.6, 0.6)]])
-    mask = np.asarray(download(page, "Download mask").convert("L")) > 0
-    fill_and_wait(page)
-    page.get_by_role("button", name="Try another").click()
-    strip = page.get_by_role("navigation", name="Versions")
+    open_photo(screen, "gradient.png", png_bytes(photo))
+    mark(screen, [(0.3, 0.3), (0.6, 0.6)])
+    mask = np.asarray(download(screen, "Download mask").convert("L")) > 0
+    fill_and_wait(screen)
+    screen.get_by_role("button", name="Try another").click()
+    strip = screen.get_by_role("navigation", name="Versions")
     strip.get_by_role("button", name="Fill 2: filled from Original").wait_for(
         timeout=FILL_TIMEOUT_MS
     )
-    wait_done(page)
-    assert "Another fill of the same mask on Original." in status_text(page)
-    assert painted_pixels(page) == 0
-    page.screenshot(path=artifacts / "30-try-another.png")
-    _, first = download_version(page, "Fill 1")
-    _, second = download_version(page, "Fill 2")
+    wait_done(screen)
+    assert "Another fill of the same mask on Original." in status_text(screen)
+    assert painted_pixels(screen) == 0
+    shot(screen, artifacts, "30-try-another")
+    _, first = download_version(screen, "Fill 1")
+    _, second = download_version(screen, "Fill 2")
     kept = ~near_mask(mask.astype(np.uint8))
     np.testing.assert_array_equal(second[kept], photo[kept])
     assert np.abs(second[mask].astype(int) - first[mask]).mean() > 1, "another fill, not the same"
     # Once more from Fill 2: a third seed, again a sibling of Fill 1.
-    page.get_by_role("button", name="Try another").click()
+    screen.get_by_role("button", name="Try another").click()
     strip.get_by_role("button", name="Fill 3: filled from Original").wait_for(
         timeout=FILL_TIMEOUT_MS
     )
