@@ -158,3 +158,12 @@ def test_alarms_watch_every_function_and_the_api(translated_template):
     assert any(metric == "5XXError" for metric, _ in watched)
     timeout = resources["ApiFunction"]["Properties"]["Timeout"]
     assert 15 < timeout < 29, "past S3's worst case, under API Gateway's 29 s"
+
+
+def test_a_per_ip_limit_under_wafs_least_is_refused_before_the_deploy(translated_template):
+    template = json.loads(translated_template.read_text())
+    (rule,) = template["Rules"].values()
+    (assertion,) = rule["Assertions"]
+    refused, _ = assertion["Assert"]["Fn::Not"][0]["Fn::Contains"]
+    assert refused == [str(limit) for limit in range(1, 10)]
+    assert template["Parameters"]["PerIpRequestsPer5Minutes"]["MinValue"] == 0
