@@ -43,7 +43,7 @@ THIN_HOLE = 1 / 8
 RESIZE_COVERAGE = 0.5
 # A tile plan's pieces span at most this many tiles a side, read with CROP_MARGIN of
 # context around them, and overlap by that margin: a 50 MP photo's strokes are then worked
-# on in pieces of at most 5 MP (`bench/cost.py` measures what that saves and costs).
+# on in pieces of about 5 MP (`bench/cost.py` measures what that saves and costs).
 PIECE_TILES = 4
 
 
