@@ -260,11 +260,8 @@ def measure(
                 _peak_gb, model.model_dir, model.threads, side, job
             ).result()
     megapixels = side * side / 1e6
-    square_region, grid_region = (
-        Job.of(holes, inpainter.plan(holes), samples=0, fill="synthesis").largest_region_pixels
-        / 1e6
-        for holes in (square, grid)
-    )
+    square_region = base_job.largest_region_pixels / 1e6
+    grid_region = spread_job.largest_region_pixels / 1e6
     gb_per_megapixel = max(0.0, peaks["square"] - peaks["none"]) / megapixels
     gb_per_region = max(0.0, peaks["grid"] - peaks["square"]) / (grid_region - square_region)
     gb_per_draws = max(0.0, peaks.get("monte-carlo", 0.0) - peaks["square"]) / megapixels

@@ -256,10 +256,10 @@ class Inpainter:
             channels = 9  # deterministic output, mean, mean square
         else:
             fill_tile, channels = self.model.predict, 3
-        values, strategy = strategies.inpaint(
-            colour, holes, fill_tile, self.model.tile_size, channels, plan
-        )
         index = strategies.HoleIndex(holes)
+        values, strategy = strategies.inpaint(
+            colour, holes, fill_tile, self.model.tile_size, channels, plan, index
+        )
         finished = self._finish(colour, holes, values[:, :3], plan, index, fill, method, seed)
         uncertainty = None
         if samples:

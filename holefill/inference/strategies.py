@@ -140,7 +140,7 @@ def plan(holes, tile_size, strategy="auto"):
     return Plan(strategy, windows, regions)
 
 
-def inpaint(colour, holes, fill_tile, tile_size, channels, strategy="auto"):
+def inpaint(colour, holes, fill_tile, tile_size, channels, strategy="auto", index=None):
     """Runs a strategy over a photo; returns `(values, strategy)`.
 
     Args:
@@ -150,13 +150,14 @@ def inpaint(colour, holes, fill_tile, tile_size, channels, strategy="auto"):
         tile_size: the network's input side.
         channels: how many values `fill_tile` returns per pixel.
         strategy: one of `STRATEGIES`, or the `Plan` that `plan` made for these holes.
+        index: the `HoleIndex` of `holes`, where the caller has one already.
 
     Returns:
         float32 `(holes, channels)`, the values at the hole pixels in `HoleIndex` order,
         and the strategy run (what "auto" chose).
     """
     chosen = strategy if isinstance(strategy, Plan) else plan(holes, tile_size, strategy)
-    index = HoleIndex(holes)
+    index = HoleIndex(holes) if index is None else index
     values = np.zeros((len(index), channels), np.float32)
     if chosen.strategy == "tile":
         _tile(colour, holes, fill_tile, tile_size, chosen.windows, index, values)
