@@ -20,9 +20,7 @@ export type FillEvent =
   | { type: "failed" }
   | { type: "cancelled" }
   /** A fill that a reload cut off, whose job could not be followed again. */
-  | { type: "interrupted" }
-  /** A new photo, or another version picked: nothing to report. */
-  | { type: "reset" };
+  | { type: "interrupted" };
 
 export const idle: FillStatus = { phase: "idle" };
 
@@ -37,8 +35,6 @@ export function fillReducer(status: FillStatus, event: FillEvent): FillStatus {
     case "interrupted":
       // A fill that is not running cannot fail or be cancelled: a late event is stale.
       return isBusy(status) ? { phase: event.type } : status;
-    case "reset":
-      return idle;
   }
 }
 

@@ -3,12 +3,13 @@ import { useCallback, useEffect, useEffectEvent, useLayoutEffect, useMemo, useRe
 import { ApiClient, ApiError, type ServiceLimits } from "../api";
 import { loadConfig } from "../config";
 import { saveBlob } from "../download";
+import { editorReducer, initialEditor, shownVersion } from "../editor";
 import { fill, followJob, type FillProgress, type FillResult } from "../fill";
-import { fillReducer, idle, isBusy, statusText } from "../fillStatus";
+import { isBusy, statusText } from "../fillStatus";
 import * as history from "../history";
 import { exportMaskPng, loadMaskFile, maskContext, type MaskEdit } from "../mask";
 import { hasHoles } from "../maskPixels";
-import { loadWork, saveWork, type FillRequest, type PendingFill, type SavedWork } from "../persist";
+import { loadWork, saveWork, type FillRequest, type PendingFill } from "../persist";
 import {
   acceptList,
   baseName,
@@ -20,16 +21,7 @@ import {
   PhotoError,
   shownLimits,
 } from "../photo";
-import {
-  BlobUrls,
-  currentVersion,
-  maskEdits,
-  switchTo,
-  undoneVersions,
-  versionLabel,
-  type Edit,
-  type Version,
-} from "../versions";
+import { BlobUrls, maskEdits, undoneVersions, type Edit, type Version } from "../versions";
 import { fitView, zoomAt, type View } from "../view";
 import { ErrorNotice, type Problem } from "./ErrorNotice";
 import { FillPanel } from "./FillPanel";
@@ -43,75 +35,69 @@ const AUTO_FILL_KEY = "holefill.autoFill";
 const SAVE_DELAY_MS = 300;
 
 export function App() {
-  const [client, setClient] = useState<ApiClient | null>(null);
-  const [limits, setLimits] = useState<ServiceLimits | null>(null);
-  const [work, setWork] = useState<SavedWork | null>(null);
+  const [state, dispatch] = useReducer(editorReducer, initialEditor);
+  const { work, problem, notice, compare } = state;
+  const client = state.service?.client ?? null;
+  const limits = state.service?.limits ?? null;
   const [tool, setTool] = useState<Tool>("brush");
   const [brushSize, setBrushSize] = useState(40);
   const [view, setView] = useState<View>({ scale: 1, x: 0, y: 0 });
   const [spaceHeld, setSpaceHeld] = useState(false);
-  const [fillStatus, dispatchFill] = useReducer(fillReducer, idle);
   const [showShortcuts, setShowShortcuts] = useState(false);
-  const [compare, setCompare] = useState(0);
   // While held (the C key, or the button), the version before the fill shows alone.
   const [holding, setHolding] = useState(false);
   // Fill after each brush stroke, as IOPaint does by default; the choice is remembered.
   const [autoFill, setAutoFill] = useState(() => localStorage.getItem(AUTO_FILL_KEY) === "on");
-  const [strokesToFill, setStrokesToFill] = useState(0);
   const [showUncertainty, setShowUncertainty] = useState(false);
   const [uncertaintyOpacity, setUncertaintyOpacity] = useState(0.7);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
   const maskRef = useRef<HTMLCanvasElement>(null);
   const running = useRef<AbortController | null>(null);
   const stageRef = useRef<HTMLDivElement>(null);
   const photoInput = useRef<HTMLInputElement>(null);
   const urls = useMemo(() => new BlobUrls(), []);
-  // The work as it is now, for a fill that ends after the user moved on.
-  const workRef = useRef(work);
-  workRef.current = work;
+  const setProblem = (problem: Problem | null) => dispatch({ type: "problem", problem });
+  const setNotice = (notice: string | null) => dispatch({ type: "notice", notice });
+  const setCompare = (value: number) => dispatch({ type: "compared", value });
 
   const timeline = work?.timeline ?? history.emptyTimeline<Edit>();
-  const setTimeline = useCallback(
-    (change: (timeline: history.Timeline<Edit>) => history.Timeline<Edit>) =>
-      setWork((current) => current && { ...current, timeline: change(current.timeline) }),
-    [],
-  );
-  const current = currentVersion(timeline.done);
+  const current = shownVersion(state);
   const version = work?.versions[current];
   const before = version?.parent != null ? work!.versions[version.parent] : null;
   const edits = useMemo(() => maskEdits(timeline.done), [timeline.done]);
   const undone = useMemo(() => undoneVersions(timeline), [timeline]);
 
   const connect = useCallback(() => {
-    setProblem(null);
+    dispatch({ type: "problem", problem: null });
     loadConfig()
       .then(async (config) => {
         const api = new ApiClient(config.apiUrl);
-        setLimits(await shownLimits(await api.getLimits()));
-        setClient(api);
+        dispatch({ type: "connected", client: api, limits: await shownLimits(await api.getLimits()) });
       })
-      .catch((error: Error) => setProblem({ title: "Holefill cannot start", message: error.message, retry: connect }));
+      .catch((error: Error) =>
+        dispatch({ type: "problem", problem: { title: "Holefill cannot start", message: error.message, retry: connect } }),
+      );
   }, []);
   useEffect(connect, [connect]);
 
   // The work of the last visit comes back as it was left.
   useEffect(() => {
     loadWork().then(
-      (saved) => {
-        if (!saved) return;
-        setWork((current) => current ?? saved);
-        const fill = saved.pending ? " The fill that was running is followed again." : "";
-        setNotice(`Your work on “${saved.name}” is back as you left it.${fill}`);
-      },
-      () => setNotice("Work from an earlier visit could not be read back: this browser keeps no site data."),
+      (saved) => saved && dispatch({ type: "restored", work: saved }),
+      () =>
+        dispatch({
+          type: "notice",
+          notice: "Work from an earlier visit could not be read back: this browser keeps no site data.",
+        }),
     );
   }, []);
   useEffect(() => {
     if (!work) return;
     const timer = setTimeout(() => {
       saveWork(work).catch(() =>
-        setNotice("This browser has no room to keep your work across a reload: download the versions you want."),
+        dispatch({
+          type: "notice",
+          notice: "This browser has no room to keep your work across a reload: download the versions you want.",
+        }),
       );
     }, SAVE_DELAY_MS);
     return () => clearTimeout(timer);
@@ -119,11 +105,9 @@ export function App() {
 
   const chooseAnotherPhoto = useCallback(() => photoInput.current?.click(), []);
 
-  // A photo opened before the limits have come waits for them.
-  const [waiting, setWaiting] = useState<File | null>(null);
   const open = async (file: File) => {
     if (!limits) {
-      setWaiting(file);
+      dispatch({ type: "waiting", file });
       return;
     }
     setProblem(null);
@@ -146,7 +130,7 @@ export function App() {
       } else setProblem({ title: "This file cannot be opened", message, actions: [another] });
       return;
     }
-    const previous = workRef.current;
+    const previous = work;
     const fills = (previous?.versions.length ?? 1) - 1;
     if (previous && (fills > 0 || previous.timeline.done.length > 0)) {
       const what = fills > 0 ? `its ${fills} ${fills === 1 ? "fill" : "fills"} and the mask` : "the mask";
@@ -158,15 +142,15 @@ export function App() {
     running.current?.abort();
     urls.release();
     const original: Version = { file: photo.file, display: photo.display, parent: null, uncertainty: null };
-    setWork({ name: photo.name, width: photo.width, height: photo.height, versions: [original], timeline: history.emptyTimeline() });
-    dispatchFill({ type: "reset" });
-    setNotice(null);
+    const opened = { name: photo.name, width: photo.width, height: photo.height, versions: [original] };
+    dispatch({ type: "opened", work: { ...opened, timeline: history.emptyTimeline() } });
   };
   // Effects call the handlers of the latest render, and rerun only when their own inputs change.
   const openArrived = useEffectEvent(open);
+  const waiting = state.waiting;
   useEffect(() => {
     if (!limits || !waiting) return;
-    setWaiting(null);
+    dispatch({ type: "waiting", file: null });
     openArrived(waiting);
   }, [limits, waiting]);
 
@@ -224,26 +208,14 @@ export function App() {
     if (stage) setView((current) => zoomAt(current, factor, stage.clientWidth / 2, stage.clientHeight / 2));
   }, []);
 
-  const edit = useCallback(
-    (change: MaskEdit) => {
-      setTimeline((current) => history.record(current, change));
-      setNotice(null);
-      if ((change.kind === "stroke" && !change.erase) || change.kind === "shape" || change.kind === "grow") {
-        setStrokesToFill((count) => count + 1);
-      }
-    },
-    [setTimeline],
-  );
+  const edit = useCallback((change: MaskEdit) => dispatch({ type: "edited", edit: change }), []);
   const chooseAutoFill = (on: boolean) => {
     localStorage.setItem(AUTO_FILL_KEY, on ? "on" : "off");
     setAutoFill(on);
   };
-  const undo = useCallback(() => setTimeline(history.undo), [setTimeline]);
-  const redo = useCallback(() => setTimeline(history.redo), [setTimeline]);
-  const selectVersion = (index: number) => {
-    setTimeline((current) => switchTo(current, index));
-    setCompare(0);
-  };
+  const undo = useCallback(() => dispatch({ type: "undo" }), []);
+  const redo = useCallback(() => dispatch({ type: "redo" }), []);
+  const selectVersion = (index: number) => dispatch({ type: "selected", index });
 
   const openMask = async (file: File) => {
     if (!work) return;
@@ -259,13 +231,6 @@ export function App() {
     if (work && maskRef.current) saveBlob(await exportMaskPng(maskRef.current), `${baseName(work.name)}-mask.png`);
   };
 
-  const formatName = (contentType: string) =>
-    limits?.formats.find((format) => format.content_type === contentType)?.name ?? contentType;
-
-  // The job a fill started is kept with the work until it ends, so that a reload follows it.
-  const keepPending = (pending: PendingFill | null, original: Blob) =>
-    setWork((now) => (now && now.versions[0].file === original ? { ...now, pending } : now));
-
   /** A fill's job, from its start (or a reload) to its result added as a version. */
   const follow = async (
     controller: AbortController,
@@ -273,9 +238,9 @@ export function App() {
     run: (onProgress: (progress: FillProgress) => void) => Promise<FillResult>,
   ) => {
     // The work this fill belongs to: a new photo opened meanwhile drops its result.
-    const original = workRef.current!.versions[0].file;
+    const original = work!.versions[0].file;
     // A cancelled fill's last callbacks are not this one's progress.
-    const onProgress = (progress: FillProgress) => controller.signal.aborted || dispatchFill({ type: "progress", progress });
+    const onProgress = (progress: FillProgress) => controller.signal.aborted || dispatch({ type: "fillProgress", progress });
     try {
       const { result, uncertainty } = await run(onProgress);
       // The next fill sends this result as its photo: it is kept, not only shown.
@@ -284,10 +249,8 @@ export function App() {
         uncertainty && fetchImage(uncertainty.url, controller.signal),
         uncertainty && fetchImage(uncertainty.dataUrl, controller.signal),
       ]);
-      const now = workRef.current;
-      if (controller.signal.aborted || now?.versions[0].file !== original) return;
-      const index = now.versions.length;
-      const added: Version = {
+      if (controller.signal.aborted) return;
+      const version: Version = {
         file: image,
         display: image,
         parent: request.parent,
@@ -296,26 +259,15 @@ export function App() {
           map &&
           data && { image: map, data, method: uncertainty.method, unit: uncertainty.unit, fullScale: uncertainty.fullScale },
       };
-      setWork({ ...now, versions: [...now.versions, added], timeline: switchTo(now.timeline, index, request.at), pending: null });
-      setCompare(0);
-      const format = formatName(image.type);
-      const from = now.versions[request.parent].file.type;
-      const converted =
-        from !== image.type && request.parent === 0
-          ? ` ${formatName(from)} photos come back as ${format}, which every app opens.`
-          : "";
-      const another = request.seed > 0 ? ` Another fill of the same mask on ${versionLabel(request.parent)}.` : "";
-      const message = `${versionLabel(index)} is a ${format} photo.${converted}${another}`;
-      dispatchFill({ type: "finished", version: index, message });
+      dispatch({ type: "filled", original, request, version });
     } catch (error) {
       if (controller.signal.aborted) return;
       // The mask is left as it was: fixing the cause and pressing Retry is enough. A
       // cancelled fill said so when it was cancelled.
-      keepPending(null, original);
-      if (error instanceof ApiError && error.status === 404) dispatchFill({ type: "interrupted" });
+      if (error instanceof ApiError && error.status === 404) dispatch({ type: "fillInterrupted", original });
       else {
-        dispatchFill({ type: "failed" });
-        setProblem(describeFillError(error, () => startFill(request), chooseAnotherPhoto));
+        const problem = describeFillError(error, () => startFill(request), chooseAnotherPhoto);
+        dispatch({ type: "fillFailed", original, problem });
       }
     } finally {
       if (running.current === controller) running.current = null;
@@ -324,8 +276,7 @@ export function App() {
 
   const startFill = async (request: FillRequest) => {
     if (!work || !client) return;
-    setProblem(null);
-    dispatchFill({ type: "progress", progress: { phase: "uploading", fraction: 0 } });
+    dispatch({ type: "fillStarted" });
     const controller = new AbortController();
     running.current = controller;
     const source = work.versions[request.parent].file;
@@ -335,7 +286,7 @@ export function App() {
         client,
         signal: controller.signal,
         seed: request.seed,
-        onJob: (job) => keepPending({ ...request, job }, original),
+        onJob: (job) => dispatch({ type: "jobStarted", original, pending: { ...request, job } }),
       }),
     );
   };
@@ -371,7 +322,7 @@ export function App() {
     resumed.current = true;
     const controller = new AbortController();
     running.current = controller;
-    dispatchFill({ type: "progress", progress: { phase: pending.job.status === "queued" ? "queued" : "running" } });
+    dispatch({ type: "fillProgress", progress: { phase: pending.job.status === "queued" ? "queued" : "running" } });
     follow(controller, pending, (onProgress) => followJob(pending.job, onProgress, { client: api, signal: controller.signal }));
   });
   const pending = work?.pending;
@@ -381,8 +332,7 @@ export function App() {
 
   const cancelFill = () => {
     running.current?.abort();
-    if (work) keepPending(null, work.versions[0].file);
-    dispatchFill({ type: "cancelled" });
+    dispatch({ type: "fillCancelled" });
   };
   // Once per stroke, after it has reached the mask canvas (effects run after drawing); a
   // fill still running for the previous strokes gives way to one with this stroke too.
@@ -391,9 +341,10 @@ export function App() {
     running.current?.abort();
     runFill();
   });
+  const additions = state.additions;
   useEffect(() => {
-    if (strokesToFill > 0) fillAfterStroke();
-  }, [strokesToFill]);
+    if (additions > 0) fillAfterStroke();
+  }, [additions]);
 
   const downloadVersion = (index: number) => {
     const chosen = work?.versions[index];
@@ -407,7 +358,7 @@ export function App() {
     saveBlob(version.uncertainty[part], `${baseName(work.name)}-fill-${current}-${suffix}.png`);
   };
 
-  const busy = isBusy(fillStatus);
+  const busy = isBusy(state.fill);
   useShortcuts({
     undo,
     redo,
@@ -495,8 +446,8 @@ export function App() {
               spaceHeld={spaceHeld}
             />
             <FillPanel
-              status={fillStatus}
-              statusText={statusText(fillStatus, current, undone)}
+              status={state.fill}
+              statusText={statusText(state.fill, current, undone)}
               onFill={runFill}
               onCancel={cancelFill}
               autoFill={autoFill}
