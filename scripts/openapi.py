@@ -18,7 +18,7 @@ ENVIRONMENT = {
     "UPLOADS_BUCKET": "uploads",
     "RESULTS_BUCKET": "results",
     "ALLOWED_ORIGIN": "*",
-    "INPAINT_FUNCTION_NAME": "InpaintFunction",
+    "JOB_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/holefill-jobs",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_SERVICE_NAME": "holefill-api",
 }

@@ -183,16 +183,16 @@ def twin(tiny_model, tmp_path_factory):
 
     Short limits, so that the tests of them are quick: 2 MB uploads of 4 megapixels at
     most, and a 5 s function timeout plus 1 s of grace before a job that has not finished
-    is failed.
+    is failed; a message whose invocation did not return comes back 7 s later, past that
+    deadline (the template's 360 s outlast its 300 + 30 s).
     """
     from holefill.twin.ports import free_port
-    from holefill.twin.twin import INPAINT_FUNCTION_NAME, LocalTwin, TwinConfig
+    from holefill.twin.twin import LocalTwin, TwinConfig
     from holefill_service.settings import Settings
 
     settings = Settings(
         uploads_bucket="holefill-uploads",
         results_bucket="holefill-results",
-        inpaint_function_name=INPAINT_FUNCTION_NAME,
         max_upload_bytes=2_000_000,
         max_pixels=4_000_000,
         inpaint_timeout_seconds=5,
@@ -210,6 +210,7 @@ def twin(tiny_model, tmp_path_factory):
         per_client_requests=None,
         # Short, so that the test of idle connections is quick; localhost requests take ms.
         request_seconds=3.0,
+        queue_visibility_seconds=7.0,
     )
     with LocalTwin(config) as running:
         yield running

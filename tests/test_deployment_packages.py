@@ -28,6 +28,7 @@ from test_service import encode, mask_array, photo_array
 
 from holefill.twin.functions import REPO_ROOT
 from holefill_service import keys
+from holefill_service.job_queue import job_ids
 from holefill_service.jobs import Job, JobStatus, JobStore, now_utc
 
 LAYER_LOCK = REPO_ROOT / "layers" / "common" / "requirements.txt"
@@ -331,7 +332,7 @@ def test_sam_builds_the_api_function_and_it_answers(
     environment = {
         **lambda_environment_variables,
         "POWERTOOLS_SERVICE_NAME": "holefill-api",
-        "INPAINT_FUNCTION_NAME": "holefill-prod-inpaint",
+        "JOB_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/holefill-prod-jobs",
         "ALLOWED_ORIGIN": "https://example.com",
     }
     venv = tmp_path / "venv"
@@ -478,7 +479,7 @@ def test_the_image_runs_the_inpaint_event_with_serving_code_only(
     )
     # The event names the job it runs: a real one, with a real photo and mask.
     event_path = EVENTS / "inpaint.json"
-    job_id = json.loads(event_path.read_text())["job_id"]
+    (job_id,) = job_ids(json.loads(event_path.read_text()))
     settings = twin.config.settings
     s3 = twin.seaweed.client()
     upload_id = keys.new_id()
@@ -517,7 +518,7 @@ def test_the_image_runs_the_inpaint_event_with_serving_code_only(
         [*TRAINING_PACKAGES, *NOT_SERVING_MODULES],
     )
     assert report["python"] == [3, 12]
-    assert report["answer"] == JobStatus.DONE, report
+    assert report["answer"] == [JobStatus.DONE], report
     assert report["importable"] == [], report
     done, _ = store.load(job_id)
     assert done.status == JobStatus.DONE

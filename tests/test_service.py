@@ -6,6 +6,7 @@ import collections
 import contextlib
 import dataclasses
 import datetime
+import hashlib
 import io
 import json
 import os
@@ -29,6 +30,7 @@ from PIL import Image
 from holefill.twin.client import HolefillClient, post_file
 from holefill.twin.functions import REPO_ROOT, LambdaContext, load_function
 from holefill_service import keys, storage
+from holefill_service.job_queue import JobQueue, message_body
 from holefill_service.jobs import Job, JobStatus, JobStore, now_utc
 
 EVENTS = REPO_ROOT / "events"
@@ -85,6 +87,14 @@ def settings(twin):
 def load_event(name, **changes):
     event = json.loads((EVENTS / name).read_text())
     event.update(changes)
+    return event
+
+
+def queue_event(name, job_id):
+    """An SQS event of `events/` whose one message names `job_id`."""
+    event = load_event(name)
+    (record,) = event["Records"]
+    record["body"] = message_body(job_id)
     return event
 
 
@@ -527,14 +537,14 @@ def test_inpaint_event_runs_a_job_once(twin, client, tiny_model, monkeypatch):
     monkeypatch.setenv("HOLEFILL_MODEL_DIR", str(tiny_model))
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "holefill-inpaint")
     inpaint = load_function("inpaint")
-    event = load_event("inpaint.json", job_id=job.id)
+    event = queue_event("inpaint.json", job.id)
     context = LambdaContext("InpaintFunction")
 
-    assert inpaint.handler(event, context) == JobStatus.DONE
+    assert inpaint.handler(event, context) == [JobStatus.DONE]
     done, _ = store.load(job.id)
     assert done.result_key == keys.result_key(job.id, "PNG")
-    # Lambda may deliver an event twice: the second delivery leaves the job alone.
-    assert inpaint.handler(event, context) == JobStatus.DONE
+    # SQS may deliver a message twice: the second delivery leaves the job alone.
+    assert inpaint.handler(event, context) == [JobStatus.DONE]
     assert store.load(job.id)[0].updated_at == done.updated_at
 
 
@@ -566,11 +576,14 @@ def test_a_worker_killed_mid_job_fails_the_job_and_the_next_job_runs(twin, clien
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
 
-    # The OnFailure destination fails the job at once, not at its deadline.
-    failed = client.wait(job_id, timeout=10)
-    assert time.monotonic() - killed < 10
-    assert failed.status_code == 500, failed.text
-    assert failed.json()["error"]["code"] == "inpainting_failed"
+    # Nobody reads the job: the message, back after the visibility timeout, fails it.
+    while store.load(job_id)[0].status == JobStatus.RUNNING:
+        assert time.monotonic() - killed < twin.config.queue_visibility_seconds + 5
+        time.sleep(0.1)
+    assert time.monotonic() - killed > settings.job_deadline_seconds - 1
+    failed = client.wait(job_id, timeout=1)
+    assert failed.status_code == 504, failed.text
+    assert failed.json()["error"]["code"] == "inpainting_timed_out"
     assert "the photo and mask are kept" in failed.json()["error"]["message"]
     twin.seaweed.client().head_object(Bucket=settings.uploads_bucket, Key=photo_key)
     # A new execution environment takes the next job, with the same uploads if need be.
@@ -626,29 +639,64 @@ def test_health_says_when_no_worker_runs(twin, client, monkeypatch):
     assert down.headers["Retry-After"] == "5"
 
 
-def test_the_on_failure_destination_fails_an_unfinished_job_only(twin, client, settings):
+def test_the_dead_letters_fail_an_unfinished_job_only(twin, client, settings):
     photo_key, mask_key, _ = client.upload(encode(photo_array()), encode(mask_array()))
     failed_function = load_function("failed")
     context = LambdaContext("JobFailedFunction")
     store = JobStore(twin.seaweed.client(), settings.results_bucket)
+    queued, _ = queued_job(twin, photo_key, mask_key)
+    running, _ = queued_job(twin, photo_key, mask_key)
+    store.replace(running.started(now_utc(), 60), store.load(running.id)[1])
+    late, _ = queued_job(twin, photo_key, mask_key, deadline_seconds=-1)
     cases = {
-        "RetriesExhausted": (500, "inpainting_failed", "Runtime exited with error"),
-        "RetriesExhausted, timed out": (504, "inpainting_timed_out", "Task timed out after 5.00"),
-        "EventAgeExceeded": (504, "inpainting_timed_out", ""),
+        "queued": (queued, 503, "inpainting_unavailable"),
+        "running": (running, 500, "inpainting_failed"),
+        "past its deadline": (late, 504, "inpainting_timed_out"),
     }
-    for case, (status, code, error_message) in cases.items():
-        job, _ = queued_job(twin, photo_key, mask_key)
-        record = load_event("failed.json", requestPayload={"job_id": job.id})
-        record["requestContext"]["condition"] = case.split(",")[0]
-        record["responsePayload"]["errorMessage"] = error_message
-        assert failed_function.handler(record, context) == JobStatus.FAILED, case
+    for case, (job, status, code) in cases.items():
+        event = queue_event("failed.json", job.id)
+        assert failed_function.handler(event, context) == [JobStatus.FAILED], case
         failed, _ = store.load(job.id)
         assert (failed.error.http_status, failed.error.code) == (status, code), case
-        # A second record of the same job, or one of a job that finished, changes nothing.
-        assert failed_function.handler(record, context) == JobStatus.FAILED
+        assert "the photo and mask are kept" in failed.error.message
+        # The same dead letter again, or one of a job that finished, changes nothing.
+        assert failed_function.handler(event, context) == [JobStatus.FAILED]
         assert store.load(job.id)[0].updated_at == failed.updated_at
-    unknown = load_event("failed.json", requestPayload={"job_id": keys.new_id()})
-    assert failed_function.handler(unknown, context) is None
+    unknown = queue_event("failed.json", keys.new_id())
+    assert failed_function.handler(unknown, context) == [None]
+
+
+def test_a_message_no_delivery_takes_goes_to_the_dead_letters_after_three(twin, monkeypatch):
+    """A job whose record cannot be read raises in every delivery: SQS hands the message
+    out again after each visibility timeout, then to the dead letters' function."""
+    dead = []
+    monkeypatch.setattr(twin.inpaint_function, "on_dead_letter", dead.append)
+    sent = time.monotonic()
+    twin.inpaint_function.send(message_body(keys.new_id()))
+    visibility = twin.config.queue_visibility_seconds
+    while not dead:
+        assert time.monotonic() - sent < 2 * visibility + 10, "never dead-lettered"
+        time.sleep(0.1)
+    assert time.monotonic() - sent > 2 * visibility - 1, "redelivered before its time"
+    (record,) = dead[0]["Records"]
+    assert record["attributes"]["ApproximateReceiveCount"] == "3"
+    assert record["eventSourceARN"].endswith(":holefill-jobs-dead-letters")
+
+
+def test_the_twins_queue_answers_as_sqs_does(twin):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL_SQS", twin.inpaint_function.endpoint_url)
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("AWS_ACCESS_KEY_ID", "test")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+        queue = JobQueue(twin.inpaint_function.queue_url)
+        elsewhere = JobQueue(twin.inpaint_function.queue_url + "-not-there", client=queue.client)
+    # A job that does not exist: its deliveries end in the dead letters, which drop it.
+    body = message_body(keys.new_id())
+    answer = queue.client.send_message(QueueUrl=queue.queue_url, MessageBody=body)
+    assert answer["MD5OfMessageBody"] == hashlib.md5(body.encode()).hexdigest()
+    with pytest.raises(queue.client.exceptions.QueueDoesNotExist):
+        elsewhere.start(keys.new_id())
 
 
 def raw_request(twin, data, timeout=5):

@@ -154,7 +154,8 @@ def test_alarms_watch_every_function_and_the_api(translated_template):
         watched.add((properties["MetricName"], json.dumps(first["Value"])))
     for function in ("InpaintFunction", "ApiFunction", "JobFailedFunction"):
         assert ("Errors", json.dumps({"Ref": function})) in watched, function
-    assert ("DestinationDeliveryFailures", json.dumps({"Ref": "InpaintFunction"})) in watched
+    for queue in ("JobQueue", "JobDeadLetters"):
+        assert any(f'"{queue}"' in dimension for metric, dimension in watched), queue
     assert any(metric == "5XXError" for metric, _ in watched)
     timeout = resources["ApiFunction"]["Properties"]["Timeout"]
     assert 15 < timeout < 29, "past S3's worst case, under API Gateway's 29 s"
@@ -167,3 +168,42 @@ def test_a_per_ip_limit_under_wafs_least_is_refused_before_the_deploy(translated
     refused, _ = assertion["Assert"]["Fn::Not"][0]["Fn::Contains"]
     assert refused == [str(limit) for limit in range(1, 10)]
     assert template["Parameters"]["PerIpRequestsPer5Minutes"]["MinValue"] == 0
+
+
+def test_the_job_queue_caps_the_inpainting_without_reserving_and_outlasts_a_job(
+    translated_template,
+):
+    """The numbers that the queue, the function, the settings and the twin share."""
+    from holefill.twin import twin
+    from holefill_service.settings import Settings
+
+    template = json.loads(translated_template.read_text())
+    resources = template["Resources"]
+    inpaint = resources["InpaintFunction"]["Properties"]
+    (mapping,) = [
+        resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping"
+        and resource["Properties"]["FunctionName"] == {"Ref": "InpaintFunction"}
+    ]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["JobQueue", "Arn"]}
+    assert mapping["BatchSize"] == 1
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "InpaintMaxConcurrency"}}
+    assert template["Parameters"]["InpaintMaxConcurrency"]["MinValue"] == 2, "SQS's least"
+    assert "EventInvokeConfig" not in resources["InpaintFunction"]["Properties"]
+
+    queue = resources["JobQueue"]["Properties"]
+    defaults = Settings(uploads_bucket="u", results_bucket="r")
+    assert inpaint["Timeout"] == defaults.inpaint_timeout_seconds
+    assert queue["MessageRetentionPeriod"] == defaults.queue_seconds
+    # A message comes back only once its job's deadline has passed: the run that took it
+    # cannot still be going when the InpaintFunction fails the job.
+    assert queue["VisibilityTimeout"] > defaults.job_deadline_seconds
+    assert queue["VisibilityTimeout"] == twin.QUEUE_VISIBILITY_SECONDS
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == twin.QUEUE_MAX_RECEIVES
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["JobDeadLetters", "Arn"]
+    }
+    environment = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert environment["JOB_QUEUE_URL"] == {"Ref": "JobQueue"}
+    assert resources["ApiFunction"]["Properties"]["Timeout"] == twin.API_TIMEOUT_SECONDS

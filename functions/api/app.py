@@ -39,7 +39,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from holefill_service import keys, storage
 from holefill_service.errors import ServiceError, error_body
-from holefill_service.invoker import InpaintInvoker
+from holefill_service.job_queue import JobQueue
 from holefill_service.jobs import (
     FILLS,
     UNCERTAINTY_CHOICES,
@@ -96,7 +96,7 @@ app = APIGatewayRestResolver(
 )
 s3 = storage.s3_client(custom_endpoint="AWS_ENDPOINT_URL_S3" in os.environ)
 job_store = JobStore(s3, settings.results_bucket)
-invoker = InpaintInvoker(settings.inpaint_function_name)
+job_queue = JobQueue(settings.job_queue_url)
 
 
 class UploadRequest(BaseModel):
@@ -283,7 +283,7 @@ def create_job(request: JobRequest) -> Response[JobAccepted]:
     job_id, secret = keys.new_id(), keys.new_secret()
     job_store.claim_upload_use(upload_id, job_id, settings.max_jobs_per_upload)
     now = now_utc()
-    # Until a worker starts it, a job may wait for as long as Lambda keeps the event.
+    # Until a worker starts it, a job may wait for as long as the queue keeps its message.
     deadline_seconds = settings.queue_seconds + settings.job_deadline_seconds
     job = Job(
         id=job_id,
@@ -296,7 +296,7 @@ def create_job(request: JobRequest) -> Response[JobAccepted]:
     )
     etag = job_store.create(job)
     try:
-        invoker.start(job.id)
+        job_queue.start(job.id)
     except (BotoCoreError, ClientError) as error:
         logger.exception("could not start the inpainting", extra={"job": keys.log_tag(job.id)})
         message = "the inpainting could not be started; try again in a moment"

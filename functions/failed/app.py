@@ -1,10 +1,10 @@
-"""JobFailedFunction: the InpaintFunction's asynchronous OnFailure destination.
+"""JobFailedFunction: reads the job queue's dead letters.
 
-Lambda invokes it with a destination record when an invocation of the InpaintFunction did
-not return: the handler raised, ran out of time or memory, or its environment died; or
-the event waited past its maximum age. The job is failed at once, so that its reader is
-told within seconds rather than at the job's deadline. This module is the Lambda edge: it
-alone reads the environment.
+A job's message goes there once SQS has delivered it `maxReceiveCount` times and no
+delivery returned: the InpaintFunction could not start (its init failed, it was throttled)
+or could not read the job's record. Its job is failed here, so that its reader is told
+at once rather than at the job's deadline. This module is the Lambda edge: it alone reads
+the environment.
 """
 
 import os
@@ -14,7 +14,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from holefill_service import keys, storage
 from holefill_service.errors import ServiceError
-from holefill_service.jobs import JobConflictError, JobStore, failure_of_invocation, now_utc
+from holefill_service.job_queue import job_ids
+from holefill_service.jobs import JobConflictError, JobStore, now_utc
 from holefill_service.settings import Settings
 
 settings = Settings.from_environment(os.environ)
@@ -27,20 +28,22 @@ job_store = JobStore(s3, settings.results_bucket)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event, context):
-    """Fails the job of the record's request payload unless it finished; returns its status."""
-    job_id = event["requestPayload"]["job_id"]
+    """Fails each dead letter's job unless it finished; returns their statuses."""
+    return [fail_job(job_id) for job_id in job_ids(event)]
+
+
+def fail_job(job_id):
     logger.append_keys(job=keys.log_tag(job_id))
     try:
         job, etag = job_store.load(job_id)
     except ServiceError:
-        logger.warning("the failed invocation's job does not exist")
+        logger.warning("the dead letter's job does not exist")
         return None
     if job.finished:
         return job.status
-    code, message, status = failure_of_invocation(event)
-    logger.warning("the inpainting did not return", extra={"code": code})
+    logger.warning("no inpainting returned for the job", extra={"status": job.status})
     try:
-        job_store.replace(job.failed(now_utc(), code, message, status), etag)
+        job_store.replace(job.stopped(now_utc()), etag)
     except JobConflictError:
         # The worker or a reader moved the job on meanwhile: that stands.
         return job_store.load(job_id)[0].status

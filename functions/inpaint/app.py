@@ -1,4 +1,5 @@
-"""InpaintFunction: runs one job, invoked asynchronously with `{"job_id": ...}`.
+"""InpaintFunction: runs one job, delivered by the job queue's event source (an SQS event
+with one message, `{"job_id": ...}`).
 
 The model loads once, at module scope, when Lambda starts the execution environment (the
 container image has it baked in); every invocation then reads the photo and mask from
@@ -9,6 +10,7 @@ Uploads are only read, never moved or deleted, so a failed job loses nothing: th
 keys can start a new job. This module is the Lambda edge: it alone reads the environment.
 """
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -24,6 +26,7 @@ from holefill.imaging.photos import Limits
 from holefill.inference.cost import CostModel
 from holefill_service import keys, storage
 from holefill_service.errors import ServiceError
+from holefill_service.job_queue import job_ids
 from holefill_service.jobs import JobConflictError, JobStatus, JobStore, now_utc
 from holefill_service.settings import Settings
 
@@ -57,23 +60,29 @@ inpainter = Inpainter.load(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
-    return run_job(event["job_id"])
+    """Runs each message's job; what raises here (S3 cannot be read) returns the message to
+    the queue, which delivers it again and, after its last try, to the dead letters."""
+    return [run_job(job_id) for job_id in job_ids(event)]
 
 
 @tracer.capture_method
 def run_job(job_id):
-    """Runs the job unless another delivery of the event did, or it is past its deadline;
+    """Runs the job unless another delivery of its message did, or it is past its deadline;
     returns the job's final status."""
     logger.append_keys(job=keys.log_tag(job_id))
     job, etag = job_store.load(job_id)
     now = now_utc()
-    if job.status != JobStatus.QUEUED:
-        # Lambda delivers an asynchronous event at least once: this one ran already.
-        logger.warning("job already taken", extra={"status": job.status})
-        return job.status
     if job.past_deadline(now):
-        job = job.timed_out(now)
-        job_store.replace(job, etag)
+        # It waited too long, or this is the message coming back after the run that took
+        # it stopped without returning (out of time or memory): the queue's visibility
+        # timeout outlasts the job's deadline, so that run cannot still be going.
+        logger.warning("job past its deadline", extra={"status": job.status})
+        with contextlib.suppress(JobConflictError):
+            job_store.replace(job.timed_out(now), etag)
+        return JobStatus.FAILED
+    if job.status != JobStatus.QUEUED:
+        # SQS delivers a message at least once: this one ran already, or is running.
+        logger.warning("job already taken", extra={"status": job.status})
         return job.status
     job = job.started(now, settings.job_deadline_seconds)
     try:

@@ -8,10 +8,11 @@ Docker:
 - One HTTP port plays API Gateway: `/api/...` becomes a REST proxy event for the
   ApiFunction handler (`functions/api/app.py`); everything else is the built web app
   (`frontend/dist`) and its `config.json`.
-- A local implementation of Lambda's Invoke API plays the asynchronous invocation: the
-  ApiFunction's boto3 client reaches it through `AWS_ENDPOINT_URL_LAMBDA`, and worker
-  processes call the InpaintFunction handler (`functions/inpaint/app.py`), one event at a
-  time each, killed at the function's timeout as Lambda would.
+- A local implementation of SQS's `SendMessage` plays the job queue: the ApiFunction's
+  boto3 client reaches it through `AWS_ENDPOINT_URL_SQS`, and its event source hands each
+  message to a worker process that calls the InpaintFunction handler
+  (`functions/inpaint/app.py`), one event at a time each, killed at the function's timeout
+  as Lambda would.
 
 The functions get their configuration the way Lambda gives it, through environment
 variables: `LocalTwin.function_environment` lists them.

@@ -1,16 +1,17 @@
-"""A local Lambda: execution environments as worker processes, invoked asynchronously
-through the Invoke API (`LocalLambda`) or synchronously, as API Gateway invokes a proxy
+"""A local Lambda: execution environments as worker processes, fed by an SQS queue's
+event source (`QueuedLambda`) or invoked synchronously, as API Gateway invokes a proxy
 integration (`LocalFunction`).
 
-The ApiFunction starts inpainting with boto3's `lambda.invoke(InvocationType="Event")`;
-with `AWS_ENDPOINT_URL_LAMBDA` set to `endpoint_url`, that request arrives here, is
-queued, and answered 202 as Lambda does. Each worker process is one execution
-environment: it imports the function's handler module once (the model loads then) and
-runs one event at a time. As in Lambda, an invocation that runs past the timeout has its
-environment killed, a crashed environment is replaced (an idle one as soon as it dies, so
-that no event is handed to it), and the event is not retried (the stack sets
-`MaximumRetryAttempts: 0`): the OnFailure destination gets the destination record at
-once, as Lambda sends it. An environment counts as available only once its init phase has
+The ApiFunction queues each job with boto3's `sqs.send_message`; with
+`AWS_ENDPOINT_URL_SQS` set to `endpoint_url`, that request arrives here and is answered as
+SQS does. The event source hands each message, as an SQS event of one record, to a free
+environment: the environments are its `MaximumConcurrency`. Each worker process is one
+execution environment: it imports the function's handler module once (the model loads
+then) and runs one event at a time. As in Lambda, an invocation that runs past the timeout
+has its environment killed, and a crashed environment is replaced (an idle one as soon as
+it dies, so that no event is handed to it). As in SQS, a message whose invocation did not
+return comes back after the visibility timeout, and after `max_receives` deliveries goes
+to the dead letters. An environment counts as available only once its init phase has
 ended, and it acknowledges each event it takes: one that dies before that never had the
 event, which goes to a fresh one instead.
 
@@ -19,17 +20,19 @@ Powertools' resolver keeps the current event on a class) is its environment's al
 """
 
 import concurrent.futures
+import dataclasses
+import hashlib
 import http.server
 import json
 import logging
 import multiprocessing
 import os
 import queue
-import re
 import signal
 import threading
 import time
 import traceback
+import uuid
 
 from holefill.twin.children import die_with_parent
 from holefill.twin.functions import LambdaContext, load_function
@@ -37,8 +40,9 @@ from holefill.twin.servers import BackgroundServer
 from holefill_service.keys import log_tag
 
 log = logging.getLogger("holefill.twin")
-_INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 _STOP = object()
+# The account in the twin's queue URLs.
+ACCOUNT = "000000000000"
 INIT_TIMEOUT_SECONDS = 60
 # How often an idle worker checks that its environment is alive.
 WATCH_SECONDS = 0.5
@@ -46,34 +50,54 @@ WATCH_SECONDS = 0.5
 TAKE_SECONDS = 10
 
 
-class LocalLambda:
-    """One function, invoked asynchronously through a local Invoke API.
+@dataclasses.dataclass
+class _Message:
+    id: str
+    body: str
+    sent_ms: int
+    receives: int = 0
+
+
+class QueuedLambda:
+    """One function behind an SQS queue, through a local SQS API (`SendMessage`).
 
     Args:
         module: the folder in `functions/` ("inpaint").
-        function_name: the name that invocations use.
+        function_name: the name its logs and context use.
+        queue_name: the queue's name, the last part of `queue_url`.
         environment: the function's environment variables.
-        workers: execution environments running at once (the reserved concurrency).
+        workers: execution environments running at once (the event source's
+            `MaximumConcurrency`).
         timeout_seconds: the function's timeout.
-        on_failure: the OnFailure destination: called with Lambda's destination record
-            when an invocation raised, timed out or its environment died.
+        visibility_seconds: the queue's visibility timeout: how long after a delivery
+            whose invocation did not return the message is delivered again.
+        max_receives: the deliveries after which such a message goes to the dead letters
+            (the redrive policy's `maxReceiveCount`).
+        on_dead_letter: called with an SQS event of the dead letter (the function that
+            reads the dead-letter queue).
     """
 
     def __init__(
         self,
         module,
         function_name,
+        queue_name,
         environment,
         *,
         workers=1,
         timeout_seconds=300,
-        on_failure=None,
+        visibility_seconds=360,
+        max_receives=3,
+        on_dead_letter=None,
     ):
         self.module = module
         self.function_name = function_name
+        self.queue_name = queue_name
         self.environment = dict(environment)
         self.timeout_seconds = timeout_seconds
-        self.on_failure = on_failure
+        self.visibility_seconds = visibility_seconds
+        self.max_receives = max_receives
+        self.on_dead_letter = on_dead_letter
         self.events = queue.Queue()
         self.workers = [_Worker(self, index) for index in range(workers)]
         self.server = None
@@ -83,11 +107,21 @@ class LocalLambda:
         host, port = self.server.server_address
         return f"http://{host}:{port}"
 
+    @property
+    def queue_url(self):
+        return f"{self.endpoint_url}/{ACCOUNT}/{self.queue_name}"
+
+    def send(self, body):
+        """Queues a message, as `SendMessage` does; returns its id."""
+        message = _Message(str(uuid.uuid4()), body, int(time.time() * 1000))
+        self.events.put(message)
+        return message.id
+
     def start(self):
-        """Starts the workers (each loads the model) and the Invoke API on a free port."""
+        """Starts the workers (each loads the model) and the SQS API on a free port."""
         for worker in self.workers:
             worker.start()
-        self.server = BackgroundServer(("127.0.0.1", 0), _invoke_handler(self)).start()
+        self.server = BackgroundServer(("127.0.0.1", 0), _sqs_handler(self)).start()
         return self
 
     def stop(self):
@@ -129,7 +163,6 @@ class LocalFunction:
         self.function_name = function_name
         self.environment = dict(environment)
         self.timeout_seconds = timeout_seconds
-        self.on_failure = None
         self.workers = [_Worker(self, index) for index in range(environments)]
         self._inboxes = {worker: queue.SimpleQueue() for worker in self.workers}
         self._free = queue.SimpleQueue()
@@ -246,28 +279,26 @@ class _Worker:
         return outcome or ("timeout", None)
 
     def _run(self):
-        while (event := self._next_event()) is not _STOP:
-            name, described = self.owner.function_name, _described(event)
+        while (message := self._next_event()) is not _STOP:
+            name, described = self.owner.function_name, _described(message)
+            message.receives += 1
             started = time.monotonic()
-            outcome = self.invoke(event)
+            outcome = self.invoke(_sqs_event(self.owner, message, self.owner.queue_name))
             seconds = time.monotonic() - started
+            if outcome[0] == "ok":
+                log.info("%s: %s -> %s in %.2f s", name, described, outcome[1], seconds)
+                continue
             if outcome[0] == "unstarted":
                 log.error(
                     "%s: could not start an environment for %s: %s", name, described, outcome[1]
                 )
-                self._failed(event, "Runtime.Unknown", outcome[1])
             elif outcome[0] == "timeout":
                 log.warning("%s: timed out after %.0f s: %s", name, seconds, described)
-                message = f"Task timed out after {self.owner.timeout_seconds:.2f} seconds"
-                self._failed(event, "Sandbox.Timedout", message)
             elif outcome[0] == "died":
                 log.warning("%s: the environment died running %s", name, described)
-                self._failed(event, "Runtime.ExitError", f"exit status {outcome[1]}")
-            elif outcome[0] == "error":
-                log.warning("%s: %s raised %s", name, described, outcome[1])
-                self._failed(event, "Runtime.Unhandled", outcome[1])
             else:
-                log.info("%s: %s -> %s in %.2f s", name, described, outcome[1], seconds)
+                log.warning("%s: %s raised %s", name, described, outcome[1])
+            self._not_returned(message)
 
     def _next_event(self):
         """The next event; meanwhile an environment that died idle is replaced at once."""
@@ -308,27 +339,22 @@ class _Worker:
             self._kill()
         raise RuntimeError("the execution environment died twice before it took the event")
 
-    def _failed(self, event, error_type, message):
-        """Sends Lambda's OnFailure destination record for `event`."""
-        if self.owner.on_failure is None:
+    def _not_returned(self, message):
+        """The message comes back after the visibility timeout, or after its last
+        delivery goes to the dead letters."""
+        owner = self.owner
+        if message.receives < owner.max_receives:
+            timer = threading.Timer(owner.visibility_seconds, owner.events.put, (message,))
+            timer.daemon = True
+            timer.start()
             return
-        record = {
-            "version": "1.0",
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-            "requestContext": {
-                "requestId": str(id(event)),
-                "functionArn": LambdaContext(self.owner.function_name).invoked_function_arn,
-                "condition": "RetriesExhausted",
-                "approximateInvokeCount": 1,
-            },
-            "requestPayload": event,
-            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
-            "responsePayload": {"errorType": error_type, "errorMessage": message},
-        }
+        log.warning("%s: %s goes to the dead letters", owner.function_name, _described(message))
+        if owner.on_dead_letter is None:
+            return
         try:
-            self.owner.on_failure(record)
+            owner.on_dead_letter(_sqs_event(owner, message, f"{owner.queue_name}-dead-letters"))
         except Exception:
-            log.exception("%s: the OnFailure destination failed", self.owner.function_name)
+            log.exception("%s: the dead letters' function failed", owner.function_name)
 
     def _receive(self, timeout):
         """The environment's next message; ("died", code) if it exits; None at timeout."""
@@ -352,11 +378,36 @@ class _Worker:
         self.process = self.connection = None
 
 
-def _described(event):
-    """How logs name an event: never by its job id, which gives access to the results."""
-    if isinstance(event, dict) and "job_id" in event:
-        return f"job {log_tag(str(event['job_id']))}"
-    return "an event"
+def _described(message):
+    """How logs name a message: never by its job id, which gives access to the results."""
+    try:
+        return f"job {log_tag(str(json.loads(message.body)['job_id']))}"
+    except (ValueError, TypeError, KeyError):
+        return f"message {message.id}"
+
+
+def _sqs_event(owner, message, queue_name):
+    """The event Lambda's SQS event source sends for one message of `queue_name`."""
+    region = owner.environment.get("AWS_REGION", "us-east-1")
+    return {
+        "Records": [
+            {
+                "messageId": message.id,
+                "receiptHandle": f"{message.id}-{message.receives}",
+                "body": message.body,
+                "attributes": {
+                    "ApproximateReceiveCount": str(message.receives),
+                    "SentTimestamp": str(message.sent_ms),
+                    "ApproximateFirstReceiveTimestamp": str(message.sent_ms),
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(message.body.encode()).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{region}:{ACCOUNT}:{queue_name}",
+                "awsRegion": region,
+            }
+        ]
+    }
 
 
 def _execution_environment(connection, module, function_name, environment, timeout):
@@ -385,29 +436,39 @@ def _execution_environment(connection, module, function_name, environment, timeo
             connection.send(("error", f"{type(error).__name__}: {error}"))
 
 
-def _invoke_handler(owner):
-    class InvokeHandler(http.server.BaseHTTPRequestHandler):
-        """Lambda's Invoke API, for `InvocationType="Event"` only."""
+def _sqs_handler(owner):
+    class SqsHandler(http.server.BaseHTTPRequestHandler):
+        """SQS's JSON API, `SendMessage` only (what the ApiFunction calls)."""
 
         def do_POST(self):
-            match = _INVOKE_PATH.fullmatch(self.path.split("?")[0])
             payload = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if match is None or match["name"] != owner.function_name:
-                self._error(404, "ResourceNotFoundException", f"no function at {self.path}")
-            elif self.headers.get("X-Amz-Invocation-Type") != "Event":
-                message = "the local twin runs asynchronous invocations (Event) only"
-                self._error(400, "InvalidParameterValueException", message)
-            else:
-                owner.events.put(json.loads(payload))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+            if self.headers.get("X-Amz-Target") != "AmazonSQS.SendMessage":
+                message = "the local twin's queue answers SendMessage only"
+                self._answer(
+                    400, {"__type": "com.amazonaws.sqs#UnsupportedOperation", "message": message}
+                )
+                return
+            request = json.loads(payload)
+            if request.get("QueueUrl") != owner.queue_url:
+                message = "The specified queue does not exist."
+                self._answer(
+                    400, {"__type": "com.amazonaws.sqs#QueueDoesNotExist", "message": message}
+                )
+                return
+            body = request["MessageBody"]
+            message_id = owner.send(body)
+            self._answer(
+                200,
+                {
+                    "MessageId": message_id,
+                    "MD5OfMessageBody": hashlib.md5(body.encode()).hexdigest(),
+                },
+            )
 
-        def _error(self, status, error_type, message):
-            body = json.dumps({"Type": "User", "message": message}).encode()
+        def _answer(self, status, answer):
+            body = json.dumps(answer).encode()
             self.send_response(status)
-            self.send_header("X-Amzn-ErrorType", error_type)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -415,4 +476,4 @@ def _invoke_handler(owner):
         def log_message(self, format, *args):
             pass  # each invocation is logged when it ends
 
-    return InvokeHandler
+    return SqsHandler

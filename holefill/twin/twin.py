@@ -1,4 +1,5 @@
-"""`LocalTwin`: SeaweedFS, the local Lambda and the gateway, started and stopped together."""
+"""`LocalTwin`: SeaweedFS, the job queue with its local Lambda, and the gateway, started and
+stopped together."""
 
 import contextlib
 import dataclasses
@@ -23,28 +24,26 @@ from holefill.twin.gateway import (
     PerClientLimit,
     StageThrottle,
 )
-from holefill.twin.lambdas import LocalFunction, LocalLambda
+from holefill.twin.lambdas import LocalFunction, QueuedLambda
 from holefill.twin.ports import ensure_free
 from holefill.twin.seaweed import SeaweedFS
 from holefill_service import keys
-from holefill_service.jobs import (
-    JobConflictError,
-    JobStatus,
-    JobStore,
-    failure_of_invocation,
-    now_utc,
-)
+from holefill_service.job_queue import message_body
+from holefill_service.jobs import JobConflictError, JobStatus, JobStore, now_utc
 from holefill_service.settings import Settings
 
 log = logging.getLogger("holefill.twin")
 INPAINT_FUNCTION_NAME = "InpaintFunction"
 FAILED_FUNCTION_NAME = "JobFailedFunction"
 API_FUNCTION_NAME = "ApiFunction"
+JOB_QUEUE_NAME = "holefill-jobs"
 # ApiFunction environments: requests served at once (a request that waits on a hung S3
 # holds one for its deadline, a few seconds).
 API_ENVIRONMENTS = 4
-# The ApiFunction's timeout in `template.yaml`.
-API_TIMEOUT_SECONDS = 15
+# The ApiFunction's timeout, and the job queue's numbers, in `template.yaml`.
+API_TIMEOUT_SECONDS = 28
+QUEUE_VISIBILITY_SECONDS = 360
+QUEUE_MAX_RECEIVES = 3
 
 
 @dataclasses.dataclass
@@ -56,13 +55,16 @@ class TwinConfig:
         data_dir: SeaweedFS's data, kept between runs.
         port: the web app and the API (under /api).
         s3_port: S3, where browsers post uploads.
-        workers: InpaintFunction environments at once (its reserved concurrency).
+        workers: InpaintFunction environments at once (its event source's
+            `MaximumConcurrency`).
         static_dir: the built web app, if any.
         settings: the functions' settings (buckets, limits, timeouts).
         api_rate: API requests a second, and the burst, of all clients (the stage throttle).
         per_client_requests: API requests one address may make in a trailing number of
             seconds (the WAF rule), or None for no such limit.
         request_seconds: how long the gateway waits for a request to arrive.
+        queue_visibility_seconds: how long a message whose invocation did not return
+            stays out of the job queue.
     """
 
     model_dir: Path
@@ -74,11 +76,10 @@ class TwinConfig:
     api_rate: tuple[float, int] = (DEFAULT_RATE, DEFAULT_BURST)
     per_client_requests: tuple[int, float] | None = (PER_CLIENT_REQUESTS, PER_CLIENT_SECONDS)
     request_seconds: float = REQUEST_SECONDS
+    queue_visibility_seconds: float = QUEUE_VISIBILITY_SECONDS
     settings: Settings = dataclasses.field(
         default_factory=lambda: Settings(
-            uploads_bucket="holefill-uploads",
-            results_bucket="holefill-results",
-            inpaint_function_name=INPAINT_FUNCTION_NAME,
+            uploads_bucket="holefill-uploads", results_bucket="holefill-results"
         )
     )
 
@@ -119,6 +120,12 @@ class LocalTwin:
                 "(`holefill export` writes one; pass its folder with --model, or MODEL=DIR "
                 "to make run)"
             )
+        if config.queue_visibility_seconds <= config.settings.job_deadline_seconds:
+            raise ValueError(
+                "queue_visibility_seconds must outlast a job's deadline "
+                f"({config.settings.job_deadline_seconds} s): a message that comes back "
+                "sooner would find its job still running"
+            )
         ensure_free(config.port, "the web app and API", "--port")
         try:
             self._start_services()
@@ -135,9 +142,10 @@ class LocalTwin:
             [config.settings.uploads_bucket, config.settings.results_bucket]
         )
         environment = self.function_environment()
-        self.inpaint_function = LocalLambda(
+        self.inpaint_function = QueuedLambda(
             "inpaint",
             INPAINT_FUNCTION_NAME,
+            JOB_QUEUE_NAME,
             {
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": "holefill-inpaint",
@@ -147,13 +155,16 @@ class LocalTwin:
             },
             workers=config.workers,
             timeout_seconds=config.settings.inpaint_timeout_seconds,
-            on_failure=self._inpaint_failed,
+            visibility_seconds=config.queue_visibility_seconds,
+            max_receives=QUEUE_MAX_RECEIVES,
+            on_dead_letter=self._dead_letter,
         ).start()
         api_environment = {
             **environment,
             "POWERTOOLS_SERVICE_NAME": "holefill-api",
             "ALLOWED_ORIGIN": config.origin,
-            "AWS_ENDPOINT_URL_LAMBDA": self.inpaint_function.endpoint_url,
+            "JOB_QUEUE_URL": self.inpaint_function.queue_url,
+            "AWS_ENDPOINT_URL_SQS": self.inpaint_function.endpoint_url,
         }
         self.api = LocalFunction(
             "api",
@@ -162,10 +173,10 @@ class LocalTwin:
             environments=API_ENVIRONMENTS,
             timeout_seconds=API_TIMEOUT_SECONDS,
         ).start()
-        # The OnFailure destination runs in this process, called by the inpainting's
+        # The dead letters' function runs in this process, called by the inpainting's
         # workers; it reads the functions' environment.
         os.environ.update(environment, POWERTOOLS_SERVICE_NAME="holefill-failed")
-        # Metrics are off here, so the destination has none to publish, which Powertools
+        # Metrics are off here, so that function has none to publish, which Powertools
         # warns about once per call.
         warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
         self.failed_function = load_function("failed")
@@ -181,8 +192,9 @@ class LocalTwin:
         self._resume_jobs()
 
     def _resume_jobs(self):
-        """Jobs that an earlier run left unfinished are in S3: the queued ones are invoked
-        again; the running ones lost their worker with that run, and are failed."""
+        """Jobs that an earlier run left unfinished are in S3: the queued ones are queued
+        again (the twin's queue is in memory); the running ones lost their worker with that
+        run, and are failed."""
         settings = self.config.settings
         s3 = self.seaweed.client()
         store = JobStore(s3, settings.results_bucket)
@@ -208,12 +220,11 @@ class LocalTwin:
             except ValueError:  # a record of an older Holefill: nothing to resume
                 continue
             if job.status == JobStatus.QUEUED and not job.past_deadline(now_utc()):
-                self.inpaint_function.events.put({"job_id": job_id})
+                self.inpaint_function.send(message_body(job_id))
                 resumed += 1
             elif job.status == JobStatus.RUNNING:
-                code, message, status = failure_of_invocation({})
                 with contextlib.suppress(JobConflictError):
-                    store.replace(job.failed(now_utc(), code, message, status), etag)
+                    store.replace(job.stopped(now_utc()), etag)
                 failed += 1
         if resumed or failed:
             log.info(
@@ -232,10 +243,12 @@ class LocalTwin:
             "replaced within a second or two); try again shortly"
         )
 
-    def _inpaint_failed(self, record):
+    def _dead_letter(self, event):
         if self.failed_function is None:
-            raise RuntimeError("an inpainting failed before the twin had started")
-        self.failed_function.handler(record, LambdaContext(FAILED_FUNCTION_NAME))
+            raise RuntimeError(
+                "a job's message went to the dead letters before the twin had started"
+            )
+        self.failed_function.handler(event, LambdaContext(FAILED_FUNCTION_NAME))
 
     def function_environment(self):
         """What Lambda would set for both functions: settings, Powertools, S3 endpoint.

@@ -101,30 +101,31 @@ class Job(BaseModel):
             now,
             "inpainting_timed_out",
             "the inpainting did not finish in time (it waited or ran too long, or stopped); "
-            "the photo and mask are kept: start a new job with the same keys",
+            + _KEPT,
             504,
         )
+
+    def stopped(self, now):
+        """Failed because its message came back undone: the run that took it ended without
+        returning (out of time or memory, or its environment died), or no run could take
+        it (the dead letters)."""
+        if self.past_deadline(now):
+            return self.timed_out(now)
+        if self.status == JobStatus.QUEUED:
+            message = f"the inpainting could not be started; {_KEPT}"
+            return self.failed(now, "inpainting_unavailable", message, 503)
+        message = (
+            "the inpainting stopped before it finished (it ran out of memory, or its worker "
+            f"stopped); {_KEPT}"
+        )
+        return self.failed(now, "inpainting_failed", message, 500)
+
+
+_KEPT = "the photo and mask are kept: start a new job with the same keys"
 
 
 def now_utc():
     return datetime.datetime.now(datetime.UTC)
-
-
-def failure_of_invocation(record):
-    """`(code, message, http status)` for a Lambda asynchronous-invocation destination
-    record of an inpainting that did not return."""
-    condition = record.get("requestContext", {}).get("condition")
-    error = (record.get("responsePayload") or {}).get("errorMessage") or ""
-    kept = "the photo and mask are kept: start a new job with the same keys"
-    if condition == "EventAgeExceeded":
-        return (
-            "inpainting_timed_out",
-            f"the inpainting never started: every worker was busy; {kept}",
-            504,
-        )
-    if "timed out" in error.lower():
-        return "inpainting_timed_out", f"the inpainting ran too long and was stopped; {kept}", 504
-    return "inpainting_failed", f"the inpainting stopped unexpectedly on our side; {kept}", 500
 
 
 class JobConflictError(Exception):

@@ -23,13 +23,13 @@ class Settings:
         upload_expiry_seconds: how long a presigned POST stays valid.
         download_expiry_seconds: how long a result's presigned GET URL stays valid.
         inpaint_timeout_seconds: the InpaintFunction's timeout.
-        queue_seconds: how long an asynchronous invocation may wait for a free
-            InpaintFunction (its `MaximumEventAgeInSeconds`).
+        queue_seconds: how long a job's message may wait in the job queue for a free
+            InpaintFunction (the queue's `MessageRetentionPeriod`).
         grace_seconds: slack on top of those before a job that did not finish is failed.
         max_jobs_per_upload: how many jobs one upload may start.
         max_uncertainty_samples: the most Monte-Carlo samples a job may ask for.
         default_uncertainty_samples: the Monte-Carlo samples of a job that names none.
-        inpaint_function_name: the InpaintFunction (needed by the API function only).
+        job_queue_url: the job queue's URL (needed by the API function only).
     """
 
     uploads_bucket: str
@@ -44,7 +44,7 @@ class Settings:
     max_jobs_per_upload: int = 3
     max_uncertainty_samples: int = 32
     default_uncertainty_samples: int = 16
-    inpaint_function_name: str | None = None
+    job_queue_url: str | None = None
 
     @classmethod
     def from_environment(cls, environ):

@@ -32,10 +32,11 @@ IMAGE_FORMATS = {
 IMAGE_CONTENT_TYPES = tuple(IMAGE_FORMATS)
 
 
-# An S3 that does not answer is said so within 10 s (two tries of at most 4 s and the
-# backoff between), well inside API Gateway's 29 s, not after botocore's minute: the
-# first call that cannot be answered ends the request with `storage_unavailable`.
-_TIMEOUTS = {
+# An S3 (or the job queue) that does not answer is said so within 10 s (two tries of at
+# most 4 s and the backoff between), well inside API Gateway's 29 s, not after botocore's
+# minute: the first call that cannot be answered ends the request with
+# `storage_unavailable`.
+AWS_CLIENT_TIMEOUTS = {
     "connect_timeout": 2,
     "read_timeout": 4,
     "retries": {"total_max_attempts": 2, "mode": "standard"},
@@ -54,7 +55,7 @@ def s3_client(custom_endpoint=False):
     # us-east-1 too, so that every region's URLs have one form.
     addressing["us_east_1_regional_endpoint"] = "regional"
     # Signature version 4 everywhere: presigned POSTs need it, and SeaweedFS checks it.
-    config = Config(signature_version="s3v4", s3=addressing, **_TIMEOUTS)
+    config = Config(signature_version="s3v4", s3=addressing, **AWS_CLIENT_TIMEOUTS)
     return boto3.client("s3", config=config)
 
 
