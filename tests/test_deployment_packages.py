@@ -7,6 +7,7 @@ SeaweedFS with no training package importable."""
 import datetime
 import functools
 import glob
+import importlib.metadata
 import json
 import os
 import re
@@ -36,6 +37,10 @@ IMAGE_LOCK = REPO_ROOT / "functions" / "inpaint" / "requirements.txt"
 DOCKERFILE = REPO_ROOT / "functions" / "inpaint" / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 EVENTS = REPO_ROOT / "events"
+PRUNE = REPO_ROOT / "functions" / "inpaint" / "prune.py"
+BASE_IMAGE = "public.ecr.aws/lambda/python:3.12"
+# What the image's packages may take unpacked on x86_64 (megabytes of 10^6 bytes).
+IMAGE_PACKAGES_BUDGET_MB = 450
 # Lambda's python3.12 runtime runs on Amazon Linux 2023: glibc 2.34.
 LAMBDA_GLIBC_MINOR = 34
 ARCHITECTURES = ("x86_64", "aarch64")
@@ -136,7 +141,8 @@ def lambda_environment(architecture):
     }
 
 
-def lambda_wheel_tags(architecture):
+def lambda_platforms(architecture):
+    """The wheel platforms that Lambda's glibc runs, newest first."""
     platforms = [
         f"manylinux_2_{minor}_{architecture}" for minor in range(LAMBDA_GLIBC_MINOR, 4, -1)
     ]
@@ -144,6 +150,11 @@ def lambda_wheel_tags(architecture):
     platforms += [f"manylinux2014_{architecture}"]
     if architecture == "x86_64":
         platforms += ["manylinux2010_x86_64", "manylinux1_x86_64"]
+    return platforms
+
+
+def lambda_wheel_tags(architecture):
+    platforms = lambda_platforms(architecture)
     return {
         *cpython_tags(python_version=(3, 12), abis=["cp312", "abi3", "none"], platforms=platforms),
         *compatible_tags(python_version=(3, 12), interpreter="cp312", platforms=platforms),
@@ -425,7 +436,7 @@ def replay_image(python, root, context):
 
     for keyword, arguments in dockerfile_instructions():
         if keyword == "FROM":
-            assert arguments == "public.ecr.aws/lambda/python:3.12", arguments
+            assert arguments.startswith(f"{BASE_IMAGE}@sha256:"), arguments
         elif keyword == "ENV":
             name, _, value = arguments.partition("=")
             environment[name] = expand(value)
@@ -468,6 +479,137 @@ def test_the_build_context_holds_serving_code_only():
 
 def directory_megabytes(path):
     return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file()) / 1e6
+
+
+def test_the_base_image_is_pinned_by_digest():
+    (base,) = [arguments for keyword, arguments in dockerfile_instructions() if keyword == "FROM"]
+    assert re.fullmatch(re.escape(BASE_IMAGE) + r"@sha256:[0-9a-f]{64}", base), base
+
+
+def install_image_lock(target, *platform_arguments):
+    """The image's lock, installed as its Dockerfile installs it (wheels only, hashes
+    checked, nothing resolved), into `target`."""
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-cache-dir",
+            "--require-hashes",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--target",
+            str(target),
+            *platform_arguments,
+            "-r",
+            str(IMAGE_LOCK),
+        ]
+    )
+
+
+def prune(site_packages):
+    run([sys.executable, str(PRUNE), str(site_packages)])
+
+
+@pytest.mark.slow
+def test_the_image_packages_fit_their_budget(tmp_path):
+    """What the Dockerfile leaves of the lock on Lambda's x86_64 Python 3.12, unpacked, is
+    within the budget: pip installs the cp312 wheels into a folder (no Docker, no 3.12
+    interpreter needed), `prune.py` runs on it, and the files are summed."""
+    site_packages = tmp_path / "site-packages"
+    install_image_lock(
+        site_packages,
+        *(
+            argument
+            for platform in lambda_platforms("x86_64")
+            for argument in ("--platform", platform)
+        ),
+        "--python-version",
+        "3.12",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp312",
+    )
+    assert (site_packages / "scipy").is_dir() and (site_packages / "ai_edge_litert").is_dir()
+    installed = directory_megabytes(site_packages)
+    prune(site_packages)
+    left = directory_megabytes(site_packages)
+    print(f"image packages: {installed:.0f} MB as locked, {left:.0f} MB pruned", file=sys.stderr)
+    assert left <= IMAGE_PACKAGES_BUDGET_MB, f"{left:.0f} MB (as locked: {installed:.0f} MB)"
+
+
+# Serves a fill from the packages of sys.path alone (python -S): the photo's error map
+# runs the biharmonic diffusion (SciPy's sparse solver) and LiteRT; a HEIC is decoded.
+SERVE_FROM_PACKAGES = """
+import io, json, sys
+import numpy as np
+from PIL import Image
+import pillow_heif
+from holefill import Inpainter
+
+rng = np.random.default_rng(0)
+photo = (rng.random((96, 128, 3)) * 255).astype(np.uint8)
+mask = np.zeros((96, 128), np.uint8)
+mask[30:60, 40:90] = 255
+encoded = {}
+for name, array, image_format in (("photo", photo, "HEIF"), ("mask", mask, "PNG")):
+    if image_format == "HEIF":
+        pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=image_format)
+    encoded[name] = buffer.getvalue()
+inpainter = Inpainter.load(sys.argv[1], threads=1)
+inpainting = inpainter.inpaint(encoded["photo"], encoded["mask"], uncertainty="error-map")
+print(json.dumps({
+    "format": inpainting.photo.format,
+    "result_bytes": len(inpainting.encode()),
+    "map": inpainting.uncertainty.method,
+    "paths": [path for path in sys.path if "site-packages" in path],
+}))
+"""
+
+
+def copy_installed(lock, target):
+    """The lock's packages as this interpreter has them installed, copied file by file
+    into `target`: the same layout at the versions this Python runs."""
+    for name, (requirement, _) in read_lock(lock).items():
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        distribution = importlib.metadata.distribution(name)
+        for file in distribution.files:
+            source = Path(distribution.locate_file(file))
+            if ".." not in file.parts and source.is_file():
+                (target / file).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target / file)
+
+
+@pytest.mark.slow
+def test_the_pruned_packages_serve_a_fill(tmp_path):
+    """`prune.py` deletes nothing that serving loads: the image's packages (as this
+    interpreter has them), pruned, run the inpainting alone (no other site-packages)."""
+    site_packages = tmp_path / "site-packages"
+    copy_installed(IMAGE_LOCK, site_packages)
+    prune(site_packages)
+    assert not (site_packages / "scipy" / "stats").exists()
+    script = tmp_path / "serve.py"
+    script.write_text(SERVE_FROM_PACKAGES)
+    environment = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": os.pathsep.join([str(site_packages), str(REPO_ROOT)]),
+    }
+    result = run(
+        [sys.executable, "-S", str(script), str(REPO_ROOT / "models" / "default")],
+        env=environment,
+        cwd=tmp_path,
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    # A HEIC comes back as a JPEG, which every app opens.
+    assert report["format"] == "JPEG" and report["result_bytes"] > 1000, report
+    assert report["map"] == "error-map", report
+    assert report["paths"] == [str(site_packages)], report
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from its edge; diffusion is the other way round. Measured on 40 validation sampl
 the interior from the network, with a ramp between them; and since the two err
 independently, a share of diffusion in the interior lowers the error there too.
 
-Biharmonic diffusion (scikit-image's `inpaint_biharmonic`) is the better partner: on
+Biharmonic diffusion (`holefill.inference.biharmonic`) is the better partner: on
 photos outside the validation set (`bench/seam_partners.py`) the network blended with it
 beat the Navier-Stokes blend on SSIM and PSNR in every hole-size bucket, and biharmonic
 diffusion alone on SSIM, which the Navier-Stokes blend did not. It costs more, so large
@@ -21,8 +21,8 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from skimage.restoration import inpaint_biharmonic
 
+from holefill.inference.biharmonic import inpaint_biharmonic
 from holefill.inference.strategies import unit_float
 
 
@@ -57,11 +57,7 @@ def _navier_stokes(colour, hole, radius):
 
 
 def _biharmonic(colour, hole, radius):
-    # Each connected hole is solved in its own bounding box: the same result, and cheaper
-    # than one system for scattered strokes.
-    filled = inpaint_biharmonic(
-        unit_float(colour), hole.astype(bool), split_into_regions=True, channel_axis=-1
-    )
+    filled = inpaint_biharmonic(unit_float(colour), hole.astype(bool))
     return np.clip(filled, 0.0, 1.0).astype(np.float32)
 
 
