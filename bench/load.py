@@ -90,7 +90,7 @@ def run_client(api_url, origin, photo, mask, jobs, uncertainty, address):
         if final.status_code != 200:
             errors.append(f"{final.status_code} {final.text[:200]}")
             continue
-        result = requests.get(final.json()["result"]["url"], timeout=30)
+        result = requests.get(final.json()["files"]["result"], timeout=30)
         if result.status_code != 200 or not result.content:
             lost += 1
             continue

@@ -14,7 +14,7 @@ from holefill.inference.strategies import STRATEGIES
 from holefill.inference.synthesis import DEFAULT_FILL, FILLS
 from holefill.inference.uncertainty import CHOICES
 from holefill.twin.functions import FUNCTIONS_DIR, REPO_ROOT
-from holefill_service import jobs, storage
+from holefill_service import formats, jobs
 from holefill_service.settings import Settings
 
 FRONTEND_SOURCES = REPO_ROOT / "frontend" / "src"
@@ -55,9 +55,9 @@ def test_the_formats_the_api_takes_are_those_holefill_reads():
     Image.init()
     read = {Image.MIME[image_format] for image_format in READ_FORMATS}
     # HEIC files are HEIF to Pillow (pillow-heif): browsers type them either way.
-    assert read | {"image/heic"} == set(storage.IMAGE_CONTENT_TYPES)
+    assert read | {"image/heic"} == set(formats.IMAGE_CONTENT_TYPES)
     # The web app sniffs a photo's type from its header: only types the API takes.
     sniffed = set(
         re.findall(r'"(image/[a-z]+)"', (FRONTEND_SOURCES / "imageHeader.ts").read_text())
     )
-    assert sniffed and sniffed <= set(storage.IMAGE_CONTENT_TYPES)
+    assert sniffed and sniffed <= set(formats.IMAGE_CONTENT_TYPES)

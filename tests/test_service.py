@@ -29,7 +29,7 @@ from PIL import Image
 
 from holefill.twin.client import HolefillClient, post_file
 from holefill.twin.functions import REPO_ROOT, LambdaContext, load_function
-from holefill_service import keys, storage
+from holefill_service import formats, keys, storage
 from holefill_service.job_queue import JobQueue, message_body
 from holefill_service.jobs import Job, JobStatus, JobStore, now_utc
 
@@ -114,15 +114,16 @@ def test_whole_flow_upload_job_result(client, twin):
     job = done.json()
     assert job["status"] == "done"
     assert job["result"]["content_type"] == "image/jpeg"
+    assert (job["result"]["strategy"], job["result"]["fill"]) == ("crop", "synthesis")
 
-    result = Image.open(io.BytesIO(requests.get(job["result"]["url"], timeout=10).content))
+    result = Image.open(io.BytesIO(requests.get(job["files"]["result"], timeout=10).content))
     assert (result.format, result.size) == ("JPEG", (160, 120))
     assert result.getexif()[0x010F] == "Holefill test camera"
     # The model's card offers the error map: "auto" gives it, with what its colours mean.
-    uncertainty = job["uncertainty"]
+    uncertainty = job["result"]["uncertainty"]
     assert uncertainty["method"] == "error-map" and uncertainty["full_scale"] == 0.2
     assert "expected absolute error" in uncertainty["unit"]
-    heatmap = Image.open(io.BytesIO(requests.get(uncertainty["url"], timeout=10).content))
+    heatmap = Image.open(io.BytesIO(requests.get(job["files"]["uncertainty"], timeout=10).content))
     assert (heatmap.format, heatmap.mode, heatmap.size) == ("PNG", "RGBA", (160, 120))
     alpha = np.asarray(heatmap)[..., 3]
     assert alpha[mask_array() > 0].min() == 255, "opaque over every hole pixel"
@@ -140,7 +141,9 @@ def test_a_map_the_card_does_not_offer_fails_the_job_with_its_reason(client):
     assert "does not offer the monte-carlo" in error["message"]
     assert "Spearman" in error["message"], "the card's reason"
     without = client.inpaint(encode(photo_array()), encode(mask_array()), uncertainty="none")
-    assert without.json()["status"] == "done" and without.json()["uncertainty"] is None
+    done = without.json()
+    assert done["status"] == "done" and done["result"]["uncertainty"] is None
+    assert done["files"]["uncertainty"] is None and done["files"]["uncertainty_data"] is None
 
 
 @pytest.mark.parametrize("region", ["eu-west-1", "ap-south-2", "us-east-1"])
@@ -474,7 +477,7 @@ def test_the_limits_are_what_uploads_and_jobs_enforce(client, settings):
     )
     assert limits["max_jobs_per_upload"] == settings.max_jobs_per_upload
     published = {entry["content_type"] for entry in limits["formats"]}
-    assert published == set(storage.IMAGE_CONTENT_TYPES)
+    assert published == set(formats.IMAGE_CONTENT_TYPES)
     assert {"image/heic", "image/avif"} <= published
     jpeg = next(entry for entry in limits["formats"] if entry["content_type"] == "image/jpeg")
     assert jpeg == {"content_type": "image/jpeg", "name": "JPEG", "extensions": ["jpg", "jpeg"]}
@@ -542,7 +545,7 @@ def test_inpaint_event_runs_a_job_once(twin, client, tiny_model, monkeypatch):
 
     assert inpaint.handler(event, context) == [JobStatus.DONE]
     done, _ = store.load(job.id)
-    assert done.result_key == keys.result_key(job.id, "PNG")
+    assert done.result_key == keys.result_key(job.id, "image/png") == f"results/{job.id}/result.png"
     # SQS may deliver a message twice: the second delivery leaves the job alone.
     assert inpaint.handler(event, context) == [JobStatus.DONE]
     assert store.load(job.id)[0].updated_at == done.updated_at

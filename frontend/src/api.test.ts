@@ -109,14 +109,13 @@ describe("fill", () => {
       json(200, {
         id: "j",
         status: "done",
-        result: { url: "http://s3/r.png", content_type: "image/png" },
-        uncertainty: {
-          url: "http://s3/u.png",
+        result: {
+          strategy: "crop",
+          fill: "synthesis",
           content_type: "image/png",
-          method: "error-map",
-          unit: "the expected absolute error",
-          full_scale: 0.2,
+          uncertainty: { method: "error-map", unit: "the expected absolute error", full_scale: 0.2 },
         },
+        files: { result: "http://s3/r.png", uncertainty: "http://s3/u.png", uncertainty_data: "http://s3/d.png" },
       }),
     );
     const posted: string[] = [];
@@ -139,9 +138,15 @@ describe("fill", () => {
       expect(poll.url).toBe("http://api/jobs/j");
       expect((poll.init!.headers as Record<string, string>)[JOB_SECRET_HEADER]).toBe("job secret");
     }
+    // The job's result is the web app's as the API answers it: nothing renamed.
     expect(result).toEqual({
-      result: { url: "http://s3/r.png", contentType: "image/png" },
-      uncertainty: { url: "http://s3/u.png", method: "error-map", unit: "the expected absolute error", fullScale: 0.2 },
+      result: {
+        strategy: "crop",
+        fill: "synthesis",
+        content_type: "image/png",
+        uncertainty: { method: "error-map", unit: "the expected absolute error", full_scale: 0.2 },
+      },
+      files: { result: "http://s3/r.png", uncertainty: "http://s3/u.png", uncertainty_data: "http://s3/d.png" },
     });
   });
 

@@ -32,8 +32,10 @@ import { JOB_SECRET_HEADER } from "./apiTypes";
 export type PresignedPost = schema.PresignedPost;
 /** The answer of POST /uploads; its secrets are kept in memory only. */
 export type Upload = schema.UploadResponse;
-export type ResultFile = schema.ResultFile;
-export type UncertaintyFile = schema.UncertaintyFile;
+/** What a done job made, as its record keeps it: shown and kept with its version as is. */
+export type JobResult = schema.JobResult;
+export type ResultFiles = schema.ResultFiles;
+export type UncertaintyResult = schema.UncertaintyResult;
 export type JobStatus = schema.JobStatus;
 export type JobAccepted = schema.JobAccepted;
 export type ImageFormat = schema.ImageFormat;
@@ -42,7 +44,7 @@ export type ServiceLimits = schema.Limits;
 
 /** A job's view, with a failed job's HTTP status: 4xx when the photo or mask cannot be
  * filled, 5xx when we failed. */
-export type JobView = Pick<schema.JobView, "id" | "status" | "result" | "uncertainty" | "error"> & {
+export type JobView = Pick<schema.JobView, "id" | "status" | "result" | "files" | "error"> & {
   httpStatus?: number;
 };
 

@@ -39,18 +39,28 @@ export interface JobRequest {
   seed?: number;
 }
 
+/** What a done job made. Its record keeps this, and `GET /jobs/{job_id}` answers with it as it is, beside the URLs of its files. */
+export interface JobResult {
+  /** how the photo met the network: crop, tile or resize */
+  strategy: string;
+  /** synthesis or network */
+  fill: string;
+  /** the result's type: the photo's own (HEIC and AVIF come back as JPEG) */
+  content_type: string;
+  /** the map, if the job asked for one and the model has it */
+  uncertainty?: UncertaintyResult | null;
+}
+
 export type JobStatus = "queued" | "running" | "done" | "failed";
 
-/** A job as the API shows it: results only when done, `error` only when failed. */
+/** A job as the API shows it: its result and files only when done, `error` only when failed. */
 export interface JobView {
   id: string;
   status: JobStatus;
   created_at: string;
   updated_at: string;
-  strategy?: string | null;
-  fill?: string | null;
-  result?: ResultFile | null;
-  uncertainty?: UncertaintyFile | null;
+  result?: JobResult | null;
+  files?: ResultFiles | null;
   expires_in?: number | null;
   error?: ErrorDetail | null;
 }
@@ -74,23 +84,24 @@ export interface PresignedPost {
   fields: Record<string, string>;
 }
 
-export interface ResultFile {
-  url: string;
-  content_type: string;
+/** Presigned GETs of a done job's files, each valid for `expires_in` seconds. */
+export interface ResultFiles {
+  /** the filled photo, of the result's content_type */
+  result: string;
+  /** the map as a PNG over the photo: inferno colours on the holes (black = 0, yellow = full_scale or more), transparent elsewhere */
+  uncertainty?: string | null;
+  /** the map's values as a 16-bit greyscale PNG: a pixel's grey over 65535 is its value in `unit` (1 = the full range), 0 off the holes */
+  uncertainty_data?: string | null;
 }
 
-/** The uncertainty map: a PNG over the photo, inferno colours on the holes (black = `0`, yellow = `full_scale` or more), transparent elsewhere. */
-export interface UncertaintyFile {
-  url: string;
-  content_type: string;
+/** A done job's uncertainty map: what its pixels mean. */
+export interface UncertaintyResult {
   /** error-map or monte-carlo */
   method: string;
   /** what a pixel's value means */
   unit: string;
-  /** the value that the top colour stands for */
+  /** the value that the map's top colour stands for */
   full_scale: number;
-  /** the map's values as a 16-bit greyscale PNG: a pixel's grey over 65535 is its value in `unit` (1 = the full range), 0 off the holes */
-  data_url: string;
 }
 
 /** The content types the browser will send the files with (S3 checks them). */

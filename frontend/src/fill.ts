@@ -6,25 +6,26 @@
  * then queued / running. Nothing here touches the editor's state: whatever fails, the
  * user's mask is untouched and the fill can be retried.
  */
-import { ApiClient, ApiError, postFile, type JobAccepted, type JobView, type PresignedPost } from "./api";
+import {
+  ApiClient,
+  ApiError,
+  postFile,
+  type JobAccepted,
+  type JobResult,
+  type JobView,
+  type PresignedPost,
+  type ResultFiles,
+} from "./api";
 
 export type FillProgress =
   | { phase: "uploading"; fraction: number }
   | { phase: "queued" }
   | { phase: "running" };
 
-export interface UncertaintyMap {
-  url: string;
-  /** The values as a 16-bit greyscale PNG. */
-  dataUrl: string;
-  method: string;
-  unit: string;
-  fullScale: number;
-}
-
+/** A done job, as the API answers: what it made, and where its files are. */
 export interface FillResult {
-  result: { url: string; contentType: string };
-  uncertainty: UncertaintyMap | null;
+  result: JobResult;
+  files: ResultFiles;
 }
 
 export interface FillDependencies {
@@ -93,23 +94,12 @@ export async function followJob(
     pause = Math.min(maxPollMs, pause * 1.5);
     view = await client.getJob(job);
   }
-  if (view.status === "failed" || !view.result) {
+  if (view.status === "failed" || !view.result || !view.files) {
     const error = view.error ?? { code: "job_failed", message: "The fill failed." };
     const kind = (view.httpStatus ?? 500) >= 500 ? "server" : "request";
     throw new ApiError(kind, error.code, error.message, view.httpStatus);
   }
-  return {
-    result: { url: view.result.url, contentType: view.result.content_type },
-    uncertainty: view.uncertainty
-      ? {
-          url: view.uncertainty.url,
-          dataUrl: view.uncertainty.data_url,
-          method: view.uncertainty.method,
-          unit: view.uncertainty.unit,
-          fullScale: view.uncertainty.full_scale,
-        }
-      : null,
-  };
+  return { result: view.result, files: view.files };
 }
 
 function timedOut(timeoutMs: number) {

@@ -61,5 +61,25 @@ export function saveWork(work: SavedWork) {
 }
 
 export async function loadWork(): Promise<SavedWork | null> {
-  return ((await transact("readonly", (store) => store.get(KEY))) as SavedWork | undefined) ?? null;
+  const saved = (await transact("readonly", (store) => store.get(KEY))) as SavedWork | undefined;
+  return saved ? { ...saved, versions: saved.versions.map(withResult) } : null;
+}
+
+/** What an older release kept of a fill's map (its meaning beside the images), as a
+ * version keeps it now: the map's meaning in the fill's `result`. */
+interface OlderMap {
+  image: Blob;
+  data: Blob;
+  method: string;
+  unit: string;
+  fullScale: number;
+}
+
+export function withResult(version: Version): Version {
+  const map = version.uncertainty as Partial<OlderMap> | null;
+  if (version.result || !map || map.fullScale === undefined) return version;
+  const { image, data, method, unit, fullScale } = map as OlderMap;
+  const uncertainty = { method, unit, full_scale: fullScale };
+  const result = { strategy: "", fill: "", content_type: version.file.type, uncertainty };
+  return { ...version, result, uncertainty: { image, data } };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { emptyTimeline, record, redo, undo } from "./history";
 import type { MaskEdit } from "./mask";
-import { currentVersion, maskEdits, switchTo, type Edit } from "./versions";
+import { withResult } from "./persist";
+import { currentVersion, maskEdits, switchTo, type Edit, type Version } from "./versions";
 
 const stroke = (x: number): MaskEdit => ({ kind: "stroke", erase: false, size: 10, points: [{ x, y: 0 }] });
 
@@ -37,5 +38,23 @@ describe("fill history", () => {
     expect(currentVersion(undo(timeline).done)).toBe(2);
     // A fill that started before an undo goes where the timeline now ends.
     expect(switchTo(emptyTimeline<Edit>(), 3, 5).done).toEqual([{ kind: "version", index: 3 }]);
+  });
+});
+
+describe("work saved by an older release", () => {
+  it("keeps a fill's map with its meaning moved into the fill's result", () => {
+    const [file, image, data] = [new Blob(["f"], { type: "image/jpeg" }), new Blob(["i"]), new Blob(["d"])];
+    const older = { file, display: file, parent: 0, uncertainty: { image, data, method: "error-map", unit: "u", fullScale: 0.2 } };
+    const version = withResult(older as unknown as Version);
+    expect(version.uncertainty).toEqual({ image, data });
+    expect(version.result).toEqual({
+      strategy: "",
+      fill: "",
+      content_type: "image/jpeg",
+      uncertainty: { method: "error-map", unit: "u", full_scale: 0.2 },
+    });
+    expect(withResult(version)).toBe(version);
+    const original: Version = { file, display: file, parent: null, uncertainty: null };
+    expect(withResult(original)).toBe(original);
   });
 });

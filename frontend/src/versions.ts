@@ -4,16 +4,15 @@
  * (its strokes come back, on the version they were painted on) as over a stroke, and
  * the mask shown is the strokes since the current version was made current.
  */
+import type { JobResult } from "./api";
 import * as history from "./history";
 import type { MaskEdit } from "./mask";
 
+/** A fill's uncertainty map, fetched: what its pixels mean is the fill's `result.uncertainty`. */
 export interface UncertaintyLayer {
   image: Blob;
-  /** The values, 16-bit grey (grey / 65535 in `unit`), to measure with. */
+  /** The values, 16-bit grey (grey / 65535 in its `unit`), to measure with. */
   data: Blob;
-  method: string;
-  unit: string;
-  fullScale: number;
 }
 
 export interface Version {
@@ -25,6 +24,8 @@ export interface Version {
   parent: number | null;
   /** A fill's mask and seed, which "Try another" fills again with the next seed. */
   filledWith?: { mask: Blob; seed: number };
+  /** What the service made, as it said (a fill's only). */
+  result?: JobResult;
   uncertainty: UncertaintyLayer | null;
 }
 

@@ -37,7 +37,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from holefill_service import keys, storage
+from holefill_service import formats, keys, storage
 from holefill_service.errors import ServiceError, error_body
 from holefill_service.job_queue import JobQueue
 from holefill_service.jobs import (
@@ -45,6 +45,7 @@ from holefill_service.jobs import (
     UNCERTAINTY_CHOICES,
     Job,
     JobConflictError,
+    JobResult,
     JobStatus,
     JobStore,
     now_utc,
@@ -108,8 +109,8 @@ class UploadRequest(BaseModel):
     @field_validator("photo_content_type", "mask_content_type")
     @classmethod
     def _known_image_type(cls, content_type):
-        if content_type not in storage.IMAGE_CONTENT_TYPES:
-            raise ValueError(f"must be one of {', '.join(storage.IMAGE_CONTENT_TYPES)}")
+        if content_type not in formats.IMAGE_CONTENT_TYPES:
+            raise ValueError(f"must be one of {', '.join(formats.IMAGE_CONTENT_TYPES)}")
         return content_type
 
 
@@ -197,21 +198,19 @@ class JobAccepted(BaseModel):
     )
 
 
-class ResultFile(BaseModel):
-    url: str
-    content_type: str
+class ResultFiles(BaseModel):
+    """Presigned GETs of a done job's files, each valid for `expires_in` seconds."""
 
-
-class UncertaintyFile(ResultFile):
-    """The uncertainty map: a PNG over the photo, inferno colours on the holes (black =
-    `0`, yellow = `full_scale` or more), transparent elsewhere."""
-
-    method: str = Field(description="error-map or monte-carlo")
-    unit: str = Field(description="what a pixel's value means")
-    full_scale: float = Field(description="the value that the top colour stands for")
-    data_url: str = Field(
+    result: str = Field(description="the filled photo, of the result's content_type")
+    uncertainty: str | None = Field(
+        default=None,
+        description="the map as a PNG over the photo: inferno colours on the holes (black = "
+        "0, yellow = full_scale or more), transparent elsewhere",
+    )
+    uncertainty_data: str | None = Field(
+        default=None,
         description="the map's values as a 16-bit greyscale PNG: a pixel's grey over 65535 "
-        "is its value in `unit` (1 = the full range), 0 off the holes"
+        "is its value in `unit` (1 = the full range), 0 off the holes",
     )
 
 
@@ -221,16 +220,15 @@ class ErrorDetail(BaseModel):
 
 
 class JobView(BaseModel):
-    """A job as the API shows it: results only when done, `error` only when failed."""
+    """A job as the API shows it: its result and files only when done, `error` only when
+    failed."""
 
     id: str
     status: JobStatus
     created_at: datetime.datetime
     updated_at: datetime.datetime
-    strategy: str | None = None
-    fill: str | None = None
-    result: ResultFile | None = None
-    uncertainty: UncertaintyFile | None = None
+    result: JobResult | None = None
+    files: ResultFiles | None = None
     expires_in: int | None = None
     error: ErrorDetail | None = None
 
@@ -328,23 +326,17 @@ def get_job(
         id=job.id, status=job.status, created_at=job.created_at, updated_at=job.updated_at
     )
     if job.status == JobStatus.DONE:
-        view.strategy = job.applied_strategy
-        view.fill = job.fill
-        view.result = ResultFile(
-            url=storage.presigned_download(s3, settings, job.result_key),
-            content_type=job.result_content_type,
+        view.result = job.result
+        mapped = job.result.uncertainty is not None
+
+        def url(key):
+            return storage.presigned_download(s3, settings, key)
+
+        view.files = ResultFiles(
+            result=url(job.result_key),
+            uncertainty=url(keys.uncertainty_key(job.id)) if mapped else None,
+            uncertainty_data=url(keys.uncertainty_data_key(job.id)) if mapped else None,
         )
-        if job.uncertainty_key:
-            view.uncertainty = UncertaintyFile(
-                url=storage.presigned_download(s3, settings, job.uncertainty_key),
-                content_type="image/png",
-                method=job.uncertainty_method,
-                unit=job.uncertainty_unit,
-                full_scale=job.uncertainty_full_scale,
-                data_url=storage.presigned_download(
-                    s3, settings, keys.uncertainty_data_key(job.id)
-                ),
-            )
         view.expires_in = settings.download_expiry_seconds
     if job.status == JobStatus.FAILED:
         # A job that failed answers as the request would have, had it run synchronously:
@@ -375,7 +367,7 @@ LIMITS = Limits(
     max_pixels=settings.max_pixels,
     formats=[
         ImageFormat(content_type=content_type, name=name, extensions=list(extensions))
-        for content_type, (name, extensions) in storage.IMAGE_FORMATS.items()
+        for content_type, (name, extensions) in formats.IMAGE_FORMATS.items()
     ],
     max_uncertainty_samples=settings.max_uncertainty_samples,
     max_jobs_per_upload=settings.max_jobs_per_upload,

@@ -21,13 +21,20 @@ from PIL import Image
 
 from holefill import Inpainter
 from holefill.card import read_card
-from holefill.errors import InputTooLargeError, InvalidInputError, UnsupportedFormatError
+from holefill.errors import InvalidInputError
 from holefill.imaging.photos import Limits
 from holefill.inference.cost import CostModel
 from holefill_service import keys, storage
 from holefill_service.errors import ServiceError
 from holefill_service.job_queue import job_ids
-from holefill_service.jobs import JobConflictError, JobStatus, JobStore, now_utc
+from holefill_service.jobs import (
+    JobConflictError,
+    JobResult,
+    JobStatus,
+    JobStore,
+    UncertaintyResult,
+    now_utc,
+)
 from holefill_service.settings import Settings
 
 # The share of the environment's memory that a job's estimate may take.
@@ -96,7 +103,7 @@ def run_job(job_id):
         job = _inpaint(job)
     except InvalidInputError as error:
         logger.info("the photo or mask cannot be inpainted", extra={"code": error.code})
-        job = job.failed(now_utc(), error.code, error.message, _http_status(error))
+        job = job.failed(now_utc(), error.code, error.message, error.http_status)
         metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
     except ServiceError as error:
         logger.info("an upload is gone or beyond the limits", extra={"code": error.code})
@@ -131,34 +138,25 @@ def _inpaint(job):
         uncertainty_samples=job.uncertainty_samples,
         seed=job.seed,
     )
-    image_format = inpainting.photo.format
-    outputs = {
-        "applied_strategy": inpainting.strategy,
-        "result_key": keys.result_key(job.id, image_format),
-        "result_content_type": Image.MIME.get(image_format, "application/octet-stream"),
-    }
-    _write_result(outputs["result_key"], inpainting.encode(), outputs["result_content_type"])
     uncertainty = inpainting.uncertainty
+    result = JobResult(
+        strategy=inpainting.strategy,
+        fill=job.fill,
+        content_type=Image.MIME.get(inpainting.photo.format, "application/octet-stream"),
+        uncertainty=None
+        if uncertainty is None
+        else UncertaintyResult(
+            method=uncertainty.method, unit=uncertainty.unit, full_scale=uncertainty.full_scale
+        ),
+    )
+    _write_result(
+        keys.result_key(job.id, result.content_type), inpainting.encode(), result.content_type
+    )
     if uncertainty is not None:
-        outputs.update(
-            uncertainty_key=keys.uncertainty_key(job.id),
-            uncertainty_method=uncertainty.method,
-            uncertainty_unit=uncertainty.unit,
-            uncertainty_full_scale=uncertainty.full_scale,
-        )
-        _write_result(outputs["uncertainty_key"], uncertainty.heatmap_png(), "image/png")
+        _write_result(keys.uncertainty_key(job.id), uncertainty.heatmap_png(), "image/png")
         _write_result(keys.uncertainty_data_key(job.id), uncertainty.data_png(), "image/png")
-    return job.succeeded(now_utc(), **outputs)
+    return job.succeeded(now_utc(), result)
 
 
 def _write_result(key, data, content_type):
     s3.put_object(Bucket=settings.results_bucket, Key=key, Body=data, ContentType=content_type)
-
-
-def _http_status(error):
-    """The status `holefill.errors` documents for each kind of input error."""
-    if isinstance(error, InputTooLargeError):
-        return 413
-    if isinstance(error, UnsupportedFormatError):
-        return 415
-    return 422

@@ -242,12 +242,13 @@ export function App() {
     // A cancelled fill's last callbacks are not this one's progress.
     const onProgress = (progress: FillProgress) => controller.signal.aborted || dispatch({ type: "fillProgress", progress });
     try {
-      const { result, uncertainty } = await run(onProgress);
+      const { result, files } = await run(onProgress);
       // The next fill sends this result as its photo: it is kept, not only shown.
+      const fetched = (url: string | null | undefined) => (url ? fetchImage(url, controller.signal) : null);
       const [image, map, data] = await Promise.all([
-        fetchImage(result.url, controller.signal),
-        uncertainty && fetchImage(uncertainty.url, controller.signal),
-        uncertainty && fetchImage(uncertainty.dataUrl, controller.signal),
+        fetchImage(files.result, controller.signal),
+        fetched(files.uncertainty),
+        fetched(files.uncertainty_data),
       ]);
       if (controller.signal.aborted) return;
       const version: Version = {
@@ -255,9 +256,8 @@ export function App() {
         display: image,
         parent: request.parent,
         filledWith: { mask: request.mask, seed: request.seed },
-        uncertainty: uncertainty &&
-          map &&
-          data && { image: map, data, method: uncertainty.method, unit: uncertainty.unit, fullScale: uncertainty.fullScale },
+        result,
+        uncertainty: map && data && { image: map, data },
       };
       dispatch({ type: "filled", original, request, version });
     } catch (error) {
@@ -457,7 +457,7 @@ export function App() {
               onCompare={setCompare}
               holding={holding}
               onHold={setHolding}
-              uncertainty={version.uncertainty}
+              uncertainty={(version.uncertainty && version.result?.uncertainty) || null}
               showUncertainty={showUncertainty}
               onShowUncertainty={setShowUncertainty}
               uncertaintyOpacity={uncertaintyOpacity}

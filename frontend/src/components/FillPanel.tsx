@@ -1,7 +1,7 @@
 /** Fill and what follows it: progress, comparing with the version before, the uncertainty map, downloads. */
 import type { ReactNode } from "react";
 import { isBusy, type FillStatus } from "../fillStatus";
-import type { UncertaintyLayer } from "../versions";
+import type { UncertaintyResult } from "../api";
 
 interface Props {
   status: FillStatus;
@@ -17,7 +17,8 @@ interface Props {
   onCompare: (percent: number) => void;
   holding: boolean;
   onHold: (held: boolean) => void;
-  uncertainty: UncertaintyLayer | null;
+  /** What the shown fill's uncertainty map means, where it has one. */
+  uncertainty: UncertaintyResult | null;
   showUncertainty: boolean;
   onShowUncertainty: (show: boolean) => void;
   uncertaintyOpacity: number;
@@ -158,8 +159,8 @@ export function FillPanel(props: Props) {
 
 /** What the heat map's colours mean, in plain words; the precise unit (the API's) is a
  * tooltip away. */
-function Legend({ map }: { map: UncertaintyLayer }) {
-  const top = Math.round(map.fullScale * 100);
+function Legend({ map }: { map: UncertaintyResult }) {
+  const top = Math.round(map.full_scale * 100);
   return (
     <div className="legend" role="group" aria-label="Uncertainty map legend">
       <span>Likely right</span>

@@ -13,7 +13,7 @@ import datetime
 import enum
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from holefill_service import keys, storage
 from holefill_service.errors import ServiceError
@@ -41,6 +41,28 @@ class JobError(BaseModel):
     http_status: int
 
 
+class UncertaintyResult(BaseModel):
+    """A done job's uncertainty map: what its pixels mean."""
+
+    method: str = Field(description="error-map or monte-carlo")
+    unit: str = Field(description="what a pixel's value means")
+    full_scale: float = Field(description="the value that the map's top colour stands for")
+
+
+class JobResult(BaseModel):
+    """What a done job made. Its record keeps this, and `GET /jobs/{job_id}` answers with
+    it as it is, beside the URLs of its files."""
+
+    strategy: str = Field(description="how the photo met the network: crop, tile or resize")
+    fill: str = Field(description="synthesis or network")
+    content_type: str = Field(
+        description="the result's type: the photo's own (HEIC and AVIF come back as JPEG)"
+    )
+    uncertainty: UncertaintyResult | None = Field(
+        default=None, description="the map, if the job asked for one and the model has it"
+    )
+
+
 class Job(BaseModel):
     """One job's record."""
 
@@ -58,13 +80,7 @@ class Job(BaseModel):
     updated_at: datetime.datetime
     deadline: datetime.datetime
     attempts: int = 0
-    applied_strategy: str | None = None
-    result_key: str | None = None
-    result_content_type: str | None = None
-    uncertainty_key: str | None = None
-    uncertainty_method: str | None = None
-    uncertainty_unit: str | None = None
-    uncertainty_full_scale: float | None = None
+    result: JobResult | None = None
     error: JobError | None = None
 
     @property
@@ -84,11 +100,15 @@ class Job(BaseModel):
             }
         )
 
-    def succeeded(self, now, **outputs):
-        """Done, with `applied_strategy`, `result_key`, `result_content_type` and, with a
-        map, `uncertainty_key`, `uncertainty_method`, `uncertainty_unit` and
-        `uncertainty_full_scale`."""
-        return self.model_copy(update={"status": JobStatus.DONE, "updated_at": now, **outputs})
+    def succeeded(self, now, result):
+        """Done, having made `result` (its files at `result_key` and the uncertainty keys)."""
+        return self.model_copy(
+            update={"status": JobStatus.DONE, "updated_at": now, "result": result}
+        )
+
+    @property
+    def result_key(self):
+        return keys.result_key(self.id, self.result.content_type)
 
     def failed(self, now, code, message, http_status):
         error = JobError(code=code, message=message, http_status=http_status)

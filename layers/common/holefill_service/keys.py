@@ -19,6 +19,7 @@ import re
 import secrets
 import uuid
 
+from holefill_service import formats
 from holefill_service.errors import ServiceError
 
 UPLOAD_PARTS = ("photo", "mask")
@@ -26,15 +27,6 @@ _ID = "[0-9a-f]{32}"
 _UPLOAD_KEY = re.compile(rf"uploads/(?P<upload_id>{_ID})/(?P<part>photo|mask)")
 _JOB_ID = re.compile(_ID)
 _JOB_KEY = re.compile(rf"jobs/(?P<job_id>{_ID})\.json")
-# File extensions of the formats that results are written in (the photo's own).
-EXTENSIONS = {
-    "JPEG": "jpg",
-    "PNG": "png",
-    "WEBP": "webp",
-    "BMP": "bmp",
-    "TIFF": "tif",
-    "GIF": "gif",
-}
 
 
 def new_id():
@@ -72,8 +64,8 @@ def job_key(job_id):
     return f"jobs/{job_id}.json"
 
 
-def result_key(job_id, image_format):
-    return f"results/{job_id}/result.{EXTENSIONS.get(image_format, 'bin')}"
+def result_key(job_id, content_type):
+    return f"results/{job_id}/result.{formats.extension_of(content_type)}"
 
 
 def uncertainty_key(job_id):

@@ -16,22 +16,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from holefill_service import keys
 from holefill_service.errors import ServiceError
 
-# The formats `holefill` reads, by the content type a browser gives their files: the
-# format's name and its files' extensions, which `GET /limits` publishes for the web app.
-IMAGE_FORMATS = {
-    "image/jpeg": ("JPEG", ("jpg", "jpeg")),
-    "image/png": ("PNG", ("png",)),
-    "image/webp": ("WebP", ("webp",)),
-    "image/heic": ("HEIC", ("heic", "heif")),
-    "image/heif": ("HEIF", ("heif", "heic")),
-    "image/avif": ("AVIF", ("avif",)),
-    "image/bmp": ("BMP", ("bmp",)),
-    "image/tiff": ("TIFF", ("tif", "tiff")),
-    "image/gif": ("GIF", ("gif",)),
-}
-IMAGE_CONTENT_TYPES = tuple(IMAGE_FORMATS)
-
-
 # An S3 (or the job queue) that does not answer is said so within 10 s (two tries of at
 # most 4 s and the backoff between), well inside API Gateway's 29 s, not after botocore's
 # minute: the first call that cannot be answered ends the request with
