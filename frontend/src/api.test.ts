@@ -102,6 +102,15 @@ describe("fill", () => {
   const noSleep = async () => {};
 
   it("uploads both files, reports progress and status, and returns the result", async () => {
+    const made = {
+      result: {
+        strategy: "crop",
+        fill: "synthesis",
+        content_type: "image/png",
+        uncertainty: { method: "error-map", unit: "the expected absolute error", full_scale: 0.2 },
+      },
+      files: { result: "http://s3/r.png", uncertainty: "http://s3/u.png", uncertainty_data: "http://s3/d.png" },
+    };
     const { fetchFn, calls } = scripted(
       json(201, upload),
       json(202, { id: "j", status: "queued", job_secret: "job secret" }),
@@ -109,13 +118,7 @@ describe("fill", () => {
       json(200, {
         id: "j",
         status: "done",
-        result: {
-          strategy: "crop",
-          fill: "synthesis",
-          content_type: "image/png",
-          uncertainty: { method: "error-map", unit: "the expected absolute error", full_scale: 0.2 },
-        },
-        files: { result: "http://s3/r.png", uncertainty: "http://s3/u.png", uncertainty_data: "http://s3/d.png" },
+        ...made,
       }),
     );
     const posted: string[] = [];
@@ -139,15 +142,7 @@ describe("fill", () => {
       expect((poll.init!.headers as Record<string, string>)[JOB_SECRET_HEADER]).toBe("job secret");
     }
     // The job's result is the web app's as the API answers it: nothing renamed.
-    expect(result).toEqual({
-      result: {
-        strategy: "crop",
-        fill: "synthesis",
-        content_type: "image/png",
-        uncertainty: { method: "error-map", unit: "the expected absolute error", full_scale: 0.2 },
-      },
-      files: { result: "http://s3/r.png", uncertainty: "http://s3/u.png", uncertainty_data: "http://s3/d.png" },
-    });
+    expect(result).toEqual(made);
   });
 
   it("stops when cancelled, and gives up on a job that never ends", async () => {
