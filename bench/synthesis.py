@@ -93,8 +93,8 @@ def _samples(arguments):
         samples = generated_validation_set(
             arguments.images, size=arguments.size, family=arguments.family, seed=1
         )
-    photos = sorted({sample.name.split("_")[0] for sample in samples})[:: arguments.every]
-    return [s for s in samples if s.bucket >= 1 and s.name.split("_")[0] in photos]
+    photos = set(sorted({sample.photo for sample in samples})[:: arguments.every])
+    return [sample for sample in samples if sample.bucket >= 1 and sample.photo in photos]
 
 
 def _tables(scores, seconds, buckets, arguments):

@@ -1,33 +1,24 @@
 """Writes the API's OpenAPI document, as `GET /openapi.json` answers it, to a file.
 
-`make api-types` turns it into the web app's TypeScript types (openapi-typescript), and
-tests/test_contracts.py checks that both files are current. The handler module reads its
-settings from the environment: this gives it the stack's defaults, and no AWS call is made.
+`scripts/api_types.py` (`make api-types`) writes the web app's TypeScript types from it,
+and tests/test_contracts.py checks that they are current. The API is built with the
+service's default settings and no AWS client: the document needs none.
 """
 
 import json
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from holefill.twin.functions import load_function
-
-ENVIRONMENT = {
-    "UPLOADS_BUCKET": "uploads",
-    "RESULTS_BUCKET": "results",
-    "ALLOWED_ORIGIN": "*",
-    "JOB_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/holefill-jobs",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "POWERTOOLS_SERVICE_NAME": "holefill-api",
-}
+from holefill_service.settings import Settings
 
 
 def openapi_document():
-    for name, value in ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
-    return load_function("api").openapi()
+    settings = Settings(uploads_bucket="uploads", results_bucket="results")
+    api = load_function("api")
+    return api.openapi_document(api.create_app(settings, s3=None, job_queue=None))
 
 
 def main():

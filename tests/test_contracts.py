@@ -1,7 +1,6 @@
 """Facts that two parts of the stack state, where one cannot import the other (the zip
 function has no `holefill`, the web app no Python): each pair is checked to agree here."""
 
-import ast
 import re
 import subprocess
 import sys
@@ -9,24 +8,14 @@ import sys
 from PIL import Image
 
 from holefill.imaging.photos import READ_FORMATS
-from holefill.inference.inpainter import MAX_UNCERTAINTY_SAMPLES
+from holefill.inference.inpainter import DEFAULT_MONTE_CARLO_SAMPLES, MAX_UNCERTAINTY_SAMPLES
 from holefill.inference.strategies import STRATEGIES
 from holefill.inference.synthesis import DEFAULT_FILL, FILLS
 from holefill.inference.uncertainty import CHOICES
-from holefill.twin.functions import FUNCTIONS_DIR, REPO_ROOT
+from holefill.twin.functions import REPO_ROOT
 from holefill_service import formats, jobs
-from holefill_service.settings import Settings
 
 FRONTEND_SOURCES = REPO_ROOT / "frontend" / "src"
-
-
-def module_constant(path, name):
-    """A module-level constant of a file, read without importing it (the API's handler
-    module reads its environment when imported)."""
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
-            return ast.literal_eval(node.value)
-    raise AssertionError(f"{path} has no {name}")
 
 
 def test_the_web_app_types_are_the_openapi_documents():
@@ -39,16 +28,15 @@ def test_the_web_app_types_are_the_openapi_documents():
     assert check.returncode == 0, check.stderr
 
 
-def test_the_api_takes_the_strategies_and_uncertainty_maps_that_inference_has():
-    assert module_constant(FUNCTIONS_DIR / "api" / "app.py", "STRATEGIES") == STRATEGIES
+def test_the_service_takes_the_strategies_fills_and_uncertainty_maps_that_inference_has():
+    assert jobs.STRATEGIES == STRATEGIES
     assert jobs.UNCERTAINTY_CHOICES == CHOICES
     assert jobs.FILLS == FILLS and jobs.FILLS[0] == DEFAULT_FILL
 
 
-def test_the_services_sample_limits_lie_within_the_librarys():
-    settings = Settings(uploads_bucket="u", results_bucket="r")
-    assert 2 <= settings.default_uncertainty_samples <= settings.max_uncertainty_samples
-    assert settings.max_uncertainty_samples <= MAX_UNCERTAINTY_SAMPLES
+def test_the_services_sample_limits_are_the_librarys():
+    assert jobs.MAX_UNCERTAINTY_SAMPLES == MAX_UNCERTAINTY_SAMPLES
+    assert jobs.DEFAULT_UNCERTAINTY_SAMPLES == DEFAULT_MONTE_CARLO_SAMPLES
 
 
 def test_the_formats_the_api_takes_are_those_holefill_reads():

@@ -20,21 +20,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from holefill.twin.chromium import CHROMIUM, launch
 from holefill.twin.functions import REPO_ROOT
 
 DIST = REPO_ROOT / "frontend" / "dist"
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "web-app"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # A job on the tiny model takes well under a second: this is room for a slow machine.
 FILL_TIMEOUT_MS = 30_000
 
@@ -78,7 +68,7 @@ def browser():
         missing(f"Chromium is not installed at {CHROMIUM}: `make test` installs it with apt")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        browser = launch(playwright)
         yield browser
         browser.close()
 
@@ -654,17 +644,6 @@ def test_the_editing_loop_with_a_finger_on_a_phone(phone, artifacts):
     original.click()
     assert versions(phone)[1] == "Original"
     phone.screenshot(path=artifacts / "6-phone-versions.png", full_page=True)
-
-
-def test_fill_timing_768x512(page, artifacts):
-    """Not a timed test: it records how long Fill takes on the twin, for the closing notes."""
-    open_photo(page, "photo.png", png_bytes(photo_array(512, 768)))
-    paint(page, [[(0.3, 0.3), (0.6, 0.5)]])
-    started = time.perf_counter()
-    fill_and_wait(page)
-    seconds = time.perf_counter() - started
-    (artifacts / "fill-768x512.txt").write_text(f"{seconds:.2f} s from Fill to result\n")
-    print(f"Fill to result, 768x512 on the twin: {seconds:.2f} s")
 
 
 def status_text(page):

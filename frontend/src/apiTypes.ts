@@ -27,12 +27,12 @@ export interface JobRequest {
   mask_key: string;
   /** the upload_secret of POST /uploads */
   upload_secret: string;
-  /** auto, crop, tile or resize */
-  strategy?: string;
+  /** how the photo meets the network (auto chooses) */
+  strategy?: "auto" | "crop" | "tile" | "resize";
   /** synthesis (the network's fill refined with the photo's own texture) or network (the network's fill alone) */
-  fill?: string;
+  fill?: "synthesis" | "network";
   /** the uncertainty map: auto (the one the model's card offers, if any), none, error-map or monte-carlo; a method the model does not offer fails the job with uncertainty_unavailable and the card's reason */
-  uncertainty?: string;
+  uncertainty?: "auto" | "none" | "error-map" | "monte-carlo";
   /** Monte-Carlo dropout samples, for uncertainty monte-carlo only (default 16) */
   uncertainty_samples?: number | null;
   /** seeds the synthesis's choice of patches (and the dropout draws): the same photo, mask and seed give the same fill, another seed another plausible one */
@@ -41,10 +41,9 @@ export interface JobRequest {
 
 /** What a done job made. Its record keeps this, and `GET /jobs/{job_id}` answers with it as it is, beside the URLs of its files. */
 export interface JobResult {
-  /** how the photo met the network: crop, tile or resize */
-  strategy: string;
-  /** synthesis or network */
-  fill: string;
+  /** how the photo met the network */
+  strategy: "crop" | "tile" | "resize";
+  fill: "synthesis" | "network";
   /** the result's type: the photo's own (HEIC and AVIF come back as JPEG) */
   content_type: string;
   /** the map, if the job asked for one and the model has it */
@@ -96,8 +95,7 @@ export interface ResultFiles {
 
 /** A done job's uncertainty map: what its pixels mean. */
 export interface UncertaintyResult {
-  /** error-map or monte-carlo */
-  method: string;
+  method: "error-map" | "monte-carlo";
   /** what a pixel's value means */
   unit: string;
   /** the value that the map's top colour stands for */

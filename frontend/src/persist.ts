@@ -2,7 +2,7 @@
  * The work in progress (photo, versions, strokes) kept in IndexedDB, so that a reload or
  * a closed tab loses nothing. One record: the app edits one photo at a time.
  */
-import type { JobAccepted } from "./api";
+import type { JobAccepted, UncertaintyResult } from "./api";
 import type { EditTimeline, Version } from "./versions";
 
 /** What a fill fills: a version, with a mask and a seed. */
@@ -70,7 +70,7 @@ export async function loadWork(): Promise<SavedWork | null> {
 interface OlderMap {
   image: Blob;
   data: Blob;
-  method: string;
+  method: UncertaintyResult["method"];
   unit: string;
   fullScale: number;
 }
@@ -80,6 +80,6 @@ export function withResult(version: Version): Version {
   if (version.result || !map || map.fullScale === undefined) return version;
   const { image, data, method, unit, fullScale } = map as OlderMap;
   const uncertainty = { method, unit, full_scale: fullScale };
-  const result = { strategy: "", fill: "", content_type: version.file.type, uncertainty };
+  const result = { content_type: version.file.type, uncertainty };
   return { ...version, result, uncertainty: { image, data } };
 }

@@ -48,8 +48,6 @@ describe("work saved by an older release", () => {
     const version = withResult(older as unknown as Version);
     expect(version.uncertainty).toEqual({ image, data });
     expect(version.result).toEqual({
-      strategy: "",
-      fill: "",
       content_type: "image/jpeg",
       uncertainty: { method: "error-map", unit: "u", full_scale: 0.2 },
     });

@@ -25,9 +25,14 @@ export interface Version {
   /** A fill's mask and seed, which "Try another" fills again with the next seed. */
   filledWith?: { mask: Blob; seed: number };
   /** What the service made, as it said (a fill's only). */
-  result?: JobResult;
+  result?: SavedResult;
   uncertainty: UncertaintyLayer | null;
 }
+
+/** A fill's `JobResult`. Work saved by the release before the service said how it filled
+ * knows its map's meaning but not the fill's strategy or fill. */
+export type SavedResult = Omit<JobResult, "strategy" | "fill"> &
+  Partial<Pick<JobResult, "strategy" | "fill">>;
 
 export type Edit = MaskEdit | { kind: "version"; index: number };
 export type EditTimeline = history.Timeline<Edit>;

@@ -321,7 +321,7 @@ def add_training_arguments(parser, command):
         action="append",
         metavar="FILE",
         help="a TOML file of these flags (`flag-name = value`; repeatable, later files and "
-        "then the command line win), e.g. models/default-recipe.toml",
+        "then the command line win), e.g. models/recipes/default.toml",
     )
     parser.add_argument(
         "--data",

@@ -19,12 +19,14 @@ class ValidationSample:
 
     Attributes:
         name: unique, usable as a file name: the photo's and the mask's names.
+        photo: the photo's file name without its extension.
         image: float32 `(size, size, 3)` in [0, 1]; samples of the same photo share it.
         mask: float32 `(size, size, 1)`.
         bucket: index in `HOLE_RATIO_BUCKETS` of the bucket the mask was drawn from.
     """
 
     name: str
+    photo: str
     image: np.ndarray
     mask: np.ndarray
     bucket: int
@@ -91,6 +93,7 @@ def load_validation_set(images_dir, masks_dir, *, size, hole_is="white"):
             samples.append(
                 ValidationSample(
                     name=f"{photo_name}_mask{path.stem}",
+                    photo=photo_name,
                     image=image,
                     mask=loaded_masks[path],
                     bucket=bucket,
@@ -129,6 +132,7 @@ def generated_validation_set(images_dir, *, size, per_bucket=1, family="strokes"
                 samples.append(
                     ValidationSample(
                         name=f"{photo_name}_{family}{bucket}_{draw}",
+                        photo=photo_name,
                         image=image,
                         mask=mask_generator.sample(
                             size, size, hole_ratio=ratio_bucket.range, kinds=kinds

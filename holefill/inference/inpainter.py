@@ -47,7 +47,7 @@ from holefill.inference.uncertainty import (
 DEFAULT_MODEL_DIR = Path("models/default")
 DEFAULT_MASK_DILATION = 3
 DEFAULT_MONTE_CARLO_SAMPLES = 16
-MAX_UNCERTAINTY_SAMPLES = 256
+MAX_UNCERTAINTY_SAMPLES = 32
 
 
 @dataclasses.dataclass(frozen=True)

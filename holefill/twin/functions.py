@@ -23,7 +23,8 @@ if str(LAYER_DIR) not in sys.path:
 def load_function(name):
     """Imports `functions/<name>/app.py` as the module `<name>_function`.
 
-    The handler module reads the environment when it is imported: set it first.
+    The InpaintFunction's and the JobFailedFunction's modules read the environment when
+    imported (the model loads in Lambda's init phase): set it first.
     """
     module_name = f"{name}_function"
     spec = importlib.util.spec_from_file_location(module_name, FUNCTIONS_DIR / name / "app.py")

@@ -11,19 +11,32 @@ that a worker that dies, times out or never starts cannot leave a job running fo
 
 import datetime
 import enum
+import typing
+from typing import Annotated, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from holefill_service import keys, storage
 from holefill_service.errors import ServiceError
 
-# What a job may ask for as its uncertainty map: `holefill.inference.uncertainty`'s methods, "auto"
-# (the model card's best offered method, or none) and "none". The layer does not import
-# holefill; a test keeps the two equal.
-UNCERTAINTY_CHOICES = ("auto", "none", "error-map", "monte-carlo")
-# How a job fills its holes: `holefill.inference.synthesis.FILLS`, the first the default.
-FILLS = ("synthesis", "network")
+# What a job may ask for. The layer does not import holefill, whose own names these are
+# (`holefill.inference`'s strategies, fills and uncertainty methods, with "auto" and "none"
+# for the map): tests/test_contracts.py keeps the two equal. The API, the job record, the
+# OpenAPI document and the web app's TypeScript all take their choices from these types.
+Strategy = Literal["auto", "crop", "tile", "resize"]
+AppliedStrategy = Literal["crop", "tile", "resize"]
+Fill = Literal["synthesis", "network"]
+UncertaintyChoice = Literal["auto", "none", "error-map", "monte-carlo"]
+UncertaintyMethod = Literal["error-map", "monte-carlo"]
+STRATEGIES = typing.get_args(Strategy)
+FILLS = typing.get_args(Fill)
+UNCERTAINTY_CHOICES = typing.get_args(UncertaintyChoice)
+# Monte-Carlo dropout samples: each costs a run of the network's head, so the most a job
+# may ask for bounds its time. `holefill.inference.inpainter` has the same two numbers.
+DEFAULT_UNCERTAINTY_SAMPLES = 16
+MAX_UNCERTAINTY_SAMPLES = 32
+UncertaintySamples = Annotated[int, Field(ge=2, le=MAX_UNCERTAINTY_SAMPLES)]
 
 
 class JobStatus(enum.StrEnum):
@@ -44,7 +57,7 @@ class JobError(BaseModel):
 class UncertaintyResult(BaseModel):
     """A done job's uncertainty map: what its pixels mean."""
 
-    method: str = Field(description="error-map or monte-carlo")
+    method: UncertaintyMethod
     unit: str = Field(description="what a pixel's value means")
     full_scale: float = Field(description="the value that the map's top colour stands for")
 
@@ -53,8 +66,8 @@ class JobResult(BaseModel):
     """What a done job made. Its record keeps this, and `GET /jobs/{job_id}` answers with
     it as it is, beside the URLs of its files."""
 
-    strategy: str = Field(description="how the photo met the network: crop, tile or resize")
-    fill: str = Field(description="synthesis or network")
+    strategy: AppliedStrategy = Field(description="how the photo met the network")
+    fill: Fill
     content_type: str = Field(
         description="the result's type: the photo's own (HEIC and AVIF come back as JPEG)"
     )
@@ -70,11 +83,11 @@ class Job(BaseModel):
     status: JobStatus
     photo_key: str
     mask_key: str
-    strategy: str
+    strategy: Strategy
     secret_sha256: str
-    fill: str = FILLS[0]
-    uncertainty: str = "auto"
-    uncertainty_samples: int | None = None
+    fill: Fill = FILLS[0]
+    uncertainty: UncertaintyChoice = "auto"
+    uncertainty_samples: UncertaintySamples | None = None
     seed: int = 0
     created_at: datetime.datetime
     updated_at: datetime.datetime
@@ -82,6 +95,31 @@ class Job(BaseModel):
     attempts: int = 0
     result: JobResult | None = None
     error: JobError | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _result_of_older_records(cls, record):
+        # Done records of the release before JobResult kept it as flat fields; they live
+        # until the bucket's retention expires them.
+        if (
+            isinstance(record, dict)
+            and record.get("result_content_type")
+            and not record.get("result")
+        ):
+            method = record.get("uncertainty_method")
+            record = dict(record)
+            record["result"] = {
+                "strategy": record.get("applied_strategy"),
+                "fill": record.get("fill", FILLS[0]),
+                "content_type": record["result_content_type"],
+                "uncertainty": method
+                and {
+                    "method": method,
+                    "unit": record.get("uncertainty_unit"),
+                    "full_scale": record.get("uncertainty_full_scale"),
+                },
+            }
+        return record
 
     @property
     def finished(self):

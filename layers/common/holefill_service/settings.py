@@ -27,9 +27,9 @@ class Settings:
             InpaintFunction (the queue's `MessageRetentionPeriod`).
         grace_seconds: slack on top of those before a job that did not finish is failed.
         max_jobs_per_upload: how many jobs one upload may start.
-        max_uncertainty_samples: the most Monte-Carlo samples a job may ask for.
-        default_uncertainty_samples: the Monte-Carlo samples of a job that names none.
-        job_queue_url: the job queue's URL (needed by the API function only).
+        job_queue_url: the job queue's URL (the API function's only).
+        allowed_origin: the web app's origin, which the API's CORS headers name (the API
+            function's only).
     """
 
     uploads_bucket: str
@@ -42,9 +42,8 @@ class Settings:
     queue_seconds: int = 900
     grace_seconds: int = 30
     max_jobs_per_upload: int = 3
-    max_uncertainty_samples: int = 32
-    default_uncertainty_samples: int = 16
     job_queue_url: str | None = None
+    allowed_origin: str | None = None
 
     @classmethod
     def from_environment(cls, environ):
