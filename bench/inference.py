@@ -300,7 +300,8 @@ def serving_12mp(arguments):
     import numpy as np
 
     import holefill
-    from holefill.imaging.photos import read_mask, read_photo
+    from holefill.imaging.masks import read_mask
+    from holefill.imaging.photos import read_photo
 
     inpainter = holefill.Inpainter.load(arguments.model, threads=arguments.threads)
     # What a server holds: the request's bytes.

@@ -224,7 +224,7 @@ def check_served_uncertainty():
     import numpy as np
 
     from holefill import Inpainter
-    from holefill.imaging.photos import read_mask
+    from holefill.imaging.masks import read_mask
     from holefill.inference.inpainter import DEFAULT_MASK_DILATION
     from holefill.inference.runtime import LiteRTModel
 

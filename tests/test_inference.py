@@ -20,7 +20,8 @@ from holefill import Inpainter
 from holefill.card import CARD_FORMAT_VERSION, CARD_NAME
 from holefill.cli import main
 from holefill.errors import InvalidInputError
-from holefill.imaging.photos import read_mask, read_photo
+from holefill.imaging.masks import read_mask
+from holefill.imaging.photos import read_photo
 from holefill.inference.inpainter import DEFAULT_MASK_DILATION
 from holefill.inference.runtime import LiteRTModel, fill_keep_mask
 from holefill.masks.generator import MaskGenerator

@@ -3,10 +3,8 @@ import itertools
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from holefill.masks.buckets import HOLE_RATIO_BUCKETS, bucket_of, hole_ratio
-from holefill.masks.files import load_mask_file
 from holefill.masks.generator import MaskGenerator
 
 RANGES = [(0.01, 0.6), (0.5, 0.51)] + [bucket.range for bucket in HOLE_RATIO_BUCKETS]
@@ -146,69 +144,6 @@ def test_hole_ratio_counts_zeros_as_holes():
     mask = np.ones((10, 10, 1), np.float32)
     mask[:3] = 0
     assert hole_ratio(mask) == pytest.approx(0.3)
-
-
-def write_mask(path, array, mode=None):
-    Image.fromarray(array, mode).save(path)
-    return path
-
-
-def test_load_mask_file_polarity(tmp_path):
-    array = np.zeros((8, 8), np.uint8)
-    array[:2] = 255
-    path = write_mask(tmp_path / "mask.png", array)
-    white_holes = load_mask_file(path)
-    check_mask(white_holes, 8, 8)
-    assert (white_holes[:2] == 0).all() and (white_holes[2:] == 1).all()
-    np.testing.assert_array_equal(load_mask_file(path, hole_is="black"), 1 - white_holes)
-    with pytest.raises(ValueError, match='"white" or "black"'):
-        load_mask_file(path, hole_is="transparent")
-
-
-def test_load_mask_file_binarises_at_half_range(tmp_path):
-    array = np.array([[0, 127, 128, 255]], np.uint8)
-    mask = load_mask_file(write_mask(tmp_path / "edges.png", array))
-    np.testing.assert_array_equal(mask[0, :, 0], [1, 1, 0, 0])
-
-
-def test_load_mask_file_16_bit(tmp_path):
-    array = np.array([[0, 30000, 40000, 65535]], np.uint16)
-    mask = load_mask_file(write_mask(tmp_path / "deep.png", array))
-    np.testing.assert_array_equal(mask[0, :, 0], [1, 1, 0, 0])
-
-
-def test_load_mask_file_colour_uses_brightest_channel(tmp_path):
-    array = np.zeros((1, 3, 3), np.uint8)
-    array[0, 1] = (255, 0, 0)
-    array[0, 2] = (255, 255, 255)
-    mask = load_mask_file(write_mask(tmp_path / "strokes.png", array))
-    np.testing.assert_array_equal(mask[0, :, 0], [1, 0, 0])
-
-
-@pytest.mark.parametrize("hole_is", ["white", "black"])
-def test_load_mask_file_transparent_pixels_are_known(tmp_path, hole_is):
-    stroke = 255 if hole_is == "white" else 0
-    array = np.zeros((1, 3, 4), np.uint8)
-    array[0, 0] = (stroke, stroke, stroke, 255)  # painted
-    array[0, 1] = (255 - stroke, 255 - stroke, 255 - stroke, 0)  # transparent
-    array[0, 2] = (stroke, stroke, stroke, 0)  # transparent, whatever its colour
-    mask = load_mask_file(write_mask(tmp_path / "layer.png", array), hole_is=hole_is)
-    np.testing.assert_array_equal(mask[0, :, 0], [0, 1, 1])
-
-
-def test_load_mask_file_resizes_with_nearest_neighbour(tmp_path):
-    array = np.zeros((8, 8), np.uint8)
-    array[:, :4] = 255
-    mask = load_mask_file(write_mask(tmp_path / "half.png", array), size=(4, 6))
-    check_mask(mask, 4, 6)
-    np.testing.assert_array_equal(mask[0, :, 0], [0, 0, 0, 1, 1, 1])
-
-
-def test_load_mask_file_unreadable(tmp_path):
-    path = tmp_path / "broken.png"
-    path.write_bytes(b"not a png")
-    with pytest.raises(ValueError, match="cannot read image"):
-        load_mask_file(path)
 
 
 def test_brush_paths_are_thick_and_gathered():

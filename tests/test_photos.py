@@ -10,13 +10,9 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 from holefill.errors import InputTooLargeError, InvalidInputError, UnsupportedFormatError
-from holefill.imaging.photos import (
-    EXIF_ORIENTATION,
-    Limits,
-    open_photo,
-    read_mask,
-    read_photo,
-)
+from holefill.imaging.masks import read_mask
+from holefill.imaging.metadata import EXIF_ORIENTATION
+from holefill.imaging.photos import Limits, open_photo, read_photo
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
@@ -363,6 +359,22 @@ def test_mask_with_transparency_marks_painted_pixels_as_hole():
     layer[2:6, 3:9] = (20, 30, 200, 255)  # a dark blue brush stroke on a transparent layer
     holes = read_mask(encode(Image.fromarray(layer), "PNG"), (24, 40))
     np.testing.assert_array_equal(holes, holes_in((24, 40), 2, 3, 4, 6))
+
+
+@pytest.mark.parametrize("mode", ["I;16", "RGB", "P"])
+def test_a_mask_in_any_mode_reads_its_brightest_pixels_as_hole(mode):
+    # A 16-bit grey mask, a red stroke, and that stroke in a palette.
+    if mode == "I;16":
+        values = np.zeros((24, 40), np.uint16)
+        values[3:7, 2:9] = 65535
+    else:
+        values = np.zeros((24, 40, 3), np.uint8)
+        values[3:7, 2:9] = (255, 0, 0)
+    image = Image.fromarray(values)
+    if mode == "P":
+        image = image.convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    holes = read_mask(encode(image, "PNG"), (24, 40))
+    np.testing.assert_array_equal(holes, holes_in((24, 40), 3, 2, 4, 7))
 
 
 def test_mask_of_another_size_is_scaled_when_the_aspect_ratio_matches():

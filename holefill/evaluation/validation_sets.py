@@ -8,8 +8,9 @@ import numpy as np
 
 from holefill.imaging import arrays
 from holefill.imaging.folders import PHOTO_EXTENSIONS, list_photos
+from holefill.imaging.masks import read_mask
 from holefill.masks.buckets import HOLE_RATIO_BUCKETS
-from holefill.masks.files import load_mask_file
+from holefill.masks.canvas import to_mask
 from holefill.masks.generator import MASK_FAMILIES, MaskGenerator
 
 
@@ -42,7 +43,7 @@ def _validation_photos(images_dir, size):
     ]
 
 
-def load_validation_set(images_dir, masks_dir, *, size, hole_is="white"):
+def load_validation_set(images_dir, masks_dir, *, size):
     """Pairs every validation photo with one mask file from each hole-ratio bucket.
 
     Mask files are named by their index in the NVIDIA test set (`01234.png`), and index `i`
@@ -51,13 +52,13 @@ def load_validation_set(images_dir, masks_dir, *, size, hole_is="white"):
     over all the bucket's masks (in the NVIDIA set, masks with and without a border).
 
     Photos are centre-cropped to `size` x `size` (scaled up first if their short side is
-    smaller); masks are resized to `size` with nearest-neighbour sampling.
+    smaller); masks are read as serving reads them (`holefill.imaging.masks.read_mask`),
+    scaled to `size` x `size`, which needs square mask files (as the NVIDIA masks are).
 
     Args:
         images_dir: folder of photos (not searched recursively).
         masks_dir: folder of numbered mask files.
         size: side of the square samples, in pixels.
-        hole_is: polarity of the mask files, "white" (NVIDIA) or "black".
 
     Returns:
         A list of `ValidationSample`, photo by photo, each photo's samples by bucket.
@@ -89,7 +90,7 @@ def load_validation_set(images_dir, masks_dir, *, size, hole_is="white"):
             paths = masks_by_bucket[bucket]
             path = paths[photo_position * len(paths) // len(photos)]
             if path not in loaded_masks:
-                loaded_masks[path] = load_mask_file(path, hole_is=hole_is, size=(size, size))
+                loaded_masks[path] = to_mask(read_mask(path, (size, size)))
             samples.append(
                 ValidationSample(
                     name=f"{photo_name}_mask{path.stem}",

@@ -1,4 +1,4 @@
-"""Decoding the photos and masks that users send, and encoding results the way they came.
+"""Decoding the photos that users send, and encoding results the way they came.
 
 Photos come as files (a path or bytes: JPEG, PNG, WebP, HEIC, AVIF, BMP, TIFF, GIF), PIL images or
 numpy arrays, in every mode a phone, a camera or an editor writes: bilevel, grayscale
@@ -11,9 +11,7 @@ Limits are checked before any pixel is decoded: the file size, then the pixel co
 the header. Pillow's own decompression-bomb guard (`Image.MAX_IMAGE_PIXELS`) is set here
 to the same default rather than left to Pillow's.
 
-Masks follow the file convention: white marks the hole, or, in a mask with transparency,
-any painted (opaque) pixel does. Anti-aliased edges are binarised at half the value range;
-a mask that is mostly mid-grey is refused, as it is probably a photo.
+Masks are decoded as photos, then read into holes by `holefill.imaging.masks`.
 """
 
 import dataclasses
@@ -21,12 +19,12 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps
 
 from holefill.errors import InputTooLargeError, InvalidInputError, UnsupportedFormatError
+from holefill.imaging import deep_colour, metadata
 
 DEFAULT_MAX_FILE_BYTES = 50_000_000
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -47,16 +45,6 @@ COLOUR_MODES = ("RGB", "RGBA", "RGB;16", "RGBA;16", "P", "PA", "CMYK")
 ALPHA_MODES = ("LA", "PA", "RGBA", "RGBA;16")
 # ITU-R 601 luma, the weights of Pillow's own RGB to L conversion.
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
-# A mask with more than this share of pixels between 25% and 75% grey is refused.
-MAX_MASK_GREY_SHARE = 0.1
-# TIFF tags that describe the file's own layout: copying them from another file's EXIF
-# into a new TIFF would corrupt it (Pillow would write the old size and offsets).
-TIFF_LAYOUT_TAGS = frozenset(
-    {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322}
-    | {323, 324, 325, 338, 339, 340, 341, 530, 532, 34675}
-)
-EXIF_ORIENTATION = 0x0112
-EXIF_DIRECTORIES = (0x8769, 0x8825)  # the Exif and GPS sub-directories
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +167,7 @@ class Photo:
         format = WRITE_FORMAT.get(format, format)
         photo = self._in_file_mode()
         if photo.mode in ("RGB;16", "RGBA;16"):
-            return _encode_16_bit_colour(photo, format)
+            return deep_colour.encode(photo.pixels, photo.save_options, format)
         image = photo._to_pil()
         options = dict(self.save_options)
         if format == "JPEG":
@@ -271,7 +259,7 @@ def open_photo(source, limits=DEFAULT_LIMITS):
         )
 
     def decode_file():
-        if _is_16_bit_colour(image):
+        if deep_colour.is_16_bit_colour(image):
             return _decode_16_bit_colour(image, data)
         _load(image)
         return _photo_from_pil(image, kind="file")
@@ -296,67 +284,8 @@ def read_photo(source, limits=DEFAULT_LIMITS):
 def _upright_size(image):
     """`(height, width)` once the EXIF orientation is applied (5 to 8 turn the photo)."""
     width, height = image.size
-    turned = _header_orientation(image) in (5, 6, 7, 8)
+    turned = metadata.header_orientation(image) in (5, 6, 7, 8)
     return (width, height) if turned else (height, width)
-
-
-def _header_orientation(image):
-    # Pillow's TIFF reader gives the upright size already (it turns the photo as it
-    # loads), and `getexif()` would decode a PNG to look for EXIF after its pixels.
-    if image.format == "TIFF" or "exif" not in image.info:
-        return None
-    exif = Image.Exif()
-    exif.load(image.info["exif"])
-    return exif.get(EXIF_ORIENTATION)
-
-
-def read_mask(source, size, *, limits=DEFAULT_LIMITS, dilation=0):
-    """Decodes a mask file, PIL image or array into holes: bool `(height, width)`, True = hole.
-
-    White marks the hole; in a mask with transparency, an opaque pixel of any colour does
-    (a brush layer). A bool array is taken as is (True = hole). A mask of another size is
-    scaled when its aspect ratio matches the photo's to within one mask pixel.
-
-    Args:
-        source: like `read_photo`'s.
-        size: the photo's `(height, width)`.
-        limits: applied to the mask file too.
-        dilation: grow the hole by this many pixels, to cover the soft edge of an object.
-
-    Raises:
-        InvalidInputError: "mask_not_binary" for a mostly grey mask, "mask_size_mismatch"
-            for another aspect ratio; and what `read_photo` raises.
-    """
-    if isinstance(source, np.ndarray) and source.dtype == bool:
-        source = source.astype(np.uint8) * 255
-    mask = read_photo(source, limits)
-    if mask.mode in ("P", "PA", "CMYK"):
-        # Palettes keep transparency in the palette: Pillow's RGBA makes it an alpha channel.
-        mask = _photo_from_pil(mask._to_pil().convert("RGBA"), kind=mask.kind)
-    alpha = mask.alpha
-    if alpha is not None and alpha.min() < mask.full_scale:
-        coverage = alpha
-    elif mask.pixels.shape[2] < 3:
-        coverage = mask.pixels[..., 0]  # gray: no need to spread it over three channels
-    else:
-        coverage = mask.colour().max(axis=2)
-    # Compared as 8-bit levels: masks are mostly 8-bit, and large ones compare faster so.
-    levels = _to_8_bit(coverage, mask.full_scale)
-    grey_share = np.count_nonzero((levels >= 64) & (levels < 192)) / levels.size
-    if grey_share > MAX_MASK_GREY_SHARE:
-        raise InvalidInputError(
-            "mask_not_binary",
-            f"the mask is {grey_share:.0%} mid-grey: a mask is white (or opaque) where the "
-            "hole is and black (or transparent) elsewhere; is this a photo?",
-        )
-    holes = levels >= 128
-    if holes.shape != tuple(size):
-        holes = _scale_holes(holes, size)
-    if dilation:
-        diameter = 2 * int(dilation) + 1
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (diameter, diameter))
-        holes = cv2.dilate(holes.view(np.uint8), kernel).view(bool)
-    return holes
 
 
 def _read_bytes(source, limits):
@@ -437,7 +366,7 @@ def _load(image):
 
 def _photo_from_pil(image, *, kind):
     # Files are ours to turn in place; a caller's image is copied (and left as it was).
-    save_options = _save_options(image)
+    save_options = metadata.save_options(image)
     if kind == "file":
         ImageOps.exif_transpose(image, in_place=True)
         upright = image
@@ -475,96 +404,16 @@ def _write_format(read_format, mode):
     return written
 
 
-def _save_options(image):
-    """The metadata to write back: EXIF without orientation, ICC, transparency, dpi.
-
-    `image` is the file as opened, before `exif_transpose` (which drops the orientation
-    but, for TIFF, keeps the layout tags of the unrotated file).
-    """
-    options = {
-        key: image.info[key]
-        for key in ("icc_profile", "transparency", "dpi")
-        if image.info.get(key) is not None
-    }
-    source = image.getexif()
-    dropped = {EXIF_ORIENTATION, *EXIF_DIRECTORIES}
-    if image.format == "TIFF":
-        dropped |= TIFF_LAYOUT_TAGS
-    exif = Image.Exif()
-    for tag, value in source.items():
-        if tag not in dropped:
-            exif[tag] = value
-    # The sub-directories are copied as dictionaries: their offsets point into the source.
-    for directory in EXIF_DIRECTORIES:
-        if directory in source:
-            exif.get_ifd(directory).update(source.get_ifd(directory))
-    if len(exif):
-        options["exif"] = exif.tobytes()
-    return options
-
-
-def _is_16_bit_colour(image):
-    if image.mode not in ("RGB", "RGBA") or not image.tile:
-        return False
-    # The decoder's raw mode is the only place Pillow records the file's bit depth.
-    arguments = image.tile[0].args
-    raw_mode = arguments if isinstance(arguments, str) else arguments[0]
-    return ";16" in str(raw_mode)
-
-
 def _decode_16_bit_colour(image, data):
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None or pixels.dtype != np.uint16 or pixels.ndim != 3:
-        raise InvalidInputError("unreadable_image", "cannot decode the 16-bit colour image")
-    code = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
-    pixels = cv2.cvtColor(pixels, code)
-    pixels = _orient(pixels, image.getexif().get(EXIF_ORIENTATION, 1))
+    orientation = image.getexif().get(metadata.EXIF_ORIENTATION, 1)
+    pixels = deep_colour.decode(data, orientation)
     return Photo(
-        pixels=np.ascontiguousarray(pixels),
+        pixels=pixels,
         mode="RGBA;16" if pixels.shape[2] == 4 else "RGB;16",
         kind="file",
         format=image.format,
-        save_options=_save_options(image),
+        save_options=metadata.save_options(image),
     )
-
-
-def _orient(pixels, orientation):
-    """Applies an EXIF orientation (1 to 8) to an array, as `ImageOps.exif_transpose` does."""
-    transposed = pixels.swapaxes(0, 1)
-    return {
-        2: lambda: pixels[:, ::-1],
-        3: lambda: pixels[::-1, ::-1],
-        4: lambda: pixels[::-1],
-        5: lambda: transposed,
-        6: lambda: transposed[:, ::-1],
-        7: lambda: transposed[::-1, ::-1],
-        8: lambda: transposed[::-1],
-    }.get(orientation, lambda: pixels)()
-
-
-def _encode_16_bit_colour(photo, format):
-    code = cv2.COLOR_RGBA2BGRA if photo.pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    pixels = cv2.cvtColor(photo.pixels, code)
-    if format == "TIFF":
-        # OpenCV writes no metadata into TIFF files; the pixels are what matters most.
-        written, buffer = cv2.imencode(".tiff", pixels)
-    elif format == "PNG":
-        metadata = {}
-        if "exif" in photo.save_options:
-            # PNG's eXIf chunk holds the TIFF structure without JPEG's "Exif\0\0" prefix.
-            exif = photo.save_options["exif"]
-            metadata[cv2.IMAGE_METADATA_EXIF] = exif.removeprefix(b"Exif\x00\x00")
-        if "icc_profile" in photo.save_options:
-            metadata[cv2.IMAGE_METADATA_ICCP] = photo.save_options["icc_profile"]
-        chunks = [np.frombuffer(chunk, np.uint8) for chunk in metadata.values()]
-        written, buffer = cv2.imencodeWithMetadata(".png", pixels, list(metadata), chunks)
-    else:
-        raise UnsupportedFormatError(
-            "unsupported_output", f"16-bit colour can be written as PNG or TIFF, not {format}"
-        )
-    if not written:
-        raise UnsupportedFormatError("unsupported_output", f"OpenCV could not write {format}")
-    return buffer.tobytes()
 
 
 def _photo_from_array(array, limits):
@@ -589,31 +438,6 @@ def _photo_from_array(array, limits):
         raise InvalidInputError("invalid_array", "a float image array must lie in [0, 1]")
     _check_pixels(array.shape[1::-1], limits)
     return Photo(pixels=pixels, mode="array", kind="array", array_shape=array.shape)
-
-
-def _scale_holes(holes, size):
-    height, width = size
-    mask_height, mask_width = holes.shape
-    # Within one mask pixel: the height the photo's aspect ratio implies for the mask.
-    expected_height = mask_width * height / width
-    if abs(expected_height - mask_height) > 1.0:
-        raise InvalidInputError(
-            "mask_size_mismatch",
-            f"the mask is {mask_width}x{mask_height} but the photo {width}x{height}: a mask "
-            "of another size must have the photo's aspect ratio",
-        )
-    shrinking = mask_width > width
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    scaled = cv2.resize(holes.astype(np.float32), (width, height), interpolation=interpolation)
-    return scaled >= 0.5
-
-
-def _to_8_bit(values, full_scale):
-    if values.dtype == np.uint8:
-        return values
-    if values.dtype == np.uint16:
-        return (values >> 8).astype(np.uint8)
-    return np.round(np.clip(values / full_scale, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def _quantise(values, full_scale, dtype):

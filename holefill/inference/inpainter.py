@@ -2,7 +2,7 @@
 
 The serving path, one module per step, none of which imports TensorFlow or Keras:
 
-    validate           photos.open_photo, photos.read_mask   (limits, EXIF, masks: the
+    validate           photos.open_photo, masks.read_mask    (limits, EXIF, masks: the
                        strategies.plan, cost.CostModel        header and the plan give
                                                               the cost, checked first)
     decode             OpenedPhoto.decode                     (modes, orientation)
@@ -23,7 +23,8 @@ import numpy as np
 from PIL import Image
 
 from holefill.errors import InvalidInputError
-from holefill.imaging.photos import DEFAULT_LIMITS, Photo, open_photo, read_mask
+from holefill.imaging.masks import read_mask
+from holefill.imaging.photos import DEFAULT_LIMITS, Photo, open_photo
 from holefill.inference import strategies
 from holefill.inference.cost import CostModel, Job
 from holefill.inference.error_map import ErrorMap
