@@ -232,7 +232,7 @@ def serving_warm(arguments):
     result = {
         "cpus": available_cpus(),
         "threads": model.threads,
-        "gflop": model.card["gflop_per_tile"],
+        "gflop": model.card.gflop_per_tile,
         "network": timings(lambda: model.predict(tile, known), repetitions),
         "inpaint": timings(lambda: inpainter.inpaint(image, holes), repetitions),
         "network_fill": timings(

@@ -117,13 +117,12 @@ def train_error_head(inpainter, samples, *, steps, crop=128, batch=16, seed=0):
 def keras_dropout_draws(model_dir, dropout_layers, draws):
     """`(map, seconds per draw)`: the spread of `draws` raw network draws with dropout on
     the last `dropout_layers` decoder layers, as a `map(photo, holes, filled)`."""
-    from holefill.export.litert import load_generator
-    from holefill.nn.architectures import architecture_named
+    from holefill.nn.architectures import architecture_of
+    from holefill.nn.loading import load_generator
 
-    trained, card = load_generator(model_dir)
-    architecture = architecture_named(card["architecture"])
-    config = architecture.config_class.from_dict(card["config"])
-    config = dataclasses.replace(config, dropout_layers=dropout_layers)
+    trained, origin = load_generator(model_dir)
+    architecture = architecture_of(origin.config)
+    config = dataclasses.replace(origin.config, dropout_layers=dropout_layers)
     # Dropout has no weights: the trained ones fit a model with more of it.
     model = architecture.build(config, monte_carlo=True)
     model.set_weights(trained.get_weights())

@@ -14,28 +14,18 @@ holds what both must agree on and imports neither Keras nor LiteRT. An exported 
 Every architecture exports these same graphs, with the same inputs and outputs, so serving
 runs any of them; the card says which one it is.
 
-Card fields (format version 3):
-
-    format_version, holefill_version, architecture (one of `ARCHITECTURE_NAMES`), config
-    (that architecture's configuration: `PConvUNetConfig`, `UNet3PlusConfig` or
-    `ContextEncoderConfig`), tile_size, dropout_rate, parameters, gflop_per_tile,
-    mask_convention, files {keras, litert, litert_trunk, litert_head},
-    monte_carlo (null without dropout) {
-        dropout_rate,
-        head_inputs {name: {"source": "trunk" | "input" | "keep", "stride": int,
-                            "shared": bool}},
-        crop_margin, crop_alignment, gflop_trunk, gflop_head_per_sample
-    },
-    source {checkpoint, step, stage}, export_check {...}
-
-`holefill card` adds training, evaluation and recorded (`holefill.export.provenance`).
-
-Format 2 differs only in its architecture, always "pconv_unet": this Holefill reads it as
-"pconv".
+`ModelCard` is the card's schema (format version 3): it writes and reads `model.json`.
+`holefill export` writes the network's part; `holefill calibrate-uncertainty`,
+`measure-cost` and `card` add their sections. A format-2 card differs only in its
+architecture, always "pconv_unet": this Holefill reads it as "pconv".
 """
 
 import json
+import typing
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 CARD_NAME = "model.json"
 KERAS_NAME = "model.keras"
@@ -46,20 +36,158 @@ CARD_FORMAT_VERSION = 3
 
 # As `holefill train --arch`, checkpoints and cards name the architectures; the first is
 # what a checkpoint or card from before the others holds.
-ARCHITECTURE_NAMES = ("pconv", "unet3plus", "context-encoder")
+ArchitectureName = Literal["pconv", "unet3plus", "context-encoder"]
+ARCHITECTURE_NAMES = typing.get_args(ArchitectureName)
 DEFAULT_ARCHITECTURE = ARCHITECTURE_NAMES[0]
 
 # Where a Monte-Carlo head input comes from: a trunk output, one of the model's own inputs
 # ("image", "mask"), or a dropout keep mask drawn by the runtime.
-HEAD_INPUT_SOURCES = ("trunk", "input", "keep")
+HeadInputSource = Literal["trunk", "input", "keep"]
+HEAD_INPUT_SOURCES = typing.get_args(HeadInputSource)
+
+
+class _Record(BaseModel):
+    # A card from this format carries no field this Holefill does not know.
+    model_config = ConfigDict(extra="forbid")
+
+
+class CardFiles(_Record):
+    """The folder's files; the Monte-Carlo graphs only for a model with dropout."""
+
+    keras: str = KERAS_NAME
+    litert: str = LITERT_NAME
+    litert_trunk: str | None = None
+    litert_head: str | None = None
+
+
+class HeadInput(_Record):
+    """Where one input of the Monte-Carlo head comes from."""
+
+    source: HeadInputSource
+    stride: int
+    shared: bool
+
+
+class MonteCarloGraphs(_Record):
+    """How the runtime draws Monte-Carlo samples from the trunk and head graphs."""
+
+    dropout_rate: float
+    head_inputs: dict[str, HeadInput]
+    crop_margin: int
+    crop_alignment: int
+    gflop_trunk: float
+    gflop_head_per_sample: float
+
+
+class CardSource(_Record):
+    """The checkpoint the weights were exported from."""
+
+    checkpoint: str | None = None
+    step: int | None = None
+    stage: str | None = None
+
+
+class UncertaintyRecord(_Record):
+    """One uncertainty method as validated (`holefill calibrate-uncertainty`)."""
+
+    offered: bool
+    why: str
+    unit: str
+    full_scale: float
+    validation: dict[str, Any]
+    seconds_per_image: float | None = None
+    samples: int | None = None
+    error_map: dict[str, Any] | None = None
+    fitted_on: dict[str, Any] | None = None
+
+
+class UncertaintySection(_Record):
+    """The maps this model offers: only those that passed their bar on validation photos."""
+
+    default: str | None = None
+    methods: dict[str, UncertaintyRecord] = {}
+
+
+class SynthesisRecord(_Record):
+    method: str
+    parameters: dict[str, Any]
+    chosen_on: str
+
+
+class FillSection(_Record):
+    """What serving fills with, and how the synthesis's parameters were chosen."""
+
+    default: str
+    fills: list[str]
+    synthesis: SynthesisRecord
+
+
+class CostSection(_Record):
+    """`holefill.inference.cost.CostModel`'s measured rates (`holefill measure-cost`)."""
+
+    seconds_per_pass: float
+    head_share: float
+    seconds_per_hole_megapixel: float
+    seconds_per_region_megapixel: float
+    seconds_per_megapixel: float
+    base_gb: float
+    gb_per_megapixel: float
+    gb_per_region_megapixel: float
+    gb_per_monte_carlo_megapixel: float
+    budget_seconds: float
+    memory_budget_gb: float
+    measured_on: str
+    photo_side: int
+
+
+class ModelCard(_Record):
+    """The card of an exported model folder.
+
+    Attributes:
+        config: the architecture's configuration (`PConvUNetConfig`, `UNet3PlusConfig` or
+            `ContextEncoderConfig`), as its `to_dict` writes it.
+        tile_size: the side of the square tile that `model.tflite` takes.
+        monte_carlo: None without dropout.
+        export_check: the largest differences of each graph from Keras at export, and the
+            seconds per tile of each.
+        training, evaluation: what `holefill card` records (`holefill.export.provenance`):
+            the training stages and data, and the `holefill evaluate` reports by crop size.
+    """
+
+    format_version: int = CARD_FORMAT_VERSION
+    holefill_version: str
+    architecture: ArchitectureName
+    config: dict[str, Any]
+    tile_size: int
+    dropout_rate: float
+    parameters: int
+    gflop_per_tile: float
+    mask_convention: str = "model input: 1 = known pixel, 0 = hole"
+    files: CardFiles = CardFiles()
+    monte_carlo: MonteCarloGraphs | None = None
+    source: CardSource = CardSource()
+    export_check: dict[str, int | float] = {}
+    training: dict[str, Any] | None = None
+    evaluation: dict[str, dict[str, Any]] | None = None
+    recorded: str | None = None
+    uncertainty: UncertaintySection = UncertaintySection()
+    fill: FillSection | None = None
+    cost: CostSection | None = None
+
+
+def write_card(model_dir, card):
+    """Writes `card` (a `ModelCard`) as the folder's `model.json`; what it does not have
+    (None) is left out."""
+    path = Path(model_dir) / CARD_NAME
+    path.write_text(json.dumps(card.model_dump(mode="json", exclude_none=True), indent=2) + "\n")
 
 
 def read_card(model_dir):
     """Reads and checks the card of an exported model folder.
 
     Returns:
-        The card as a dict; a format-2 card comes with its architecture as this format
-        names it ("pconv").
+        The `ModelCard`; a format-2 card comes with its architecture as this format names
+        it ("pconv").
 
     Raises:
         ValueError: if the folder or its card is missing, or the card is from a newer
@@ -93,4 +221,7 @@ def read_card(model_dir):
             f"{path} holds a {card.get('architecture')!r} model, an architecture this "
             f"Holefill does not know ({', '.join(ARCHITECTURE_NAMES)}): upgrade Holefill."
         )
-    return card
+    try:
+        return ModelCard.model_validate(card)
+    except ValidationError as error:
+        raise ValueError(f"{path} is not a model card this Holefill reads: {error}") from error

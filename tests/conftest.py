@@ -147,33 +147,32 @@ def tiny_model(tmp_path_factory):
     Its cost units are set, not measured, so that the twin's test of the budget does not
     hang on this machine's speed: a 4 MP photo with a large hole is over the budget, the
     tests' small photos far under it."""
-    import json
-
-    from holefill.card import CARD_NAME
+    from holefill.card import CostSection, read_card, write_card
     from holefill.export.litert import export_untrained_model
     from holefill.inference.inpainter import DEFAULT_MODEL_DIR
     from holefill.nn.models import PConvUNetConfig
 
     model_dir = tmp_path_factory.mktemp("tiny_model")
     config = PConvUNetConfig(image_size=64, depth=3, width=0.125, dropout_rate=0.1)
-    export_untrained_model(config, model_dir)
-    shipped = json.loads((ROOT / DEFAULT_MODEL_DIR / CARD_NAME).read_text())
-    card = json.loads((model_dir / CARD_NAME).read_text())
-    card["uncertainty"] = shipped["uncertainty"]
-    card["cost"] = {
-        "seconds_per_pass": 0.01,
-        "head_share": 0.1,
-        "seconds_per_hole_megapixel": 20.0,
-        "seconds_per_region_megapixel": 0.5,
-        "seconds_per_megapixel": 2.0,
-        "base_gb": 0.3,
-        "gb_per_megapixel": 0.05,
-        "gb_per_region_megapixel": 0.1,
-        "gb_per_monte_carlo_megapixel": 0.07,
-        "budget_seconds": 10.0,
-        "memory_budget_gb": 4.0,
-    }
-    (model_dir / CARD_NAME).write_text(json.dumps(card))
+    card = export_untrained_model(config, model_dir)
+    cost = CostSection(
+        seconds_per_pass=0.01,
+        head_share=0.1,
+        seconds_per_hole_megapixel=20.0,
+        seconds_per_region_megapixel=0.5,
+        seconds_per_megapixel=2.0,
+        base_gb=0.3,
+        gb_per_megapixel=0.05,
+        gb_per_region_megapixel=0.1,
+        gb_per_monte_carlo_megapixel=0.07,
+        budget_seconds=10.0,
+        memory_budget_gb=4.0,
+        measured_on="set by tests/conftest.py, not measured",
+        photo_side=0,
+    )
+    shipped = read_card(ROOT / DEFAULT_MODEL_DIR)
+    card = card.model_copy(update={"uncertainty": shipped.uncertainty, "cost": cost})
+    write_card(model_dir, card)
     return model_dir
 
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from holefill import Inpainter
+from holefill.card import CostSection
 from holefill.errors import InputTooLargeError, InvalidInputError
 from holefill.inference import strategies
 from holefill.inference.cost import CostModel, Job, measure
@@ -124,6 +125,7 @@ def test_measured_units_are_what_the_card_gives_back(tiny_model):
     assert cost.seconds_per_pass > 0 and cost.seconds_per_megapixel > 0
     assert cost.seconds_per_hole_megapixel > 0 and cost.seconds_per_region_megapixel > 0
     assert 0 < cost.head_share < 1  # the head is a fraction of the network
-    card = {"cost": {**dataclasses.asdict(cost), "measured_on": "here"}}
-    assert CostModel.from_card(card) == cost
-    assert CostModel.from_card({}) is None
+    model = LiteRTModel.load(tiny_model, threads=1)
+    section = CostSection(**dataclasses.asdict(cost), measured_on="here", photo_side=1024)
+    assert CostModel.from_card(model.card.model_copy(update={"cost": section})) == cost
+    assert CostModel.from_card(model.card.model_copy(update={"cost": None})) is None

@@ -15,7 +15,7 @@ from PIL import Image
 from skimage import data as skimage_data
 
 from holefill import Inpainter
-from holefill.card import read_card
+from holefill.card import CARD_FORMAT_VERSION, CARD_NAME, read_card, write_card
 from holefill.evaluation.baselines import telea
 from holefill.masks.generator import MaskGenerator
 
@@ -36,22 +36,30 @@ def test_shipped_model_stays_light_to_clone():
     assert total <= 20 * 2**20, f"models/default holds {total / 2**20:.1f} MiB, over 20 MiB"
 
 
+def test_the_shipped_card_reads_as_a_model_card_and_writes_back_as_it_was(card, tmp_path):
+    write_card(tmp_path, card)
+    assert json.loads((tmp_path / CARD_NAME).read_text()) == json.loads(
+        (DEFAULT_MODEL / CARD_NAME).read_text()
+    )
+    assert card.format_version == CARD_FORMAT_VERSION
+
+
 def test_card_records_training_data_terms_and_evaluation(card):
-    stages = [stage["stage"] for stage in card["training"]["stages"]]
+    stages = [stage["stage"] for stage in card.training["stages"]]
     assert stages[0] == "train" and set(stages[1:]) == {"finetune"}, stages
-    assert all(stage["step"] > 0 for stage in card["training"]["stages"])
-    assert "research" in card["training"]["data"]["terms"].lower()
-    assert card["training"]["hardware"]
-    assert card["monte_carlo"] is not None, "the default model must support uncertainty maps"
+    assert all(stage["step"] > 0 for stage in card.training["stages"])
+    assert "research" in card.training["data"]["terms"].lower()
+    assert card.training["hardware"]
+    assert card.monte_carlo is not None, "the default model must support uncertainty maps"
     # The budget of the default-model issue: at most 20 GFLOP per 512 px image.
-    assert card["tile_size"] == 512 and card["gflop_per_tile"] <= 20
+    assert card.tile_size == 512 and card.gflop_per_tile <= 20
     for size in ("256", "512"):
-        evaluation = card["evaluation"][size]
+        evaluation = card.evaluation[size]
         assert evaluation["counts"]["overall"] == 480
         assert {"telea", "ns", "biharmonic", "holefill"} <= set(evaluation["methods"])
         assert isinstance(evaluation["quality_bar"], bool)
-    assert -1 <= card["evaluation"]["256"]["uncertainty"]["spearman"]["overall"] <= 1
-    assert card["recorded"]
+    assert -1 <= card.evaluation["256"]["uncertainty"]["spearman"]["overall"] <= 1
+    assert card.recorded
 
 
 def centre_square(photo):
@@ -86,15 +94,15 @@ def test_beats_telea_inside_generated_holes():
 def test_card_offers_the_error_map_that_passed_and_withholds_the_dropout_spread(card):
     from holefill.inference.uncertainty import judge
 
-    section = card["uncertainty"]
-    assert section["default"] == "error-map"
-    for method, described in section["methods"].items():
-        validation = described["validation"]
+    section = card.uncertainty
+    assert section.default == "error-map"
+    for method, described in section.methods.items():
+        validation = described.validation
         assert validation["samples"] == 480 and validation["size"] == 256, method
-        assert (described["offered"], described["why"]) == judge(validation), method
-    assert section["methods"]["error-map"]["offered"]
-    assert not section["methods"]["monte-carlo"]["offered"]
-    assert "val" not in section["methods"]["error-map"]["fitted_on"]["photos"]
+        assert (described.offered, described.why) == judge(validation), method
+    assert section.methods["error-map"].offered
+    assert not section.methods["monte-carlo"].offered
+    assert "val" not in section.methods["error-map"].fitted_on["photos"]
 
 
 def test_the_error_map_ranks_the_error_on_photos_it_never_saw():
@@ -117,8 +125,8 @@ def test_the_error_map_ranks_the_error_on_photos_it_never_saw():
 def test_card_records_the_fill_that_serving_runs(card):
     from holefill.inference.synthesis import fill_record
 
-    assert card["fill"] == json.loads(json.dumps(fill_record()))
-    assert card["fill"]["default"] == "synthesis"
+    assert card.fill.model_dump() == json.loads(json.dumps(fill_record()))
+    assert card.fill.default == "synthesis"
 
 
 def test_card_prices_a_phone_photo_within_its_budgets(card):
@@ -128,14 +136,14 @@ def test_card_prices_a_phone_photo_within_its_budgets(card):
     from holefill.inference.strategies import plan
 
     cost = CostModel.from_card(card)
-    assert card["cost"]["measured_on"]
+    assert card.cost.measured_on
     phone = np.zeros((3000, 4000), bool)
     phone[1200:1800, 1600:2400] = True  # 4% of the photo
-    job = Job.of(phone, plan(phone, card["tile_size"]), samples=0, fill="synthesis")
+    job = Job.of(phone, plan(phone, card.tile_size), samples=0, fill="synthesis")
     assert sum(cost.check(job).values()) < cost.budget_seconds / 4
     grid = np.zeros((5773, 8660), bool)
     grid[125::250] = grid[:, 125::250] = True
-    job = Job.of(grid, plan(grid, card["tile_size"]), samples=0, fill="synthesis")
+    job = Job.of(grid, plan(grid, card.tile_size), samples=0, fill="synthesis")
     assert sum(cost.check(job).values()) < cost.budget_seconds
     assert sum(cost.estimate_gb(job).values()) < SMALL_LAMBDA_JOB_GB
 

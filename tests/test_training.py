@@ -105,8 +105,8 @@ def test_a_checkpoint_without_an_architecture_holds_a_pconv(training_config, tmp
     index = json.loads((checkpoint / "index.json").read_text())
     assert index["metadata"].pop("architecture") == "pconv"
     (checkpoint / "index.json").write_text(json.dumps(index))
-    model, card = load_generator(run)
-    assert card["architecture"] == "pconv" and card["config"] == TINY.to_dict()
+    model, origin = load_generator(run)
+    assert origin.architecture == "pconv" and origin.config == TINY
     assert model.get_layer("decoder_pconv_1")
     step, metadata, _ = load_checkpoint(train(training_config(run, TINY, steps=4)))
     assert step == 4 and metadata["architecture"] == "pconv"

@@ -115,11 +115,11 @@ def run_export(arguments):
     from holefill.export.litert import export_model
 
     card = export_model(arguments.source, arguments.output, tile_size=arguments.tile_size)
-    check = card["export_check"]
-    print(json.dumps(card, indent=2))
+    check = card.export_check
+    print(card.model_dump_json(indent=2))
     print(
         f"LiteRT vs Keras: max |difference| {check['litert_max_abs_difference']:.2e} "
-        f"over {check['samples']} tiles of {card['tile_size']} px"
+        f"over {check['samples']} tiles of {card.tile_size} px"
     )
 
 
@@ -186,7 +186,7 @@ def run_fetch_lpips(arguments):
 
 
 def run_calibrate_uncertainty(arguments):
-    from holefill.card import CARD_NAME
+    from holefill.card import UncertaintySection, read_card, write_card
     from holefill.evaluation.uncertainty_calibration import (
         fitting_samples,
         measure,
@@ -228,19 +228,18 @@ def run_calibrate_uncertainty(arguments):
     section, _ = uncertainty_section(
         fitting, scoring, draws=arguments.draws, described_sets=described_sets
     )
-    path = arguments.model / CARD_NAME
-    card = json.loads(path.read_text())
-    card["uncertainty"] = section
-    path.write_text(json.dumps(card, indent=2) + "\n")
+    card = read_card(arguments.model)
+    uncertainty = UncertaintySection.model_validate(section)
+    write_card(arguments.model, card.model_copy(update={"uncertainty": uncertainty}))
     report = to_markdown(section)
     print(report)
     if arguments.report:
         arguments.report.write_text(report)
-    print(f"Wrote the uncertainty section of {path}: default {section['default']}")
+    print(f"Wrote the uncertainty section of {arguments.model}: default {uncertainty.default}")
 
 
 def run_measure_cost(arguments):
-    from holefill.card import CARD_NAME
+    from holefill.card import CostSection, write_card
     from holefill.inference.cost import measure
     from holefill.inference.runtime import LiteRTModel
 
@@ -256,17 +255,15 @@ def run_measure_cost(arguments):
         budget_seconds=arguments.budget,
         memory_budget_gb=arguments.memory_budget,
     )
-    path = arguments.model / CARD_NAME
-    card = json.loads(path.read_text())
-    card["cost"] = {
+    section = CostSection(
         **dataclasses.asdict(cost),
-        "measured_on": f"{platform.machine()}, {os.cpu_count()} CPUs, {model.threads} threads",
-        "photo_side": arguments.side,
-    }
-    path.write_text(json.dumps(card, indent=2) + "\n")
-    for name, value in card["cost"].items():
+        measured_on=f"{platform.machine()}, {os.cpu_count()} CPUs, {model.threads} threads",
+        photo_side=arguments.side,
+    )
+    write_card(arguments.model, model.card.model_copy(update={"cost": section}))
+    for name, value in section.model_dump().items():
         print(f"{name}: {value}")
-    print(f"Wrote the cost section of {path}")
+    print(f"Wrote the cost section of {arguments.model}")
 
 
 def run_card(arguments):
@@ -286,7 +283,7 @@ def run_card(arguments):
         hardware=arguments.hardware,
         evaluations=evaluations,
     )
-    for size, record in card["evaluation"].items():
+    for size, record in card.evaluation.items():
         verdict = "met" if record["quality_bar"] else "MISSED"
         print(
             f"{size} px: quality bar (PSNR and SSIM above every baseline from (10%,20%]) {verdict}"

@@ -61,8 +61,8 @@ def keras_method(model_path, batch_size, *, monte_carlo=False, seams=None, synth
     from holefill.inference.synthesis import synthesize
     from holefill.nn.loading import load_generator
 
-    model, card = load_generator(model_path, monte_carlo=monte_carlo)
-    if monte_carlo and not card["config"].get("dropout_rate"):
+    model, origin = load_generator(model_path, monte_carlo=monte_carlo)
+    if monte_carlo and not origin.config.dropout_rate:
         raise ValueError(f"{model_path} has no dropout: it cannot draw Monte-Carlo samples.")
 
     def inpaint(images, masks):

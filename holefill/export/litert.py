@@ -4,7 +4,6 @@ The Keras model is the reference: every LiteRT graph is checked against it on ra
 photos and masks before the card is written, and the export fails if they differ.
 """
 
-import json
 import math
 import tempfile
 import time
@@ -15,16 +14,18 @@ import numpy as np
 
 import holefill
 from holefill.card import (
-    CARD_FORMAT_VERSION,
-    CARD_NAME,
     KERAS_NAME,
     LITERT_HEAD_NAME,
     LITERT_NAME,
     LITERT_TRUNK_NAME,
+    CardFiles,
+    ModelCard,
+    MonteCarloGraphs,
+    write_card,
 )
 from holefill.export.litert_graphs import monte_carlo_split, serving_model
 from holefill.masks.generator import MaskGenerator
-from holefill.nn.architectures import architecture_named, architecture_of
+from holefill.nn.architectures import architecture_of
 from holefill.nn.checkpoints import save_checkpoint
 from holefill.nn.loading import load_generator
 from holefill.nn.models import count_flops
@@ -48,54 +49,50 @@ def export_model(source, output_dir, *, tile_size=None, check_samples=4, seed=0)
             "Exporting to LiteRT needs the TensorFlow backend: run with KERAS_BACKEND=tensorflow "
             "(training may use any backend)."
         )
-    model, source_card = load_generator(source)
-    architecture = architecture_named(source_card["architecture"])
-    config = architecture.config_class.from_dict(source_card["config"])
+    model, origin = load_generator(source)
+    config = origin.config
     tile_size = tile_size or config.image_size
     config.validate_input_size(tile_size, "tile_size")
-    fixed, _ = load_generator(source, input_size=tile_size)
+    # The network at the tile size, for LiteRT, with the weights of the one as trained.
+    fixed = architecture_of(config).build(config, input_size=tile_size)
+    fixed.set_weights(model.get_weights())
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save(output_dir / KERAS_NAME)
     _export_litert(serving_model(fixed), output_dir / LITERT_NAME)
-    files = {"keras": KERAS_NAME, "litert": LITERT_NAME}
+    files = CardFiles()
     split = monte_carlo = None
     if config.dropout_rate:
         split = monte_carlo_split(fixed)
         _export_litert(split.trunk, output_dir / LITERT_TRUNK_NAME)
         _export_litert(split.head, output_dir / LITERT_HEAD_NAME)
-        files.update(litert_trunk=LITERT_TRUNK_NAME, litert_head=LITERT_HEAD_NAME)
-        monte_carlo = {
-            "dropout_rate": config.dropout_rate,
-            "head_inputs": split.head_inputs,
-            "crop_margin": split.crop_margin,
-            "crop_alignment": split.crop_alignment,
-            "gflop_trunk": split.trunk_flops / 1e9,
-            "gflop_head_per_sample": split.head_flops / 1e9,
-        }
-    card = {
-        "format_version": CARD_FORMAT_VERSION,
-        "holefill_version": holefill.__version__,
-        "architecture": architecture.name,
-        "config": config.to_dict(),
-        "tile_size": tile_size,
-        "dropout_rate": config.dropout_rate,
-        "parameters": model.count_params(),
-        "gflop_per_tile": count_flops(fixed) / 1e9,
-        "mask_convention": "model input: 1 = known pixel, 0 = hole",
-        "files": files,
-        "monte_carlo": monte_carlo,
-        "source": {key: source_card.get(key) for key in ("checkpoint", "step", "stage")},
-    }
+        files = CardFiles(litert_trunk=LITERT_TRUNK_NAME, litert_head=LITERT_HEAD_NAME)
+        monte_carlo = MonteCarloGraphs(
+            dropout_rate=config.dropout_rate,
+            head_inputs=split.head_inputs,
+            crop_margin=split.crop_margin,
+            crop_alignment=split.crop_alignment,
+            gflop_trunk=split.trunk_flops / 1e9,
+            gflop_head_per_sample=split.head_flops / 1e9,
+        )
+    card = ModelCard(
+        holefill_version=holefill.__version__,
+        architecture=origin.architecture,
+        config=config.to_dict(),
+        tile_size=tile_size,
+        dropout_rate=config.dropout_rate,
+        parameters=model.count_params(),
+        gflop_per_tile=count_flops(fixed) / 1e9,
+        files=files,
+        monte_carlo=monte_carlo,
+        source=origin.source,
+    )
     # Imported here: training and Keras evaluation also run on machines without the
     # serving runtime (a GPU box carrying only Keras).
     from holefill.inference.runtime import LiteRTModel
 
-    card["export_check"] = check_litert(
-        LiteRTModel(output_dir, card), fixed, split, check_samples, seed
-    )
-    check = card["export_check"]
+    check = check_litert(LiteRTModel(output_dir, card), fixed, split, check_samples, seed)
     tolerance = LITERT_TOLERANCE * max(1.0, check["keras_max_abs_output"])
     for key in ("litert_max_abs_difference", "monte_carlo_max_abs_difference"):
         if check.get(key, 0.0) > tolerance:
@@ -103,7 +100,8 @@ def export_model(source, output_dir, *, tile_size=None, check_samples=4, seed=0)
                 f"The LiteRT model differs from Keras by {check[key]:.2e} ({key}; more than "
                 f"{tolerance:.1e}): the export is not usable."
             )
-    (output_dir / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
+    card = card.model_copy(update={"export_check": check})
+    write_card(output_dir, card)
     return card
 
 
@@ -154,9 +152,9 @@ def check_litert(runtime, keras_model, split, samples, seed):
         if split is not None:
             available = {**inputs, **runtime.trunk(image, known)}
             head_inputs = {}
-            for name, spec in runtime.monte_carlo_spec["head_inputs"].items():
-                if spec["source"] == "keep":
-                    side = tile_size // spec["stride"]
+            for name, spec in runtime.monte_carlo_spec.head_inputs.items():
+                if spec.source == "keep":
+                    side = tile_size // spec.stride
                     shape = (2, side, side, runtime.head_input_channels(name))
                     head_inputs[name] = runtime.keep_mask(shape, rng)
                 else:

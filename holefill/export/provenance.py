@@ -24,7 +24,7 @@ import statistics
 import struct
 from pathlib import Path
 
-from holefill.card import CARD_NAME, read_card
+from holefill.card import FillSection, read_card, write_card
 from holefill.evaluation.evaluate import (
     JSON_FILENAME,
     UNCERTAINTY_FILENAME,
@@ -77,20 +77,24 @@ def record_in_card(model_dir, *, data_terms, hardware, evaluations):
     """
     model_dir = Path(model_dir)
     card = read_card(model_dir)
-    checkpoint = card.get("source", {}).get("checkpoint")
+    checkpoint = card.source.checkpoint
     if not checkpoint:
         raise ValueError(f"{model_dir}'s card does not say which checkpoint it was exported from.")
     stages = training_stages(checkpoint)
     folders = sorted({folder for stage in stages for folder in stage["settings"]["data_dirs"]})
-    card["training"] = {
-        "stages": stages,
-        "data": {"folders": folders, "terms": data_terms},
-        "hardware": hardware,
-    }
-    card["evaluation"] = {str(size): _evaluation(folder) for size, folder in evaluations.items()}
-    card["fill"] = fill_record()
-    card["recorded"] = datetime.datetime.now(datetime.UTC).date().isoformat()
-    (model_dir / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
+    card = card.model_copy(
+        update={
+            "training": {
+                "stages": stages,
+                "data": {"folders": folders, "terms": data_terms},
+                "hardware": hardware,
+            },
+            "evaluation": {str(size): _evaluation(folder) for size, folder in evaluations.items()},
+            "fill": FillSection.model_validate(fill_record()),
+            "recorded": datetime.datetime.now(datetime.UTC).date().isoformat(),
+        }
+    )
+    write_card(model_dir, card)
     return card
 
 

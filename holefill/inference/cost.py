@@ -114,11 +114,12 @@ class CostModel:
 
     @classmethod
     def from_card(cls, card):
-        """The card's `cost` section, or None for a card without one."""
-        section = card.get("cost")
-        if section is None:
+        """The `ModelCard`'s `cost` section, or None for a card without one."""
+        if card.cost is None:
             return None
-        return cls(**{field.name: section[field.name] for field in dataclasses.fields(cls)})
+        return cls(
+            **{field.name: getattr(card.cost, field.name) for field in dataclasses.fields(cls)}
+        )
 
     def estimate(self, job):
         """Seconds by part ("network", "synthesis", "regions", "photo") of a `Job`."""
@@ -249,8 +250,8 @@ def measure(
         np.linalg.solve(differences, [compact - base, spread - base]), 0
     )
     # A model without dropout draws none: its memory and share are never used.
-    monte_carlo = inpainter.model.card.get("monte_carlo") or {}
-    draws = bool(monte_carlo)
+    monte_carlo = inpainter.model.card.monte_carlo
+    draws = monte_carlo is not None
     peaks = {}
     # One fresh process per peak: a process's peak memory is all it keeps.
     spawn = multiprocessing.get_context("spawn")
@@ -265,10 +266,9 @@ def measure(
     gb_per_megapixel = max(0.0, peaks["square"] - peaks["none"]) / megapixels
     gb_per_region = max(0.0, peaks["grid"] - peaks["square"]) / (grid_region - square_region)
     gb_per_draws = max(0.0, peaks.get("monte-carlo", 0.0) - peaks["square"]) / megapixels
-    trunk, head = monte_carlo.get("gflop_trunk"), monte_carlo.get("gflop_head_per_sample")
     return CostModel(
         seconds_per_pass=per_pass,
-        head_share=head / trunk if trunk and head else 1.0,
+        head_share=monte_carlo.gflop_head_per_sample / monte_carlo.gflop_trunk if draws else 1.0,
         seconds_per_hole_megapixel=float(per_hole),
         seconds_per_region_megapixel=float(per_region),
         seconds_per_megapixel=per_megapixel,

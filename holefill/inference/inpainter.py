@@ -137,9 +137,11 @@ class Inpainter:
         self.synthesis = synthesis
         self.cost = cost if cost is not None else CostModel.from_card(model.card)
         self.validated_uncertainty_only = validated_uncertainty_only
-        self.uncertainty_card = model.card.get("uncertainty") or {"default": None, "methods": {}}
-        fitted = self.uncertainty_card["methods"].get("error-map", {}).get("error_map")
-        self.error_map = ErrorMap.from_dict(fitted) if fitted else None
+        self.uncertainty_card = model.card.uncertainty
+        fitted = self.uncertainty_card.methods.get("error-map")
+        self.error_map = (
+            ErrorMap.from_dict(fitted.error_map) if fitted and fitted.error_map else None
+        )
 
     @classmethod
     def load(
@@ -181,8 +183,8 @@ class Inpainter:
     @property
     def offered_uncertainty(self):
         """The uncertainty methods whose maps pass the bar on this model's card."""
-        methods = self.uncertainty_card["methods"]
-        return tuple(method for method in METHODS if methods.get(method, {}).get("offered"))
+        methods = self.uncertainty_card.methods
+        return tuple(method for method in METHODS if method in methods and methods[method].offered)
 
     def inpaint(
         self,
@@ -347,7 +349,7 @@ class Inpainter:
                 "invalid_uncertainty",
                 f"uncertainty must be one of {', '.join(CHOICES)}, got {uncertainty!r}",
             )
-        method = self.uncertainty_card["default"] if uncertainty == AUTO else uncertainty
+        method = self.uncertainty_card.default if uncertainty == AUTO else uncertainty
         method = None if method == "none" else method
         if samples is not None and method != "monte-carlo":
             raise InvalidInputError(
@@ -365,9 +367,9 @@ class Inpainter:
                 "this model's card has no fitted error map: `holefill calibrate-uncertainty` "
                 "fits one",
             )
-        described = self.uncertainty_card["methods"].get(method)
+        described = self.uncertainty_card.methods.get(method)
         if self.validated_uncertainty_only and method not in self.offered_uncertainty:
-            why = described["why"] if described else "not offered: it was never validated."
+            why = described.why if described else "not offered: it was never validated."
             raise InvalidInputError(
                 "uncertainty_unavailable",
                 f"this model does not offer the {method} uncertainty map; its card says: {why}",

@@ -64,10 +64,10 @@ class LiteRTModel:
         self.threads = available_cpus() if threads is None else int(threads)
         if self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads!r}.")
-        self.architecture = card["architecture"]
-        self.tile_size = int(card["tile_size"])
-        self.monte_carlo_spec = card.get("monte_carlo")
-        self._deterministic = self._runner(card["files"]["litert"])
+        self.architecture = card.architecture
+        self.tile_size = card.tile_size
+        self.monte_carlo_spec = card.monte_carlo
+        self._deterministic = self._runner(card.files.litert)
         self._trunk = self._head = None
         self._lock = threading.Lock()
 
@@ -155,31 +155,31 @@ class LiteRTModel:
     def _head_plan(self, head, windows, runs):
         """How `runs` head runs on `windows` are batched: as few calls as the element
         budget allows, each of the same batch (LiteRT plans its memory once)."""
-        specs = self.monte_carlo_spec["head_inputs"]
+        specs = self.monte_carlo_spec.head_inputs
         count = len(windows)
         height, width = _window_shape(windows[0][0])
-        keep_names = tuple(name for name, spec in specs.items() if spec["source"] == "keep")
+        keep_names = tuple(name for name, spec in specs.items() if spec.source == "keep")
         per_sample = count * sum(
-            height // specs[name]["stride"] * (width // specs[name]["stride"]) * head.channels[name]
+            height // specs[name].stride * (width // specs[name].stride) * head.channels[name]
             for name in keep_names
         )
         calls = -(-runs // max(1, min(runs, HEAD_BATCH_ELEMENTS // per_sample)))
         batch = -(-runs // calls)
         shapes = {}
         for name, spec in specs.items():
-            stride = spec["stride"]
+            stride = spec.stride
             # Windows are the batch; a shared input of one window broadcasts over samples.
-            size = 1 if spec["shared"] and count == 1 else batch * count
+            size = 1 if spec.shared and count == 1 else batch * count
             shapes[name] = (size, height // stride, width // stride, head.channels[name])
         return _HeadPlan(runs, calls, batch, count, (height, width), keep_names, shapes)
 
     def _write_window_inputs(self, head, tile_inputs, windows):
         """Every draw-independent input, cropped to each window, written into LiteRT once."""
         count = len(windows)
-        for name, spec in self.monte_carlo_spec["head_inputs"].items():
-            if spec["source"] == "keep":
+        for name, spec in self.monte_carlo_spec.head_inputs.items():
+            if spec.source == "keep":
                 continue
-            stride = spec["stride"]
+            stride = spec.stride
             crops = [
                 tile_inputs[name][0, _scaled(rows, stride), _scaled(columns, stride)]
                 for (rows, columns), _ in windows
@@ -200,7 +200,7 @@ class LiteRTModel:
             used = min(plan.batch, plan.runs - first)
             for name in plan.keep_names:
                 view = head.input_view(name)
-                fill_keep_mask(view[: used * count], self.monte_carlo_spec["dropout_rate"], rng)
+                fill_keep_mask(view[: used * count], self.monte_carlo_spec.dropout_rate, rng)
                 view[used * count :] = 1.0  # runs past the last sample: computed, not used
                 if first == 0:
                     view[:count] = 1.0
@@ -247,7 +247,7 @@ class LiteRTModel:
     def keep_mask(self, shape, rng):
         """Bernoulli(1 - rate) / (1 - rate): exactly what Keras `Dropout` multiplies by."""
         mask = np.empty(shape, np.float32)
-        fill_keep_mask(mask, self.monte_carlo_spec["dropout_rate"], rng)
+        fill_keep_mask(mask, self.monte_carlo_spec.dropout_rate, rng)
         return mask
 
     def _head_windows(self, known):
@@ -266,8 +266,8 @@ class LiteRTModel:
         rows, columns = crop
         whole = ((slice(0, rows.stop - rows.start), slice(0, columns.stop - columns.start)),)
         best, best_cost = [(crop, whole[0])], _area(crop)
-        margin = self.monte_carlo_spec["crop_margin"]
-        alignment = self.monte_carlo_spec["crop_alignment"]
+        margin = self.monte_carlo_spec.crop_margin
+        alignment = self.monte_carlo_spec.crop_alignment
         size = self.tile_size
         for block in HEAD_BLOCKS:
             side = block + 2 * margin
@@ -296,8 +296,8 @@ class LiteRTModel:
         if hole_rows.size == 0:
             return None
         hole_columns = np.flatnonzero(holes.any(axis=0))
-        margin = self.monte_carlo_spec["crop_margin"]
-        alignment = self.monte_carlo_spec["crop_alignment"]
+        margin = self.monte_carlo_spec.crop_margin
+        alignment = self.monte_carlo_spec.crop_alignment
 
         def bounds(first, last):
             start = max(0, (first - margin) // alignment * alignment)
@@ -319,12 +319,12 @@ class LiteRTModel:
 
     def _trunk_runner(self):
         if self._trunk is None:
-            self._trunk = self._runner(self.card["files"].get("litert_trunk", LITERT_TRUNK_NAME))
+            self._trunk = self._runner(self.card.files.litert_trunk or LITERT_TRUNK_NAME)
         return self._trunk
 
     def _head_graph(self):
         if self._head is None:
-            path = self._model_file(self.card["files"].get("litert_head", LITERT_HEAD_NAME))
+            path = self._model_file(self.card.files.litert_head or LITERT_HEAD_NAME)
             self._head = _HeadGraph(path, self.threads)
         return self._head
 

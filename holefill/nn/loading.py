@@ -1,37 +1,61 @@
 """A trained generator from any folder it may be in: a run, a checkpoint, or an exported
 model (whose Keras model is kept for this)."""
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import keras
 
-from holefill.card import CARD_NAME, KERAS_NAME, read_card
+from holefill.card import CARD_NAME, KERAS_NAME, CardSource, read_card
 from holefill.nn.architectures import architecture_named, architecture_of, config_from_metadata
 from holefill.nn.checkpoints import load_checkpoint, resolve_checkpoint
 
 
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """What a loaded generator is and where its weights came from.
+
+    Attributes:
+        config: its architecture's configuration (`PConvUNetConfig`, ...).
+        source: the checkpoint of the weights.
+    """
+
+    config: Any
+    source: CardSource
+
+    @property
+    def architecture(self):
+        """The architecture's name, as cards and `holefill train --arch` give it."""
+        return architecture_of(self.config).name
+
+
 def load_generator(path, *, monte_carlo=False, input_size=None):
     """The generator of a run folder, a checkpoint folder, or an exported model folder, of
-    whichever architecture its checkpoint metadata or card names.
+    whichever architecture its checkpoint metadata or card names; returns `(model, Origin)`.
 
-    Returns `(model, card)` where `card` describes where the weights came from, with the
-    "architecture" and its "config".
+    The network is built once: as trained, or with `monte_carlo` dropout or a fixed
+    `input_size`.
     """
     path = Path(path)
     if (path / CARD_NAME).is_file():
         card = read_card(path)
-        architecture = architecture_named(card["architecture"])
-        config = architecture.config_class.from_dict(card["config"])
+        config = architecture_named(card.architecture).config_class.from_dict(card.config)
+        source = card.source
         trained = keras.saving.load_model(path / KERAS_NAME, compile=False)
         weights = trained.get_weights()
     else:
         checkpoint = resolve_checkpoint(path)
         step, metadata, groups = load_checkpoint(checkpoint)
         config = config_from_metadata(metadata)
-        architecture = architecture_of(config)
-        card = {"checkpoint": str(checkpoint), "step": step, "stage": metadata.get("stage")}
-        reference = architecture.build(config)
-        weights = [groups["model"][variable.path] for variable in reference.weights]
-    model = architecture.build(config, monte_carlo=monte_carlo, input_size=input_size)
-    model.set_weights(weights)
-    return model, {**card, "architecture": architecture.name, "config": config.to_dict()}
+        source = CardSource(checkpoint=str(checkpoint), step=step, stage=metadata.get("stage"))
+        # The checkpoint names its weights by the variable paths of the network as trained.
+        trained = architecture_of(config).build(config)
+        weights = [groups["model"][variable.path] for variable in trained.weights]
+        trained.set_weights(weights)
+    if monte_carlo or input_size is not None:
+        trained = architecture_of(config).build(
+            config, monte_carlo=monte_carlo, input_size=input_size
+        )
+        trained.set_weights(weights)
+    return trained, Origin(config, source)
