@@ -37,10 +37,10 @@ from holefill.evaluation.validation_sets import load_validation_set
 from holefill.masks.buckets import HOLE_RATIO_BUCKETS
 from holefill.nn.architectures import architecture_of, describe
 from holefill.nn.checkpoints import load_checkpoint
-from holefill.nn.context_encoder import ContextEncoderConfig
-from holefill.nn.models import PConvUNetConfig, count_flops
-from holefill.nn.unet3plus import UNet3PlusConfig
-from holefill.training.loop import PRECISIONS, TrainingConfig, train
+from holefill.nn.config import ContextEncoderConfig, PConvUNetConfig, UNet3PlusConfig
+from holefill.nn.models import count_flops
+from holefill.training.config import PRECISIONS, TrainingConfig
+from holefill.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

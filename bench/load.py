@@ -100,7 +100,7 @@ def run_client(api_url, origin, photo, mask, jobs, uncertainty, address):
 
 def export_bench_model(folder):
     from holefill.export.litert import export_untrained_model
-    from holefill.nn.models import PConvUNetConfig
+    from holefill.nn.config import PConvUNetConfig
 
     config = PConvUNetConfig(image_size=256, depth=8, width=0.5, dropout_rate=0.1)
     export_untrained_model(config, folder)

@@ -22,15 +22,10 @@ import time
 
 import keras
 
-from holefill.nn.losses import LossWeights
-from holefill.nn.models import PConvUNetConfig
-from holefill.training.loop import (
-    PlaceholderBatches,
-    TrainingConfig,
-    build_sampler,
-    build_trainer,
-    host_batches,
-)
+from holefill.nn.config import LossWeights, PConvUNetConfig
+from holefill.training.config import TrainingConfig
+from holefill.training.loop import build_sampler, host_batches
+from holefill.training.trainers import PlaceholderBatches, build_trainer
 
 
 class UtilisationSampler:

@@ -15,9 +15,10 @@ import keras
 import numpy as np
 
 from holefill.masks.generator import MaskGenerator
+from holefill.nn.config import PConvUNetConfig
 from holefill.nn.losses import PConvLoss, build_vgg16_feature_extractor
-from holefill.nn.models import PConvUNetConfig, build_pconv_unet, count_flops
-from holefill.training.loop import InpaintingTrainer
+from holefill.nn.models import build_pconv_unet, count_flops
+from holefill.training.trainers import InpaintingTrainer
 
 
 def measure(width, arguments):

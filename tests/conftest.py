@@ -120,7 +120,7 @@ def vgg_weights(tmp_path_factory):
 def training_config(photos, vgg_weights):
     """``make(output_dir, model, **overrides)``: a `TrainingConfig` of 2 steps of 2 photos
     (one checkpoint) on `photos`, without XLA (it compiles longer than tiny runs run)."""
-    from holefill.training.loop import TrainingConfig
+    from holefill.training.config import TrainingConfig
 
     def make(output_dir, model, **overrides):
         values = {
@@ -150,7 +150,7 @@ def tiny_model(tmp_path_factory):
     from holefill.card import CostSection, read_card, write_card
     from holefill.export.litert import export_untrained_model
     from holefill.inference.inpainter import DEFAULT_MODEL_DIR
-    from holefill.nn.models import PConvUNetConfig
+    from holefill.nn.config import PConvUNetConfig
 
     model_dir = tmp_path_factory.mktemp("tiny_model")
     config = PConvUNetConfig(image_size=64, depth=3, width=0.125, dropout_rate=0.1)

@@ -37,7 +37,7 @@ def comparable(training_config):
 
 @pytest.mark.keras_backend
 def test_unset_flags_leave_the_dataclass_and_command_defaults():
-    from holefill.training.loop import TrainingConfig
+    from holefill.training.config import TrainingConfig
 
     parsed = config("train --data photos --output run")
     default = TrainingConfig(data_dirs=("photos",), output_dir="run")

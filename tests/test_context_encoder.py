@@ -11,16 +11,13 @@ from holefill.card import CARD_NAME
 from holefill.cli import main
 from holefill.export.litert import export_model
 from holefill.masks.generator import MaskGenerator
-from holefill.nn.adversarial import AdversarialConfig
 from holefill.nn.checkpoints import load_checkpoint
-from holefill.nn.context_encoder import (
-    ContextEncoderConfig,
-    build_context_encoder,
-    build_patch_discriminator,
-)
+from holefill.nn.config import AdversarialConfig, ContextEncoderConfig
+from holefill.nn.context_encoder import build_context_encoder, build_patch_discriminator
 from holefill.nn.layers import ChannelWiseFullyConnected
 from holefill.nn.loading import load_generator
-from holefill.training.loop import build_trainer, train
+from holefill.training.loop import train
+from holefill.training.trainers import build_trainer
 
 pytestmark = pytest.mark.keras_backend
 
@@ -46,13 +43,9 @@ def run(model, inputs):
     return keras.ops.convert_to_numpy(model(inputs, training=False))
 
 
-def test_generator_and_discriminator_shapes_and_the_fixed_size():
+def test_generator_bottleneck_discriminator_patches_and_the_fixed_size():
     generator = build_context_encoder(TINY)
     inputs, _ = random_inputs()
-    output = run(generator, inputs)
-    assert output.shape == (2, 32, 32, 3) and np.isfinite(output).all()
-    known = inputs["mask"][..., 0] == 1
-    np.testing.assert_array_equal(output[known], inputs["image"][known])
     assert generator.get_layer("channel_wise_fc").output.shape == (None, 4, 4, 16)
 
     discriminator = build_patch_discriminator(TINY)
@@ -62,35 +55,6 @@ def test_generator_and_discriminator_shapes_and_the_fixed_size():
         build_context_encoder(TINY, input_size=64)
     with pytest.raises(ValueError, match="tile_size must be 32"):
         TINY.validate_input_size(64, "tile_size")
-
-
-def test_monte_carlo_dropout_at_the_bottleneck_varies_only_inside_the_holes():
-    deterministic = build_context_encoder(TINY)
-    stochastic = build_context_encoder(TINY, monte_carlo=True)
-    stochastic.set_weights(deterministic.get_weights())
-    inputs, _ = random_inputs(kind="irregular")
-    np.testing.assert_array_equal(run(deterministic, inputs), run(deterministic, inputs))
-    draws = np.stack([run(stochastic, inputs) for _ in range(8)])
-    spread = draws.max(axis=0) - draws.min(axis=0)
-    holes = inputs["mask"][..., 0] == 0
-    assert spread[~holes].max() == 0.0
-    assert (spread[holes] > 1e-5).mean() > 0.9
-
-
-@pytest.mark.parametrize(
-    "values,message",
-    [
-        ({"depth": 0}, "depth"),
-        ({"image_size": 100}, "multiple of 2\\*\\*depth"),
-        ({"filters": 0}, "filters"),
-        ({"dropout_rate": 1.0}, "dropout_rate"),
-        ({"discriminator_depth": 0}, "discriminator_depth"),
-        ({"image_size": 512, "depth": 3}, "more than a checkpoint shard"),
-    ],
-)
-def test_invalid_configurations_are_clear_errors(values, message):
-    with pytest.raises(ValueError, match=message):
-        ContextEncoderConfig(**values)
 
 
 def test_channel_wise_fully_connected_is_one_trainable_matrix_per_channel(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from keras import ops
 
 from holefill.nn.checkpoints import load_checkpoint, save_weights_only
-from holefill.nn.models import PConvUNetConfig
+from holefill.nn.config import ContextEncoderConfig, PConvUNetConfig
 from holefill.training.device_batches import DeviceBatchSampler, build_mask_bank, load_photo_array
 from holefill.training.loop import train
 
@@ -147,7 +147,6 @@ def test_training_on_the_device_pipeline_resumes_and_starts_from_slim_weights(
 
 
 def test_the_context_encoder_keeps_host_batches(training_config, tmp_path):
-    from holefill.nn.context_encoder import ContextEncoderConfig
 
     with pytest.raises(ValueError, match="host batches"):
         training_config(tmp_path, ContextEncoderConfig(), pipeline="device")

@@ -25,7 +25,7 @@ from holefill.imaging.photos import read_photo
 from holefill.inference.inpainter import DEFAULT_MASK_DILATION
 from holefill.inference.runtime import LiteRTModel, fill_keep_mask
 from holefill.masks.generator import MaskGenerator
-from holefill.nn.models import PConvUNetConfig
+from holefill.nn.config import PConvUNetConfig
 
 TILE = 32
 # Two dropout layers (the default is 1): a head of several layers at two strides, whose

@@ -6,7 +6,8 @@ import pytest
 
 from holefill.export.litert_graphs import monte_carlo_split, serving_model
 from holefill.masks.generator import MaskGenerator
-from holefill.nn.models import PConvUNetConfig, build_pconv_unet, count_flops
+from holefill.nn.config import PConvUNetConfig
+from holefill.nn.models import build_pconv_unet, count_flops
 
 pytestmark = pytest.mark.keras_backend
 

@@ -6,9 +6,9 @@ import pytest
 from keras import ops
 
 from holefill.evaluation.metrics import composite, ssim
+from holefill.nn.config import LossWeights
 from holefill.nn.losses import (
     IMAGENET_MEAN,
-    LossWeights,
     PConvLoss,
     build_vgg16_feature_extractor,
     gram_matrix,

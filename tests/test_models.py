@@ -6,9 +6,9 @@ import pytest
 from keras import ops
 
 from holefill.nn.architectures import describe
+from holefill.nn.config import PConvUNetConfig
 from holefill.nn.models import (
     ENCODER_BATCH_NORM_PREFIX,
-    PConvUNetConfig,
     build_pconv_unet,
     set_encoder_batch_norm_frozen,
 )
@@ -33,44 +33,8 @@ def test_paper_configuration_size_and_cost():
     assert half["gflop_per_image"] < 20
 
 
-def test_any_multiple_of_the_stride_runs_and_keeps_known_pixels_finite():
-    model = build_pconv_unet(TINY)
-    for size in (32, 48, 64):
-        output = ops.convert_to_numpy(model(random_inputs(size), training=False))
-        assert output.shape == (2, size, size, 3)
-        assert np.isfinite(output).all()
-
-
-@pytest.mark.parametrize(
-    "values,message",
-    [
-        ({"image_size": 100, "depth": 4}, "multiple of 2\\*\\*depth"),
-        ({"depth": 1}, "depth"),
-        ({"width": 0}, "width"),
-        ({"dropout_rate": 1.0}, "dropout_rate"),
-        ({"depth": 4, "image_size": 32, "dropout_layers": 5}, "dropout_layers"),
-    ],
-)
-def test_invalid_configurations_are_clear_errors(values, message):
-    with pytest.raises(ValueError, match=message):
-        PConvUNetConfig(**values)
-
-
-def test_config_round_trip_and_unknown_fields():
-    assert PConvUNetConfig.from_dict(TINY.to_dict()) == TINY
-    with pytest.raises(ValueError, match="Unknown"):
-        PConvUNetConfig.from_dict({**TINY.to_dict(), "colour": "red"})
-
-
-def test_monte_carlo_dropout_is_stochastic_only_when_asked():
-    deterministic = build_pconv_unet(TINY)
+def test_monte_carlo_dropout_sits_on_the_last_dropout_layers():
     stochastic = build_pconv_unet(TINY, monte_carlo=True)
-    stochastic.set_weights(deterministic.get_weights())
-    inputs = random_inputs()
-    first = ops.convert_to_numpy(deterministic(inputs, training=False))
-    np.testing.assert_array_equal(first, ops.convert_to_numpy(deterministic(inputs)))
-    draws = [ops.convert_to_numpy(stochastic(inputs, training=False)) for _ in range(2)]
-    assert not np.allclose(draws[0], draws[1])
     assert [layer.name for layer in stochastic.layers if "dropout" in layer.name] == [
         "decoder_dropout_2",
         "decoder_dropout_1",
@@ -104,15 +68,3 @@ def test_frozen_encoder_batch_norm_keeps_statistics_and_runs_in_inference_mode()
     )
     set_encoder_batch_norm_frozen(model, frozen=False)
     assert all(layer.trainable for layer in frozen)
-
-
-def test_save_and_load_whole_model(tmp_path):
-    model = build_pconv_unet(TINY)
-    inputs = random_inputs()
-    model.save(tmp_path / "unet.keras")
-    restored = keras.saving.load_model(tmp_path / "unet.keras")
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(model(inputs, training=False)),
-        ops.convert_to_numpy(restored(inputs, training=False)),
-        atol=1e-6,
-    )

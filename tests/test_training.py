@@ -9,8 +9,8 @@ from PIL import Image
 
 from holefill.cli import main
 from holefill.nn.checkpoints import latest_checkpoint, load_checkpoint
-from holefill.nn.losses import LossWeights
-from holefill.nn.models import ENCODER_BATCH_NORM_PREFIX, PConvUNetConfig
+from holefill.nn.config import LossWeights, PConvUNetConfig
+from holefill.nn.models import ENCODER_BATCH_NORM_PREFIX
 from holefill.training.loop import train
 
 pytestmark = pytest.mark.keras_backend

@@ -117,7 +117,7 @@ def model_config_from(arguments):
 
 def adversarial_config_from(arguments):
     """The `AdversarialConfig` of the adversarial flags given (context-encoder only)."""
-    from holefill.nn.adversarial import AdversarialConfig
+    from holefill.nn.config import AdversarialConfig
 
     given = config_values(arguments, ADVERSARIAL_FLAGS)
     if given and getattr(arguments, "arch", None) != "context-encoder":
@@ -149,9 +149,8 @@ def default_vgg_weights():
 def training_config_from(arguments):
     """The `TrainingConfig` of `train` or `finetune`'s flags."""
     from holefill.masks.generator import MASK_KINDS
-    from holefill.nn.losses import LOSS_TERMS, LossWeights
-    from holefill.nn.models import PConvUNetConfig
-    from holefill.training.loop import TrainingConfig
+    from holefill.nn.config import LOSS_TERMS, LossWeights, PConvUNetConfig
+    from holefill.training.config import TrainingConfig
 
     first_stage = arguments.stage == "train"
     return TrainingConfig(

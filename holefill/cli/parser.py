@@ -313,7 +313,7 @@ def add_model_arguments(parser, *, defaults):
 
 def add_training_arguments(parser, command):
     # Keras comes with these configurations: only `train` and `finetune` build them.
-    from holefill.training.loop import TrainingConfig
+    from holefill.training.config import TrainingConfig
 
     parser.add_argument(
         "--config",
@@ -360,7 +360,7 @@ def add_training_arguments(parser, command):
 
 
 def add_adversarial_arguments(parser):
-    from holefill.nn.adversarial import AdversarialConfig
+    from holefill.nn.config import AdversarialConfig
 
     group = parser.add_argument_group("context-encoder: the adversarial loss")
     add_config_flags(group, AdversarialConfig, ADVERSARIAL_FLAGS)

@@ -12,38 +12,10 @@ one update per optimizer. `fit` calls `train_step(data)` on TensorFlow and the s
 computes every loss from explicit variable values.
 """
 
-import dataclasses
-
 import keras
 from keras import ops
 
-
-@dataclasses.dataclass(frozen=True)
-class AdversarialConfig:
-    """The adversarial part of a training run; saved with each checkpoint.
-
-    Attributes:
-        reconstruction_weight: weight of the reconstruction loss in the generator's.
-        adversarial_weight: weight of the adversarial term in the generator's loss.
-        style_weight: weight of a Gram-matrix style term on VGG16 pool1-3 features (the
-            course project's Monet variant used 0.01); 0 leaves it out (and VGG16 unused).
-        discriminator_learning_rate: SGD learning rate of the discriminator.
-        gradient_clip_norm: both optimizers clip the global norm of their gradients to it.
-    """
-
-    reconstruction_weight: float = 0.999
-    adversarial_weight: float = 0.001
-    style_weight: float = 0.0
-    discriminator_learning_rate: float = 1e-3
-    gradient_clip_norm: float = 1.0
-
-    def __post_init__(self):
-        for name in ("reconstruction_weight", "adversarial_weight", "style_weight"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
-        for name in ("discriminator_learning_rate", "gradient_clip_norm"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
+from holefill.nn.config import AdversarialConfig
 
 
 @keras.saving.register_keras_serializable(package="holefill")

@@ -11,14 +11,10 @@ import math
 from collections.abc import Callable
 
 from holefill.card import ARCHITECTURE_NAMES, DEFAULT_ARCHITECTURE
-from holefill.nn.context_encoder import ContextEncoderConfig, build_context_encoder
-from holefill.nn.models import (
-    PConvUNetConfig,
-    build_pconv_unet,
-    count_flops,
-    set_encoder_batch_norm_frozen,
-)
-from holefill.nn.unet3plus import UNet3PlusConfig, build_unet3plus, build_unet3plus_for_training
+from holefill.nn.config import ContextEncoderConfig, PConvUNetConfig, UNet3PlusConfig
+from holefill.nn.context_encoder import build_context_encoder
+from holefill.nn.models import build_pconv_unet, count_flops, set_encoder_batch_norm_frozen
+from holefill.nn.unet3plus import build_unet3plus, build_unet3plus_for_training
 
 RECONSTRUCTION_LOSSES = ("pconv", "blind-mae")
 
@@ -29,7 +25,7 @@ class Architecture:
 
     Attributes:
         name: as `--arch`, checkpoints and model cards spell it.
-        config_class: its frozen configuration dataclass (a `holefill.nn.models.ModelConfig`).
+        config_class: its frozen configuration dataclass (a `holefill.nn.config.ModelConfig`).
         build: `build(config, *, monte_carlo=False, input_size=None)` -> the generator.
         learning_rate: the first stage's default learning rate (Adam).
         loss: the default reconstruction loss, one of `RECONSTRUCTION_LOSSES`.

@@ -11,90 +11,9 @@ Discriminator: strided convolutions with LeakyReLU and no batch norm, ending in 
 logits, one per overlapping patch (PatchGAN); `holefill.nn.adversarial` trains both.
 """
 
-import dataclasses
-
 import keras
 
-from holefill.nn.checkpoints import MAX_SHARD_BYTES
 from holefill.nn.layers import ChannelWiseFullyConnected, KnownPixelsComposite, MonteCarloDropout
-from holefill.nn.models import ModelConfig
-
-# Encoder channels double per level up to 8 x filters, as Pathak's 64 -> 512.
-MAX_CHANNEL_FACTOR = 8
-
-
-@dataclasses.dataclass(frozen=True)
-class ContextEncoderConfig(ModelConfig):
-    """What defines a context encoder and its discriminator; stored in checkpoints and cards.
-
-    Attributes:
-        image_size: side of the square input, training and serving alike: the
-            channel-wise fully connected layer ties the network to it.
-        depth: stride-2 convolutions of the encoder (and x2 upsamplings of the decoder);
-            the bottleneck is image_size / 2**depth on a side.
-        filters: channels of the first encoder layer, doubled per level up to 8 x filters.
-        dropout_rate: dropout before the channel-wise layer (the course project's 0.4),
-            kept active at inference for Monte-Carlo uncertainty; 0 disables it.
-        discriminator_filters: channels of the discriminator's first convolution, doubled
-            per layer.
-        discriminator_depth: the discriminator's stride-2 convolutions; each logit judges a
-            patch of about 2**(depth + 2) pixels.
-    """
-
-    image_size: int = 128
-    depth: int = 5
-    filters: int = 64
-    dropout_rate: float = 0.4
-    discriminator_filters: int = 64
-    discriminator_depth: int = 3
-
-    def __post_init__(self):
-        if not 1 <= self.depth <= 8:
-            raise ValueError(f"depth must be between 1 and 8, got {self.depth}.")
-        # The encoder's stride rule; this class's own rule is for inputs of a built model.
-        ModelConfig.validate_input_size(self, self.image_size, "image_size")
-        if self.filters < 1 or self.discriminator_filters < 1:
-            raise ValueError(
-                "filters and discriminator_filters must be at least 1, got "
-                f"{self.filters} and {self.discriminator_filters}."
-            )
-        if not 0 <= self.dropout_rate < 1:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}.")
-        if not 1 <= self.discriminator_depth <= 8:
-            raise ValueError(
-                f"discriminator_depth must be between 1 and 8, got {self.discriminator_depth}."
-            )
-        kernel_bytes = 4 * self.bottleneck_channels * (self.bottleneck_size**2) ** 2
-        if kernel_bytes > MAX_SHARD_BYTES:
-            raise ValueError(
-                f"The channel-wise fully connected layer would hold {kernel_bytes / 1e6:.0f} MB "
-                f"of weights ({self.bottleneck_channels} channels of a "
-                f"{self.bottleneck_size}x{self.bottleneck_size} bottleneck), more than a "
-                f"checkpoint shard ({MAX_SHARD_BYTES / 1e6:.0f} MB): raise depth or lower "
-                "image_size or filters."
-            )
-
-    @property
-    def encoder_channels(self):
-        return tuple(
-            min(self.filters * 2**level, self.filters * MAX_CHANNEL_FACTOR)
-            for level in range(self.depth)
-        )
-
-    @property
-    def bottleneck_channels(self):
-        return self.encoder_channels[-1]
-
-    @property
-    def bottleneck_size(self):
-        return self.image_size // 2**self.depth
-
-    def validate_input_size(self, size, name="input size"):
-        if size != self.image_size:
-            raise ValueError(
-                f"{name} must be {self.image_size}, the context encoder's image_size: its "
-                f"channel-wise fully connected bottleneck works at that size only, got {size}."
-            )
 
 
 def build_context_encoder(config, *, monte_carlo=False, input_size=None, name="context_encoder"):

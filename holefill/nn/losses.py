@@ -10,39 +10,17 @@ way those weights were trained (RGB in [0, 1], then ImageNet mean and std): anot
 framework's preprocessing changes the size of the perceptual and style terms.
 """
 
-import dataclasses
 from pathlib import Path
 
 import keras
 import numpy as np
 from keras import ops
 
+from holefill.nn.config import LOSS_TERMS, LossWeights
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG16_BLOCKS = {1: (64, 2), 2: (128, 2), 3: (256, 3)}  # block -> (channels, convolutions)
-
-
-@dataclasses.dataclass(frozen=True)
-class LossWeights:
-    """Weights of the loss terms; the defaults are the paper's."""
-
-    valid: float = 1.0
-    hole: float = 6.0
-    perceptual: float = 0.05
-    style_out: float = 120.0
-    style_comp: float = 120.0
-    tv: float = 0.1
-    # Not in the paper: 1 - SSIM of the composite, as `holefill evaluate` scores it. Pixel
-    # terms alone favour fills that are right on average but flatter than the photo.
-    ssim: float = 0.0
-
-    @property
-    def uses_features(self):
-        """Whether a term needs VGG16 features (which dominate a training step's cost)."""
-        return any((self.perceptual, self.style_out, self.style_comp))
-
-
-LOSS_TERMS = tuple(field.name for field in dataclasses.fields(LossWeights))
 
 
 def build_vgg16_feature_extractor(weights_path=None):

@@ -8,7 +8,6 @@ batch norm and LeakyReLU 0.2; the last layer also sees the input image and mask 
 neither batch norm nor activation.
 """
 
-import dataclasses
 import math
 
 import keras
@@ -20,85 +19,7 @@ from holefill.nn.layers import (
     PartialConv2D,
 )
 
-PAPER_ENCODER_CHANNELS = (64, 128, 256, 512, 512, 512, 512, 512)
-PAPER_ENCODER_KERNELS = (7, 5, 5, 3, 3, 3, 3, 3)
 ENCODER_BATCH_NORM_PREFIX = "encoder_bn_"
-
-
-class ModelConfig:
-    """What the frozen configuration dataclasses of every architecture share.
-
-    A configuration is stored in checkpoints and model cards as a dict. Architectures
-    whose input size is free need it to be a multiple of their total stride, 2**depth;
-    one with a fixed size overrides `validate_input_size`.
-    """
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"Unknown {cls.__name__} fields: {sorted(unknown)}.")
-        return cls(**values)
-
-    def validate_input_size(self, size, name="input size"):
-        """Raises ValueError unless the network runs on `size` x `size` inputs."""
-        stride = 2**self.depth
-        if size < stride or size % stride:
-            raise ValueError(
-                f"{name} must be a multiple of 2**depth = {stride} (depth {self.depth}), "
-                f"got {size}."
-            )
-
-
-@dataclasses.dataclass(frozen=True)
-class PConvUNetConfig(ModelConfig):
-    """What defines a PConv U-Net; stored in checkpoints and model cards.
-
-    Attributes:
-        image_size: side of the square training input; any multiple of 2**depth. The
-            network is fully convolutional, so it also runs on other multiples.
-        depth: number of stride-2 encoder layers (the paper uses 8 at 512 px).
-        width: multiplier of every channel count except the 3 output channels.
-        dropout_rate: dropout on the inputs of the last `dropout_layers` decoder layers,
-            kept active at inference for Monte-Carlo uncertainty; 0 disables it.
-        dropout_layers: how many decoder layers, counted from the output, get dropout. Only
-            the layers after the first dropout must be re-run per Monte-Carlo sample. The
-            default, 1, makes that the last partial convolution alone, a small share of a
-            pass (docs/MEASUREMENTS.md, "Monte-Carlo dropout").
-    """
-
-    image_size: int = 512
-    depth: int = 8
-    width: float = 1.0
-    dropout_rate: float = 0.0
-    dropout_layers: int = 1
-
-    def __post_init__(self):
-        if self.depth < 2:
-            raise ValueError(f"depth must be at least 2, got {self.depth}.")
-        self.validate_input_size(self.image_size, "image_size")
-        if not 0 < self.width <= 4:
-            raise ValueError(f"width must be in (0, 4], got {self.width}.")
-        if not 0 <= self.dropout_rate < 1:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}.")
-        if not 1 <= self.dropout_layers <= self.depth:
-            raise ValueError(
-                f"dropout_layers must be between 1 and depth ({self.depth}), "
-                f"got {self.dropout_layers}."
-            )
-
-    @property
-    def encoder_channels(self):
-        paper = PAPER_ENCODER_CHANNELS + (512,) * max(0, self.depth - 8)
-        return tuple(max(4, round(channels * self.width)) for channels in paper[: self.depth])
-
-    @property
-    def encoder_kernels(self):
-        return (PAPER_ENCODER_KERNELS + (3,) * max(0, self.depth - 8))[: self.depth]
 
 
 def build_pconv_unet(config, *, monte_carlo=False, input_size=None, name="pconv_unet"):
@@ -115,6 +36,8 @@ def build_pconv_unet(config, *, monte_carlo=False, input_size=None, name="pconv_
     The image input holds the photo with anything in the holes (they are multiplied by the
     mask); the mask input is 1 for known pixels and 0 for holes, one channel.
     """
+    if input_size is not None:
+        config.validate_input_size(input_size, "input_size")
     image = keras.Input((input_size, input_size, 3), name="image")
     mask = keras.Input((input_size, input_size, 1), name="mask")
 

@@ -14,73 +14,9 @@ sample. Deep supervision adds, in training only, a head on every lower decoder l
 on the bottleneck, upsampled to the output.
 """
 
-import dataclasses
-
 import keras
 
 from holefill.nn.layers import KnownPixelsComposite, MonteCarloDropout
-from holefill.nn.models import ModelConfig
-
-INTERPOLATIONS = ("bilinear", "nearest")
-
-
-@dataclasses.dataclass(frozen=True)
-class UNet3PlusConfig(ModelConfig):
-    """What defines a UNet3+; stored in checkpoints and model cards.
-
-    The defaults are BlindPaint's, but for the image size.
-
-    Attributes:
-        image_size: side of the square training input; any multiple of 2**depth (the
-            network is fully convolutional and also runs on other multiples).
-        depth: number of max-pool steps; the network has depth + 1 levels.
-        filters: channels of the first level, doubled at each level below; also the
-            channels of every skip path, so a decoder level has (depth + 1) * filters.
-        kernel_size: side of every convolution's kernel (odd).
-        dropout_rate: dropout after every encoder pool and on every resized skip path,
-            kept active at inference for Monte-Carlo uncertainty; 0 disables it.
-        interpolation: how skip paths and supervision heads are upsampled, "bilinear" or
-            "nearest".
-        l2: L2 weight decay on every convolution kernel; 0 disables it.
-        deep_supervision: whether training also holds a head on every lower decoder level
-            and on the bottleneck to the loss (the served network has the main head only).
-    """
-
-    image_size: int = 256
-    depth: int = 4
-    filters: int = 32
-    kernel_size: int = 3
-    dropout_rate: float = 0.2
-    interpolation: str = "bilinear"
-    l2: float = 1e-5
-    deep_supervision: bool = True
-
-    def __post_init__(self):
-        if not 1 <= self.depth <= 8:
-            raise ValueError(f"depth must be between 1 and 8, got {self.depth}.")
-        self.validate_input_size(self.image_size, "image_size")
-        if self.filters < 1:
-            raise ValueError(f"filters must be at least 1, got {self.filters}.")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise ValueError(
-                f"kernel_size must be odd and positive (a centred window), got {self.kernel_size}."
-            )
-        if not 0 <= self.dropout_rate < 1:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}.")
-        if self.interpolation not in INTERPOLATIONS:
-            raise ValueError(
-                f"interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}."
-            )
-        if self.l2 < 0:
-            raise ValueError(f"l2 must be >= 0, got {self.l2}.")
-
-    @property
-    def level_filters(self):
-        return tuple(self.filters * 2**level for level in range(self.depth + 1))
-
-    @property
-    def fused_filters(self):
-        return self.filters * (self.depth + 1)
 
 
 def build_unet3plus(
