@@ -6,7 +6,8 @@ import shlex
 
 import pytest
 
-from holefill.cli.configs import COMMAND_DEFAULTS, TRAINING_FLAGS, training_config_from
+from holefill.cli.configs import COMMAND_DEFAULTS, training_config_from
+from holefill.cli.flags import config_flags
 from holefill.cli.main import parse_arguments
 from holefill.twin.functions import REPO_ROOT
 
@@ -41,7 +42,7 @@ def test_unset_flags_leave_the_dataclass_and_command_defaults():
 
     parsed = config("train --data photos --output run")
     default = TrainingConfig(data_dirs=("photos",), output_dir="run")
-    for field in TRAINING_FLAGS:
+    for field in config_flags(TrainingConfig):
         expected = COMMAND_DEFAULTS["train"].get(field, getattr(default, field))
         assert getattr(parsed, field) == expected, field
     finetune = config("finetune --from run --data photos --output tuned")

@@ -4,7 +4,7 @@ the training run's, refusing flags that do not apply."""
 import argparse
 import dataclasses
 
-from holefill.cli.flags import config_values
+from holefill.cli.flags import config_flags, config_values
 
 # Model flags, as (flag, configuration field, argparse options): each applies to the
 # architectures whose configuration has the field; unset, the architecture's default holds.
@@ -62,36 +62,6 @@ MODEL_FLAGS = (
 # Where `train` departs from the configurations' own defaults.
 TRAIN_MODEL_DEFAULTS = {"pconv": {"image_size": 256, "depth": 7}, "unet3plus": {"image_size": 256}}
 
-# Training flags made from `TrainingConfig`'s fields (its defaults and help); the rest of
-# its fields take flags of their own below (folders, weights, the model).
-TRAINING_FLAGS = {
-    "batch_size": "--batch-size",
-    "steps": "--steps",
-    "checkpoint_every": "--checkpoint-every",
-    "sample_every": "--sample-every",
-    "learning_rate": "--learning-rate",
-    "loss": "--loss",
-    "hole_ratio": "--hole-ratio",
-    "precision": "--precision",
-    "jit_compile": "--jit-compile",
-    "data_parallel": "--data-parallel",
-    "workers": "--workers",
-    "in_memory": "--in-memory",
-    "pipeline": "--pipeline",
-    "mask_bank_size": "--mask-bank",
-    "max_dilation": "--max-dilation",
-    "max_minutes": "--max-minutes",
-    "seed": "--seed",
-}
-
-ADVERSARIAL_FLAGS = {
-    "reconstruction_weight": "--reconstruction-weight",
-    "adversarial_weight": "--adversarial-weight",
-    "style_weight": "--style-weight",
-    "discriminator_learning_rate": "--discriminator-learning-rate",
-    "gradient_clip_norm": "--gradient-clip-norm",
-}
-
 # Where the commands depart from `TrainingConfig`'s defaults.
 COMMAND_DEFAULTS = {"train": {"steps": 10000}, "finetune": {"steps": 2000}}
 
@@ -119,9 +89,9 @@ def adversarial_config_from(arguments):
     """The `AdversarialConfig` of the adversarial flags given (context-encoder only)."""
     from holefill.nn.config import AdversarialConfig
 
-    given = config_values(arguments, ADVERSARIAL_FLAGS)
+    given = config_values(arguments, AdversarialConfig)
     if given and getattr(arguments, "arch", None) != "context-encoder":
-        flags = [ADVERSARIAL_FLAGS[field] for field in given]
+        flags = [config_flags(AdversarialConfig)[field] for field in given]
         raise ValueError(f"{', '.join(flags)} applies to --arch context-encoder only.")
     return AdversarialConfig(**given)
 
@@ -165,5 +135,5 @@ def training_config_from(arguments):
         ),
         mask_kinds=parse_weights(arguments.mask_kind, "--mask-kind", MASK_KINDS) or None,
         adversarial=adversarial_config_from(arguments),
-        **config_values(arguments, TRAINING_FLAGS, defaults=COMMAND_DEFAULTS[arguments.stage]),
+        **config_values(arguments, TrainingConfig, defaults=COMMAND_DEFAULTS[arguments.stage]),
     )

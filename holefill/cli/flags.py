@@ -1,30 +1,38 @@
 """Flags made from configuration dataclasses, and `--config` files of flags.
 
-A flag's type, choices, default and help are its field's (`metadata["help"]`, else the
-class docstring's "Attributes:" entry), so that each setting is stated once: in its
-dataclass. A flag left unset passes nothing, and the dataclass's default holds.
+A field with `metadata["help"]` is a flag: `--field-name` (or `metadata["flag"]`), with the
+field's type, choices, default and help, so that each setting is stated once, in its
+dataclass, and a new field with help is a new flag. A flag left unset passes nothing, and
+the dataclass's default holds.
 """
 
 import argparse
 import dataclasses
-import re
 import tomllib
 import types
 import typing
 from pathlib import Path
 
 
-def add_config_flags(parser, config_class, flags, *, defaults=None):
-    """Adds a flag for each `{field name: flag}` of `config_class`; `defaults` are the
-    command's own where it departs from the dataclass's (shown in the help, applied by
-    `config_values`)."""
+def config_flags(config_class):
+    """`{field name: flag}` of the fields of `config_class` that are flags."""
+    return {
+        field.name: field.metadata.get("flag", "--" + field.name.replace("_", "-"))
+        for field in dataclasses.fields(config_class)
+        if "help" in field.metadata
+    }
+
+
+def add_config_flags(parser, config_class, *, defaults=None):
+    """Adds the flags of `config_class`; `defaults` are the command's own where it departs
+    from the dataclass's (shown in the help, applied by `config_values`)."""
     fields = {field.name: field for field in dataclasses.fields(config_class)}
     hints = typing.get_type_hints(config_class)
-    for name, flag in flags.items():
+    for name, flag in config_flags(config_class).items():
         field = fields[name]
         default = (defaults or {}).get(name, field.default)
         shown = "" if default is None else f" (default: {_shown(default)})"
-        options = {"dest": name, "default": None, "help": field_help(config_class, name) + shown}
+        options = {"dest": name, "default": None, "help": field.metadata["help"] + shown}
         kind = _without_none(hints[name])
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
@@ -39,25 +47,14 @@ def add_config_flags(parser, config_class, flags, *, defaults=None):
         parser.add_argument(flag, **options)
 
 
-def config_values(arguments, flags, *, defaults=None):
-    """`{field: value}` of the flags given, over the command's `defaults`."""
+def config_values(arguments, config_class, *, defaults=None):
+    """`{field: value}` of `config_class`'s flags given, over the command's `defaults`."""
     values = dict(defaults or {})
-    for name in flags:
+    for name in config_flags(config_class):
         value = getattr(arguments, name, None)
         if value is not None:
             values[name] = tuple(value) if isinstance(value, list) else value
     return values
-
-
-def field_help(config_class, name):
-    field = next(field for field in dataclasses.fields(config_class) if field.name == name)
-    if "help" in field.metadata:
-        return field.metadata["help"]
-    # "Attributes:" entries of a Google-style docstring: `name: text`, indented continuations.
-    match = re.search(
-        rf"^\s+{name}: (.+?)(?=^\s+\w+: |\Z)", config_class.__doc__ or "", re.M | re.S
-    )
-    return " ".join(match.group(1).split()) if match else name.replace("_", " ")
 
 
 def _without_none(kind):

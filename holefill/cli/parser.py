@@ -7,19 +7,10 @@ from pathlib import Path
 
 from holefill.card import ARCHITECTURE_NAMES, DEFAULT_ARCHITECTURE
 from holefill.cli import commands
-from holefill.cli.configs import (
-    ADVERSARIAL_FLAGS,
-    COMMAND_DEFAULTS,
-    MODEL_FLAGS,
-    TRAIN_MODEL_DEFAULTS,
-    TRAINING_FLAGS,
-)
+from holefill.cli.configs import COMMAND_DEFAULTS, MODEL_FLAGS, TRAIN_MODEL_DEFAULTS
 from holefill.cli.flags import add_config_flags
 
 DEFAULT_OUTPUT = Path("runs")
-
-
-# Adversarial flags, as (flag, `AdversarialConfig` field): context-encoder only.
 
 
 def build_parser(command=None):
@@ -341,7 +332,7 @@ def add_training_arguments(parser, command):
         type=Path,
         help="VGG16 blocks 1-3 .npz (default: the one `fetch-vgg` writes)",
     )
-    add_config_flags(parser, TrainingConfig, TRAINING_FLAGS, defaults=COMMAND_DEFAULTS[command])
+    add_config_flags(parser, TrainingConfig, defaults=COMMAND_DEFAULTS[command])
     parser.add_argument(
         "--loss-weight",
         action="append",
@@ -363,4 +354,4 @@ def add_adversarial_arguments(parser):
     from holefill.nn.config import AdversarialConfig
 
     group = parser.add_argument_group("context-encoder: the adversarial loss")
-    add_config_flags(group, AdversarialConfig, ADVERSARIAL_FLAGS)
+    add_config_flags(group, AdversarialConfig)

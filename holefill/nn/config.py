@@ -251,22 +251,29 @@ LOSS_TERMS = tuple(field.name for field in dataclasses.fields(LossWeights))
 
 @dataclasses.dataclass(frozen=True)
 class AdversarialConfig:
-    """The adversarial part of a training run; saved with each checkpoint.
+    """The adversarial part of a training run; saved with each checkpoint. Each field's
+    help says what it is (and is its flag's help)."""
 
-    Attributes:
-        reconstruction_weight: weight of the reconstruction loss in the generator's.
-        adversarial_weight: weight of the adversarial term in the generator's loss.
-        style_weight: weight of a Gram-matrix style term on VGG16 pool1-3 features (the
-            course project's Monet variant used 0.01); 0 leaves it out (and VGG16 unused).
-        discriminator_learning_rate: SGD learning rate of the discriminator.
-        gradient_clip_norm: both optimizers clip the global norm of their gradients to it.
-    """
-
-    reconstruction_weight: float = 0.999
-    adversarial_weight: float = 0.001
-    style_weight: float = 0.0
-    discriminator_learning_rate: float = 1e-3
-    gradient_clip_norm: float = 1.0
+    reconstruction_weight: float = dataclasses.field(
+        default=0.999, metadata={"help": "weight of the reconstruction loss in the generator's"}
+    )
+    adversarial_weight: float = dataclasses.field(
+        default=0.001, metadata={"help": "weight of the adversarial term in the generator's loss"}
+    )
+    style_weight: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "weight of a Gram-matrix style term on VGG16 pool1-3 features (the course "
+            "project's Monet variant used 0.01); 0 leaves it out (and VGG16 unused)"
+        },
+    )
+    discriminator_learning_rate: float = dataclasses.field(
+        default=1e-3, metadata={"help": "SGD learning rate of the discriminator"}
+    )
+    gradient_clip_norm: float = dataclasses.field(
+        default=1.0,
+        metadata={"help": "both optimizers clip the global norm of their gradients to it"},
+    )
 
     def __post_init__(self):
         for name in ("reconstruction_weight", "adversarial_weight", "style_weight"):

@@ -92,7 +92,7 @@ class TrainingConfig:
         },
     )
     mask_bank_size: int = dataclasses.field(
-        default=4000, metadata={"help": "device pipeline: masks drawn once"}
+        default=4000, metadata={"help": "device pipeline: masks drawn once", "flag": "--mask-bank"}
     )
     max_dilation: int = dataclasses.field(
         default=4, metadata={"help": "device pipeline: largest random dilation of a bank mask"}
@@ -101,7 +101,9 @@ class TrainingConfig:
         default=None,
         metadata={"help": "stop at the first checkpoint after this many minutes, whatever steps"},
     )
-    seed: int = 0
+    seed: int = dataclasses.field(
+        default=0, metadata={"help": "seeds the weights, the photos' order and the masks"}
+    )
 
     def __post_init__(self):
         if self.stage not in STAGES:
