@@ -122,8 +122,27 @@ class FillSection(_Record):
     synthesis: SynthesisRecord
 
 
-class CostSection(_Record):
-    """`holefill.inference.cost.CostModel`'s measured rates (`holefill measure-cost`)."""
+class CostRates(_Record):
+    """Seconds per unit of work, and the budget a job's estimate must stay within
+    (`holefill.inference.cost.CostModel` estimates with them).
+
+    Attributes:
+        seconds_per_pass: one tile through the network.
+        head_share: a Monte-Carlo draw's cost as a share of a pass (the head reruns, the
+            trunk does not).
+        seconds_per_hole_megapixel: the synthesis, per million hole pixels.
+        seconds_per_region_megapixel: per million pixels of the plan's regions.
+        seconds_per_megapixel: decoding, copying and encoding, per million pixels.
+        base_gb: the resident process with the model loaded.
+        gb_per_megapixel: peak memory per million pixels of the photo.
+        gb_per_region_megapixel: peak memory per million pixels of the largest region.
+        gb_per_monte_carlo_megapixel: peak memory that a Monte-Carlo map adds per
+            million pixels of the photo.
+        budget_seconds: the most a job may be estimated to take.
+        memory_budget_gb: the most memory a job may be estimated to need.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     seconds_per_pass: float
     head_share: float
@@ -136,6 +155,11 @@ class CostSection(_Record):
     gb_per_monte_carlo_megapixel: float
     budget_seconds: float
     memory_budget_gb: float
+
+
+class CostSection(CostRates):
+    """The rates as `holefill measure-cost` measured them, and where."""
+
     measured_on: str
     photo_side: int
 

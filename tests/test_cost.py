@@ -110,7 +110,7 @@ def test_monte_carlo_draws_count_against_the_budget(tiny_model):
     drawn = sum(
         UNITS.estimate(Job.of(holes, probe.plan(holes), samples=16, fill="network")).values()
     )
-    budget = dataclasses.replace(UNITS, budget_seconds=(plain + drawn) / 2)
+    budget = UNITS.model_copy(update={"budget_seconds": (plain + drawn) / 2})
     inpainter = Inpainter.load(tiny_model, threads=1, cost=budget, validated_uncertainty_only=False)
     assert inpainter.inpaint(photo, holes, fill="network").strategy == "tile"
     with pytest.raises(InputTooLargeError, match="the network") as raised:
@@ -126,6 +126,6 @@ def test_measured_units_are_what_the_card_gives_back(tiny_model):
     assert cost.seconds_per_hole_megapixel > 0 and cost.seconds_per_region_megapixel > 0
     assert 0 < cost.head_share < 1  # the head is a fraction of the network
     model = LiteRTModel.load(tiny_model, threads=1)
-    section = CostSection(**dataclasses.asdict(cost), measured_on="here", photo_side=1024)
+    section = CostSection(**cost.model_dump(), measured_on="here", photo_side=1024)
     assert CostModel.from_card(model.card.model_copy(update={"cost": section})) == cost
     assert CostModel.from_card(model.card.model_copy(update={"cost": None})) is None

@@ -11,7 +11,6 @@ keys can start a new job. This module is the Lambda edge: it alone reads the env
 """
 
 import contextlib
-import dataclasses
 import os
 import time
 
@@ -51,7 +50,7 @@ if cost is not None and "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" in os.environ:
     # This environment's own memory, whatever the card was measured with: a job that
     # would outgrow it is refused before it runs, rather than killed and billed.
     memory_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
-    cost = dataclasses.replace(cost, memory_budget_gb=MEMORY_SHARE * memory_mb / 1000)
+    cost = cost.model_copy(update={"memory_budget_gb": MEMORY_SHARE * memory_mb / 1000})
 inpainter = Inpainter.load(
     model_dir,
     cost=cost,

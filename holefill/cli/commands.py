@@ -5,7 +5,6 @@ it. The Keras backend is Keras's own choice (`KERAS_BACKEND`, default TensorFlow
 runs on any backend.
 """
 
-import dataclasses
 import json
 import os
 import platform
@@ -256,7 +255,7 @@ def run_measure_cost(arguments):
         memory_budget_gb=arguments.memory_budget,
     )
     section = CostSection(
-        **dataclasses.asdict(cost),
+        **cost.model_dump(),
         measured_on=f"{platform.machine()}, {os.cpu_count()} CPUs, {model.threads} threads",
         photo_side=arguments.side,
     )

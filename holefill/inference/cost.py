@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from holefill.card import CostRates
 from holefill.errors import InputTooLargeError
 
 # Well inside the InpaintFunction's 300 s on a Lambda of 3 vCPUs, as measured on 2 cores.
@@ -80,35 +81,9 @@ class Job:
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class CostModel:
-    """Seconds per unit of work, and the budget a job's estimate must stay within.
+class CostModel(CostRates):
+    """`CostRates` (the card's record of them, `holefill.card`), and what they estimate."""
 
-    Attributes:
-        seconds_per_pass: one tile through the network.
-        head_share: a Monte-Carlo draw's cost as a share of a pass (the head reruns, the
-            trunk does not).
-        seconds_per_hole_megapixel: the synthesis, per million hole pixels.
-        seconds_per_region_megapixel: per million pixels of the plan's regions.
-        seconds_per_megapixel: decoding, copying and encoding, per million pixels.
-        base_gb: the resident process with the model loaded.
-        gb_per_megapixel: peak memory per million pixels of the photo.
-        gb_per_region_megapixel: peak memory per million pixels of the largest region.
-        gb_per_monte_carlo_megapixel: peak memory that a Monte-Carlo map adds per
-            million pixels of the photo.
-        budget_seconds: the most a job may be estimated to take.
-        memory_budget_gb: the most memory a job may be estimated to need.
-    """
-
-    seconds_per_pass: float
-    head_share: float
-    seconds_per_hole_megapixel: float
-    seconds_per_region_megapixel: float
-    seconds_per_megapixel: float
-    base_gb: float
-    gb_per_megapixel: float
-    gb_per_region_megapixel: float
-    gb_per_monte_carlo_megapixel: float
     budget_seconds: float = DEFAULT_BUDGET_SECONDS
     memory_budget_gb: float = DEFAULT_MEMORY_BUDGET_GB
 
@@ -117,9 +92,7 @@ class CostModel:
         """The `ModelCard`'s `cost` section, or None for a card without one."""
         if card.cost is None:
             return None
-        return cls(
-            **{field.name: getattr(card.cost, field.name) for field in dataclasses.fields(cls)}
-        )
+        return cls(**card.cost.model_dump(include=set(CostRates.model_fields)))
 
     def estimate(self, job):
         """Seconds by part ("network", "synthesis", "regions", "photo") of a `Job`."""
@@ -282,7 +255,10 @@ def measure(
 
 
 # For timing and measuring jobs whatever the card's budget.
-UNBOUNDED = CostModel(*[0.0] * 9, budget_seconds=math.inf, memory_budget_gb=math.inf)
+UNBOUNDED = CostModel(
+    **dict.fromkeys(CostRates.model_fields, 0.0)
+    | {"budget_seconds": math.inf, "memory_budget_gb": math.inf}
+)
 
 
 def _noise_photo(side):
