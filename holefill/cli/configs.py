@@ -59,8 +59,9 @@ MODEL_FLAGS = (
     ),
 )
 
-# Where `train` departs from the configurations' own defaults.
-TRAIN_MODEL_DEFAULTS = {"pconv": {"image_size": 256, "depth": 7}, "unet3plus": {"image_size": 256}}
+# Where `train` departs from the configurations' own defaults: without model flags it trains
+# a 256 px PConv U-Net of depth 7, a size a CPU can train (the paper's is 512 px, depth 8).
+TRAIN_MODEL_DEFAULTS = {"pconv": {"image_size": 256, "depth": 7}}
 
 # Where the commands depart from `TrainingConfig`'s defaults.
 COMMAND_DEFAULTS = {"train": {"steps": 10000}, "finetune": {"steps": 2000}}

@@ -37,9 +37,9 @@ class TrainingConfig:
     data_dirs: tuple[str, ...]
     output_dir: str
     vgg_weights: str | None = None
-    model: ModelConfig = dataclasses.field(
-        default_factory=lambda: PConvUNetConfig(image_size=256, depth=7)
-    )
+    # The paper's network; `holefill train` trains a smaller one by default (its
+    # TRAIN_MODEL_DEFAULTS), and the default model's recipe is models/recipes/default.toml.
+    model: ModelConfig = dataclasses.field(default_factory=PConvUNetConfig)
     stage: str = "train"
     initial_checkpoint: str | None = None
     batch_size: int = dataclasses.field(default=6, metadata={"help": "photos per step"})
