@@ -121,3 +121,18 @@ function tooLarge(name: string, size: number, limit: number) {
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A result or map, as a blob: the next fill sends it, and IndexedDB keeps it. */
+export async function fetchImage(url: string, signal: AbortSignal) {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw new ApiError("network", "network_error", "The result could not be fetched: check your connection, then retry.");
+  }
+  if (!response.ok) {
+    throw new ApiError("server", "result_unavailable", `The result could not be fetched (${response.status}): fill again.`);
+  }
+  return response.blob();
+}

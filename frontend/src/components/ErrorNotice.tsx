@@ -1,5 +1,6 @@
 /** An error the user can act on: what happened, what to do, and the button that does it. */
 import { useEffect, useRef } from "react";
+import { ApiError } from "../api";
 
 export interface Problem {
   title: string;
@@ -41,4 +42,24 @@ export function ErrorNotice({ problem, onDismiss }: { problem: Problem; onDismis
       </div>
     </div>
   );
+}
+
+/** What the notice says of a fill that failed, and what it offers to do next. */
+export function describeFillError(error: unknown, retry: () => void, chooseAnother: () => void): Problem {
+  if (!(error instanceof ApiError)) {
+    return { title: "The fill failed", message: String((error as Error)?.message ?? error), retry };
+  }
+  if (error.code === "file_too_large") {
+    return {
+      title: "The photo is too large",
+      message: error.message,
+      actions: [{ label: "Choose another photo", run: chooseAnother }],
+    };
+  }
+  const titles = {
+    network: "The server cannot be reached",
+    server: "The server failed",
+    request: "This photo or mask cannot be filled",
+  };
+  return { title: titles[error.kind], message: error.message, retry: error.retryable ? retry : undefined };
 }
