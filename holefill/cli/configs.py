@@ -1,63 +1,10 @@
 """The configurations a command's flags stand for: the model's, the adversarial loss's and
 the training run's, refusing flags that do not apply."""
 
-import argparse
 import dataclasses
 
-from holefill.cli.flags import config_flags, config_values
-
-# Model flags, as (flag, configuration field, argparse options): each applies to the
-# architectures whose configuration has the field; unset, the architecture's default holds.
-MODEL_FLAGS = (
-    ("--image-size", "image_size", {"type": int, "help": "side of the square training input"}),
-    ("--depth", "depth", {"type": int, "help": "stride-2 steps of the encoder"}),
-    ("--width", "width", {"type": float, "help": "pconv: channel multiplier"}),
-    (
-        "--filters",
-        "filters",
-        {"type": int, "help": "unet3plus, context-encoder: channels of the first level"},
-    ),
-    (
-        "--dropout",
-        "dropout_rate",
-        {
-            "type": float,
-            "help": "dropout rate, kept active for Monte-Carlo uncertainty (pconv: the last "
-            "decoder layers; unet3plus: encoder pools and skip paths; context-encoder: the "
-            "bottleneck)",
-        },
-    ),
-    (
-        "--dropout-layers",
-        "dropout_layers",
-        {"type": int, "help": "pconv: decoder layers with dropout, from the output"},
-    ),
-    ("--kernel-size", "kernel_size", {"type": int, "help": "unet3plus: convolution kernel side"}),
-    (
-        "--interpolation",
-        "interpolation",
-        {"choices": ("bilinear", "nearest"), "help": "unet3plus: upsampling"},
-    ),
-    ("--l2", "l2", {"type": float, "help": "unet3plus: L2 weight decay"}),
-    (
-        "--deep-supervision",
-        "deep_supervision",
-        {
-            "action": argparse.BooleanOptionalAction,
-            "help": "unet3plus: train a head on every decoder level too",
-        },
-    ),
-    (
-        "--discriminator-filters",
-        "discriminator_filters",
-        {"type": int, "help": "context-encoder: channels of the discriminator's first layer"},
-    ),
-    (
-        "--discriminator-depth",
-        "discriminator_depth",
-        {"type": int, "help": "context-encoder: stride-2 layers of the discriminator"},
-    ),
-)
+from holefill.cli.flags import config_flags, config_values, union_flags
+from holefill.nn.config import ARCHITECTURE_CONFIGS
 
 # Where `train` departs from the configurations' own defaults: without model flags it trains
 # a 256 px PConv U-Net of depth 7, a size a CPU can train (the paper's is 512 px, depth 8).
@@ -74,12 +21,11 @@ def model_config_from(arguments):
 
     architecture = architecture_named(arguments.arch)
     fields = {field.name for field in dataclasses.fields(architecture.config_class)}
+    flags = union_flags(ARCHITECTURE_CONFIGS)
     given = {
-        field: getattr(arguments, field)
-        for _, field, _ in MODEL_FLAGS
-        if getattr(arguments, field) is not None
+        field: getattr(arguments, field) for field in flags if getattr(arguments, field) is not None
     }
-    foreign = [flag for flag, field, _ in MODEL_FLAGS if field in given and field not in fields]
+    foreign = [flag for field, flag in flags.items() if field in given and field not in fields]
     if foreign:
         raise ValueError(f"{', '.join(foreign)} does not apply to --arch {architecture.name}.")
     defaults = arguments.model_defaults.get(architecture.name, {})

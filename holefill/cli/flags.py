@@ -27,24 +27,59 @@ def add_config_flags(parser, config_class, *, defaults=None):
     """Adds the flags of `config_class`; `defaults` are the command's own where it departs
     from the dataclass's (shown in the help, applied by `config_values`)."""
     fields = {field.name: field for field in dataclasses.fields(config_class)}
-    hints = typing.get_type_hints(config_class)
     for name, flag in config_flags(config_class).items():
         field = fields[name]
         default = (defaults or {}).get(name, field.default)
         shown = "" if default is None else f" (default: {_shown(default)})"
-        options = {"dest": name, "default": None, "help": field.metadata["help"] + shown}
-        kind = _without_none(hints[name])
-        if kind is bool:
-            options["action"] = argparse.BooleanOptionalAction
-        elif typing.get_origin(kind) is tuple:
-            members = typing.get_args(kind)
-            metavar = field.metadata.get("metavar", name.upper())
-            options.update(nargs=len(members), type=members[0], metavar=metavar)
+        _add_flag(parser, config_class, field, flag, field.metadata["help"] + shown)
+
+
+def add_union_flags(parser, config_classes):
+    """Adds the flags of every class of `config_classes` (`{name: config class}`): a field
+    that several have is one flag. Its help is each class's, by name, where they differ, and
+    names the classes it applies to unless all have it; their defaults differ, so the help
+    shows none."""
+    helps = {}
+    for owner, config_class in config_classes.items():
+        for field in dataclasses.fields(config_class):
+            if "help" in field.metadata:
+                helps.setdefault(field.name, {})[owner] = (config_class, field)
+    for name, owned in helps.items():
+        config_class, field = next(iter(owned.values()))
+        texts = {owner: owned_field.metadata["help"] for owner, (_, owned_field) in owned.items()}
+        if len(set(texts.values())) > 1:
+            help = "; ".join(f"{owner}: {text}" for owner, text in texts.items())
+        elif len(owned) < len(config_classes):
+            help = f"{', '.join(owned)}: {field.metadata['help']}"
         else:
-            options["type"] = kind
-        if "choices" in field.metadata:
-            options["choices"] = field.metadata["choices"]
-        parser.add_argument(flag, **options)
+            help = field.metadata["help"]
+        _add_flag(parser, config_class, field, config_flags(config_class)[name], help)
+
+
+def union_flags(config_classes):
+    """`{field name: flag}` of every class of `config_classes`."""
+    return {
+        name: flag
+        for config_class in config_classes.values()
+        for name, flag in config_flags(config_class).items()
+    }
+
+
+def _add_flag(parser, config_class, field, flag, help):
+    name = field.name
+    options = {"dest": name, "default": None, "help": help}
+    kind = _without_none(typing.get_type_hints(config_class)[name])
+    if kind is bool:
+        options["action"] = argparse.BooleanOptionalAction
+    elif typing.get_origin(kind) is tuple:
+        members = typing.get_args(kind)
+        metavar = field.metadata.get("metavar", name.upper())
+        options.update(nargs=len(members), type=members[0], metavar=metavar)
+    else:
+        options["type"] = kind
+    if "choices" in field.metadata:
+        options["choices"] = field.metadata["choices"]
+    parser.add_argument(flag, **options)
 
 
 def config_values(arguments, config_class, *, defaults=None):

@@ -3,12 +3,14 @@
 import logging
 import sys
 
-from holefill.cli.configs import MODEL_FLAGS
-from holefill.cli.flags import expand_config_files
+from holefill.cli.flags import expand_config_files, union_flags
 from holefill.cli.parser import build_parser
+from holefill.nn.config import ARCHITECTURE_CONFIGS
 
 # `finetune` takes its model from the checkpoint: a recipe's model flags are left out.
-MODEL_KEYS = frozenset({flag.removeprefix("--") for flag, _, _ in MODEL_FLAGS} | {"arch"})
+MODEL_KEYS = frozenset(
+    {flag.removeprefix("--") for flag in union_flags(ARCHITECTURE_CONFIGS).values()} | {"arch"}
+)
 
 
 def parse_arguments(argv):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from holefill.card import ARCHITECTURE_NAMES, DEFAULT_ARCHITECTURE
 from holefill.cli import commands
-from holefill.cli.configs import COMMAND_DEFAULTS, MODEL_FLAGS, TRAIN_MODEL_DEFAULTS
-from holefill.cli.flags import add_config_flags
+from holefill.cli.configs import COMMAND_DEFAULTS, TRAIN_MODEL_DEFAULTS
+from holefill.cli.flags import add_config_flags, add_union_flags
+from holefill.nn.config import ARCHITECTURE_CONFIGS
 
 DEFAULT_OUTPUT = Path("runs")
 
@@ -291,14 +292,14 @@ def build_parser(command=None):
 
 
 def add_model_arguments(parser, *, defaults):
-    """`--arch` and `MODEL_FLAGS`; `defaults` ({architecture: {field: value}}) replace the
-    configurations' own where the command wants others."""
+    """`--arch` and the flags of every architecture's configuration; `defaults`
+    ({architecture: {field: value}}) replace the configurations' own where the command
+    wants others."""
     group = parser.add_argument_group(
         "model (unset flags keep the architecture's default: `holefill info --arch ARCH`)"
     )
     group.add_argument("--arch", default=DEFAULT_ARCHITECTURE, choices=ARCHITECTURE_NAMES)
-    for flag, field, options in MODEL_FLAGS:
-        group.add_argument(flag, dest=field, **options)
+    add_union_flags(group, ARCHITECTURE_CONFIGS)
     parser.set_defaults(model_defaults=defaults)
 
 

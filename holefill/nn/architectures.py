@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 
 from holefill.card import ARCHITECTURE_NAMES, DEFAULT_ARCHITECTURE
-from holefill.nn.config import ContextEncoderConfig, PConvUNetConfig, UNet3PlusConfig
+from holefill.nn.config import ARCHITECTURE_CONFIGS
 from holefill.nn.context_encoder import build_context_encoder
 from holefill.nn.models import build_pconv_unet, count_flops, set_encoder_batch_norm_frozen
 from holefill.nn.unet3plus import build_unet3plus, build_unet3plus_for_training
@@ -55,7 +55,7 @@ ARCHITECTURES = {
     for architecture in (
         Architecture(
             name=PCONV,
-            config_class=PConvUNetConfig,
+            config_class=ARCHITECTURE_CONFIGS[PCONV],
             build=build_pconv_unet,
             learning_rate=2e-4,  # the paper's
             loss="pconv",
@@ -63,7 +63,7 @@ ARCHITECTURES = {
         ),
         Architecture(
             name=UNET3PLUS,
-            config_class=UNet3PlusConfig,
+            config_class=ARCHITECTURE_CONFIGS[UNET3PLUS],
             build=build_unet3plus,
             build_for_training=build_unet3plus_for_training,
             learning_rate=5e-5,  # BlindPaint's
@@ -71,7 +71,7 @@ ARCHITECTURES = {
         ),
         Architecture(
             name=CONTEXT_ENCODER,
-            config_class=ContextEncoderConfig,
+            config_class=ARCHITECTURE_CONFIGS[CONTEXT_ENCODER],
             build=build_context_encoder,
             learning_rate=6e-4,  # the course project's generator Adam
             loss="blind-mae",

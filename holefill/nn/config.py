@@ -56,11 +56,21 @@ class PConvUNetConfig(ModelConfig):
             pass (docs/MEASUREMENTS.md, "Monte-Carlo dropout").
     """
 
-    image_size: int = 512
-    depth: int = 8
-    width: float = 1.0
-    dropout_rate: float = 0.0
-    dropout_layers: int = 1
+    image_size: int = dataclasses.field(
+        default=512, metadata={"help": "side of the square training input"}
+    )
+    depth: int = dataclasses.field(default=8, metadata={"help": "stride-2 steps of the encoder"})
+    width: float = dataclasses.field(default=1.0, metadata={"help": "channel multiplier"})
+    dropout_rate: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "dropout rate of the last decoder layers (Monte-Carlo uncertainty)",
+            "flag": "--dropout",
+        },
+    )
+    dropout_layers: int = dataclasses.field(
+        default=1, metadata={"help": "decoder layers with dropout, from the output"}
+    )
 
     def __post_init__(self):
         if self.depth < 2:
@@ -111,14 +121,27 @@ class UNet3PlusConfig(ModelConfig):
             and on the bottleneck to the loss (the served network has the main head only).
     """
 
-    image_size: int = 256
-    depth: int = 4
-    filters: int = 32
-    kernel_size: int = 3
-    dropout_rate: float = 0.2
-    interpolation: str = "bilinear"
-    l2: float = 1e-5
-    deep_supervision: bool = True
+    image_size: int = dataclasses.field(
+        default=256, metadata={"help": "side of the square training input"}
+    )
+    depth: int = dataclasses.field(default=4, metadata={"help": "stride-2 steps of the encoder"})
+    filters: int = dataclasses.field(default=32, metadata={"help": "channels of the first level"})
+    kernel_size: int = dataclasses.field(default=3, metadata={"help": "convolution kernel side"})
+    dropout_rate: float = dataclasses.field(
+        default=0.2,
+        metadata={
+            "help": "dropout rate after the encoder pools and on the skip paths (Monte-Carlo "
+            "uncertainty)",
+            "flag": "--dropout",
+        },
+    )
+    interpolation: str = dataclasses.field(
+        default="bilinear", metadata={"help": "upsampling", "choices": INTERPOLATIONS}
+    )
+    l2: float = dataclasses.field(default=1e-5, metadata={"help": "L2 weight decay"})
+    deep_supervision: bool = dataclasses.field(
+        default=True, metadata={"help": "train a head on every decoder level too"}
+    )
 
     def __post_init__(self):
         if not 1 <= self.depth <= 8:
@@ -170,12 +193,24 @@ class ContextEncoderConfig(ModelConfig):
             patch of about 2**(depth + 2) pixels.
     """
 
-    image_size: int = 128
-    depth: int = 5
-    filters: int = 64
-    dropout_rate: float = 0.4
-    discriminator_filters: int = 64
-    discriminator_depth: int = 3
+    image_size: int = dataclasses.field(
+        default=128, metadata={"help": "side of the square training input"}
+    )
+    depth: int = dataclasses.field(default=5, metadata={"help": "stride-2 steps of the encoder"})
+    filters: int = dataclasses.field(default=64, metadata={"help": "channels of the first level"})
+    dropout_rate: float = dataclasses.field(
+        default=0.4,
+        metadata={
+            "help": "dropout rate at the bottleneck (Monte-Carlo uncertainty)",
+            "flag": "--dropout",
+        },
+    )
+    discriminator_filters: int = dataclasses.field(
+        default=64, metadata={"help": "channels of the discriminator's first layer"}
+    )
+    discriminator_depth: int = dataclasses.field(
+        default=3, metadata={"help": "stride-2 layers of the discriminator"}
+    )
 
     def __post_init__(self):
         if not 1 <= self.depth <= 8:
@@ -282,3 +317,11 @@ class AdversarialConfig:
         for name in ("discriminator_learning_rate", "gradient_clip_norm"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
+
+
+# The configuration class of each architecture, by the name cards and `--arch` give it.
+ARCHITECTURE_CONFIGS = {
+    "pconv": PConvUNetConfig,
+    "unet3plus": UNet3PlusConfig,
+    "context-encoder": ContextEncoderConfig,
+}
