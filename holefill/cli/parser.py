@@ -1,6 +1,6 @@
 """The `holefill` command's flags. Each command's handler imports what it needs when it
-runs, so `holefill --help` stays instant; only `train` and `finetune` import Keras to make
-their flags, from the training configuration's fields."""
+runs, so `holefill --help` stays instant; the flags of `train` and `finetune` are made from
+the configurations' fields (plain data, no Keras)."""
 
 import argparse
 from pathlib import Path
@@ -304,7 +304,7 @@ def add_model_arguments(parser, *, defaults):
 
 
 def add_training_arguments(parser, command):
-    # Keras comes with these configurations: only `train` and `finetune` build them.
+    # Imported by the commands that train: the mask generator it checks kinds with loads OpenCV.
     from holefill.training.config import TrainingConfig
 
     parser.add_argument(

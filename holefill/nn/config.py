@@ -325,3 +325,46 @@ ARCHITECTURE_CONFIGS = {
     "unet3plus": UNet3PlusConfig,
     "context-encoder": ContextEncoderConfig,
 }
+
+# The reconstruction losses a run may train with (`holefill.nn.losses`).
+RECONSTRUCTION_LOSSES = ("pconv", "blind-mae")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingDefaults:
+    """How an architecture trains where a run does not say.
+
+    Attributes:
+        learning_rate: the first stage's learning rate (Adam).
+        loss: the reconstruction loss, one of `RECONSTRUCTION_LOSSES`.
+        mask_kinds: the `{kind: weight}` of training masks; None for
+            `holefill.masks.generator.DEFAULT_MASK_KIND_PROBABILITIES`.
+        adversarial: whether it trains against a discriminator (`holefill.nn.adversarial`).
+    """
+
+    learning_rate: float
+    loss: str
+    mask_kinds: dict | None = None
+    adversarial: bool = False
+
+
+TRAINING_DEFAULTS = {
+    "pconv": TrainingDefaults(learning_rate=2e-4, loss="pconv"),  # the paper's
+    # BlindPaint's learning rate and loss.
+    "unet3plus": TrainingDefaults(learning_rate=5e-5, loss="blind-mae"),
+    "context-encoder": TrainingDefaults(
+        learning_rate=6e-4,  # the course project's generator Adam
+        loss="blind-mae",
+        # The context encoder's own centre and random blocks, and our strokes.
+        mask_kinds={"centre_block": 1.0, "random_blocks": 1.0, "irregular": 1.0},
+        adversarial=True,
+    ),
+}
+
+
+def architecture_name_of(config):
+    """The name of the architecture whose configuration class `config` is an instance of."""
+    for name, config_class in ARCHITECTURE_CONFIGS.items():
+        if isinstance(config, config_class):
+            return name
+    raise ValueError(f"{type(config).__name__} is not the configuration of any architecture.")

@@ -4,11 +4,15 @@ flags of `holefill train` and `finetune`, `holefill.cli.flags`)."""
 import dataclasses
 
 from holefill.masks.generator import validate_mask_kinds
-from holefill.nn.architectures import (
+from holefill.nn.config import (
     RECONSTRUCTION_LOSSES,
-    architecture_of,
+    TRAINING_DEFAULTS,
+    AdversarialConfig,
+    LossWeights,
+    ModelConfig,
+    PConvUNetConfig,
+    architecture_name_of,
 )
-from holefill.nn.config import AdversarialConfig, LossWeights, ModelConfig, PConvUNetConfig
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # "host": `InpaintingDataset` decodes and masks each batch on the CPU; "device": the photos
@@ -118,7 +122,7 @@ class TrainingConfig:
             )
         if self.pipeline not in PIPELINES:
             raise ValueError(f"pipeline must be one of {PIPELINES}, got {self.pipeline!r}.")
-        if self.pipeline == "device" and self.architecture.adversarial:
+        if self.pipeline == "device" and self.defaults.adversarial:
             raise ValueError(
                 "The device pipeline trains the reconstruction architectures; the context "
                 "encoder's adversarial step takes host batches (pipeline 'host')."
@@ -137,15 +141,20 @@ class TrainingConfig:
             )
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}.")
-        if self.architecture.adversarial and self.precision == "mixed_float16":
+        if self.defaults.adversarial and self.precision == "mixed_float16":
             raise ValueError(
                 "Adversarial training does not scale its losses for float16: use "
                 "--precision mixed_bfloat16 or float32."
             )
 
     @property
-    def architecture(self):
-        return architecture_of(self.model)
+    def architecture_name(self):
+        return architecture_name_of(self.model)
+
+    @property
+    def defaults(self):
+        """The `TrainingDefaults` of the model's architecture."""
+        return TRAINING_DEFAULTS[self.architecture_name]
 
     @property
     def resolved_learning_rate(self):
@@ -153,15 +162,15 @@ class TrainingConfig:
             return self.learning_rate
         if self.stage == "finetune":
             return FINETUNE_LEARNING_RATE
-        return self.architecture.learning_rate
+        return self.defaults.learning_rate
 
     @property
     def resolved_loss(self):
-        return self.loss or self.architecture.loss
+        return self.loss or self.defaults.loss
 
     @property
     def resolved_mask_kinds(self):
-        return self.mask_kinds or self.architecture.mask_kinds
+        return self.mask_kinds or self.defaults.mask_kinds
 
     def to_dict(self):
         values = dataclasses.asdict(self)

@@ -59,7 +59,7 @@ def train(config):
         step = restore(trainer, resume_from, with_training_state=True)
         # The learning rates are optimizer state too; the ones asked for now win.
         trainer.optimizer.learning_rate.assign(config.resolved_learning_rate)
-        if architecture.adversarial:
+        if architecture.defaults.adversarial:
             trainer.discriminator_optimizer.learning_rate.assign(
                 config.adversarial.discriminator_learning_rate
             )
@@ -129,10 +129,10 @@ def _model_of_run(config, resume_from):
                 f"output folder for the {config.stage!r} stage."
             )
     architecture = architecture_of(model_config)
-    if config.stage == "train" and architecture is not config.architecture:
+    if config.stage == "train" and architecture.name != config.architecture_name:
         raise ValueError(
             f"{config.output_dir} holds a {architecture.name} run, not a "
-            f"{config.architecture.name} one: pass --arch {architecture.name} to resume it, "
+            f"{config.architecture_name} one: pass --arch {architecture.name} to resume it, "
             "or use another output folder."
         )
     if config.stage == "finetune" and architecture.freeze_for_finetune is None:

@@ -125,7 +125,7 @@ def build_trainer(model_config, config, sampler=None):
     `sampler`, a `DeviceBatchTrainer` that draws its batches with it."""
     architecture = architecture_of(model_config)
     loss = config.resolved_loss
-    style = architecture.adversarial and config.adversarial.style_weight
+    style = architecture.defaults.adversarial and config.adversarial.style_weight
     feature_extractor = None
     if (loss == "pconv" and config.loss_weights.uses_features) or style:
         if not config.vgg_weights or not Path(config.vgg_weights).is_file():
@@ -138,16 +138,16 @@ def build_trainer(model_config, config, sampler=None):
     reconstruction = (
         PConvLoss(feature_extractor, config.loss_weights) if loss == "pconv" else BlindMAELoss()
     )
-    clip_norm = config.adversarial.gradient_clip_norm if architecture.adversarial else None
+    clip_norm = config.adversarial.gradient_clip_norm if architecture.defaults.adversarial else None
     # A fixed name keeps optimizer variable paths, the checkpoint keys, stable. The
     # context encoder's Adam is the course project's (beta_1 0.5, as GANs commonly use).
     optimizer = keras.optimizers.Adam(
         config.resolved_learning_rate,
-        beta_1=0.5 if architecture.adversarial else 0.9,
+        beta_1=0.5 if architecture.defaults.adversarial else 0.9,
         global_clipnorm=clip_norm,
         name="adam",
     )
-    if architecture.adversarial:
+    if architecture.defaults.adversarial:
         trainer = AdversarialTrainer(
             architecture.build(model_config),
             build_patch_discriminator(model_config),
@@ -174,7 +174,7 @@ def build_trainer(model_config, config, sampler=None):
     # discriminator has its own.
     trainer.optimizer.build(
         trainer.generator.trainable_variables
-        if architecture.adversarial
+        if architecture.defaults.adversarial
         else trainer.trainable_variables
     )
     return trainer
