@@ -248,4 +248,7 @@ def read_card(model_dir):
     try:
         return ModelCard.model_validate(card)
     except ValidationError as error:
-        raise ValueError(f"{path} is not a model card this Holefill reads: {error}") from error
+        problems = "; ".join(
+            f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in error.errors()
+        )
+        raise ValueError(f"{path} is not a model card this Holefill reads: {problems}") from error

@@ -42,6 +42,13 @@ def test_the_shipped_card_reads_as_a_model_card_and_writes_back_as_it_was(card, 
         (DEFAULT_MODEL / CARD_NAME).read_text()
     )
     assert card.format_version == CARD_FORMAT_VERSION
+    shipped = json.loads((DEFAULT_MODEL / CARD_NAME).read_text())
+    (tmp_path / CARD_NAME).write_text(json.dumps({**shipped, "tile": 512}))
+    with pytest.raises(
+        ValueError,
+        match="not a model card this Holefill reads: tile: Extra inputs are not permitted",
+    ):
+        read_card(tmp_path)
 
 
 def test_card_records_training_data_terms_and_evaluation(card):
