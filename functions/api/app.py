@@ -11,7 +11,7 @@
     GET  /openapi.json   this API's OpenAPI description, generated from the routes below
 
 Every error answers `{"error": {"code", "message"}}` with a 4xx or 5xx status.
-`create_app(settings, s3)` builds the API, so that it imports and runs without an
+`create_app(settings, s3, job_queue)` builds the API, so that it imports and runs without an
 environment (tests, the OpenAPI document); `handler`, the Lambda edge, builds it once from
 the environment, which nothing else reads.
 """
