@@ -3,7 +3,8 @@
 
 Every architecture builds a functional model `{"image", "mask"} -> image` (mask 1 = known),
 so that training, evaluation, export and serving handle them alike; what differs is
-gathered here: the configuration class, the builder and the training defaults.
+gathered here: the builders, and (from `holefill.nn.config`, as plain data) the
+configuration class and the training defaults.
 """
 
 import dataclasses

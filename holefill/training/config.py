@@ -32,10 +32,10 @@ class TrainingConfig:
     `model` is the configuration of any architecture (`PConvUNetConfig`,
     `UNet3PlusConfig`, `ContextEncoderConfig`); a fine-tuning or resumed run takes it from
     its checkpoint instead. `learning_rate`, `loss` and `mask_kinds` default to the
-    architecture's (`holefill.nn.architectures`); `adversarial` applies to the context encoder
-    alone, `loss_weights` to the "pconv" loss alone. `max_minutes` stops the run at the
-    first checkpoint after that much time, whatever `steps` says. `mask_bank_size` and
-    `max_dilation` apply to the "device" pipeline alone.
+    architecture's (`holefill.nn.config.TRAINING_DEFAULTS`); `adversarial` applies to the
+    context encoder alone, `loss_weights` to the "pconv" loss alone. `max_minutes` stops the
+    run at the first checkpoint after that much time, whatever `steps` says.
+    `mask_bank_size` and `max_dilation` apply to the "device" pipeline alone.
     """
 
     data_dirs: tuple[str, ...]
