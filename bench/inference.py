@@ -83,7 +83,7 @@ def pick_model(model, scratch, dropout_layers=None):
         config["dropout_layers"] = dropout_layers
     code = (
         "from holefill.export.litert import export_untrained_model\n"
-        "from holefill.nn.models import PConvUNetConfig\n"
+        "from holefill.nn.config import PConvUNetConfig\n"
         "config = PConvUNetConfig(**" + repr(config) + ")\n"
         f"export_untrained_model(config, {str(folder)!r})\n"
         "print(config.dropout_layers)\n"
