@@ -2,11 +2,12 @@
 `--config` files (the default model's recipe among them). Nothing here trains."""
 
 import dataclasses
+import re
 import shlex
 
 import pytest
 
-from holefill.cli.configs import COMMAND_DEFAULTS, training_config_from
+from holefill.cli.configs import COMMAND_DEFAULTS, default_vgg_weights, training_config_from
 from holefill.cli.flags import config_flags
 from holefill.cli.main import parse_arguments
 from holefill.twin.functions import REPO_ROOT
@@ -42,8 +43,9 @@ def test_unset_flags_leave_the_dataclass_and_command_defaults():
 
     parsed = config("train --data photos --output run")
     default = TrainingConfig(data_dirs=("photos",), output_dir="run")
+    command_defaults = {**COMMAND_DEFAULTS["train"], "vgg_weights": str(default_vgg_weights())}
     for field in config_flags(TrainingConfig):
-        expected = COMMAND_DEFAULTS["train"].get(field, getattr(default, field))
+        expected = command_defaults.get(field, getattr(default, field))
         assert getattr(parsed, field) == expected, field
     finetune = config("finetune --from run --data photos --output tuned")
     assert finetune.steps == COMMAND_DEFAULTS["finetune"]["steps"]
@@ -82,3 +84,49 @@ def test_config_files_yield_to_the_command_line_and_refuse_unknown_keys(tmp_path
     with pytest.raises(SystemExit):
         config(f"train --config {tmp_path / 'missing.toml'} --output r")
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.keras_backend
+def test_config_files_keep_their_values_typed_and_merge_tables_by_name(tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(
+        'data = ["a"]\noutput = "r"\nhole-ratio = [0.1, 0.3]\nlearning-rate = 1e-4\n'
+        "mask-kind = { irregular = 3, brush = 1 }\nloss-weight = { hole = 4, tv = 0.5 }\n"
+    )
+    parsed = config(f"train --config {recipe} --loss-weight tv=0 --mask-kind brush=3")
+    assert parsed.hole_ratio == (0.1, 0.3) and parsed.learning_rate == 1e-4
+    assert (parsed.loss_weights.hole, parsed.loss_weights.tv) == (4, 0)
+    assert parsed.mask_kinds == {"irregular": 3, "brush": 3}
+
+
+@pytest.mark.keras_backend
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('batch-size = "eight"', "--batch-size: Input should be a valid integer"),
+        ("batch-size = 7.5", "--batch-size: Input should be a valid integer"),
+        ("in-memory = 3", "--in-memory: Input should be a valid boolean"),
+        ("hole-ratio = [0.1]", "--hole-ratio: value 2 is missing."),
+        ("loss-weight = { hol = 1 }", "--loss-weight: 'hol' is not one of ['valid', 'hole'"),
+        ('loss-weight = ["hole=1"]', "--loss-weight: Input should be a dictionary"),
+        ('depth = "deep"', "--depth: Input should be a valid integer"),
+        ("batch-size = 0", "batch_size must be at least 1, got 0."),
+    ],
+)
+def test_config_files_and_flags_are_checked_against_the_dataclasses(tmp_path, setting, message):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(f"{setting}\n")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        config(f"train --config {recipe} --data a --output r")
+
+
+@pytest.mark.keras_backend
+def test_a_run_without_photos_or_a_folder_says_where_to_give_them():
+    with pytest.raises(ValueError, match=re.escape("--data is required (on the command line")):
+        config("train --output r")
+    with pytest.raises(ValueError, match=re.escape("--output is required")):
+        config("train --data a")
+    with pytest.raises(ValueError, match="--loss-weight: 'holes' is not one of"):
+        config("train --data a --output r --loss-weight holes=2")
+    with pytest.raises(SystemExit):
+        config("train --data a --output r --loss-weight hole")

@@ -1,9 +1,9 @@
-"""The configurations a command's flags stand for: the model's, the adversarial loss's and
-the training run's, refusing flags that do not apply."""
+"""The configurations a command's flags (and its `--config` files) stand for: the model's,
+the adversarial loss's and the training run's, each checked by `validated`, refusing flags
+that do not apply."""
 
-import dataclasses
-
-from holefill.cli.flags import config_flags, config_values, union_flags
+from holefill.card import DEFAULT_ARCHITECTURE
+from holefill.cli.flags import config_flags, config_values, union_flags, validated
 from holefill.nn.config import ARCHITECTURE_CONFIGS
 
 # Where `train` departs from the configurations' own defaults: without model flags it trains
@@ -14,47 +14,39 @@ TRAIN_MODEL_DEFAULTS = {"pconv": {"image_size": 256, "depth": 7}}
 COMMAND_DEFAULTS = {"train": {"steps": 10000}, "finetune": {"steps": 2000}}
 
 
+def architecture_name(arguments):
+    return getattr(arguments, "arch", None) or DEFAULT_ARCHITECTURE
+
+
 def model_config_from(arguments):
     """The configuration of `--arch` from the model flags given, refusing flags that do not
     apply to it."""
     from holefill.nn.architectures import architecture_named
 
-    architecture = architecture_named(arguments.arch)
-    fields = {field.name for field in dataclasses.fields(architecture.config_class)}
+    architecture = architecture_named(architecture_name(arguments))
     flags = union_flags(ARCHITECTURE_CONFIGS)
-    given = {
-        field: getattr(arguments, field) for field in flags if getattr(arguments, field) is not None
-    }
-    foreign = [flag for field, flag in flags.items() if field in given and field not in fields]
+    given = {field: getattr(arguments, field) for field in flags}
+    given = {field: value for field, value in given.items() if value is not None}
+    foreign = [
+        flags[field] for field in given if field not in config_flags(architecture.config_class)
+    ]
     if foreign:
         raise ValueError(f"{', '.join(foreign)} does not apply to --arch {architecture.name}.")
     defaults = arguments.model_defaults.get(architecture.name, {})
-    return architecture.config_class(**{**defaults, **given})
+    return validated(architecture.config_class, {**defaults, **given}, flags)
 
 
 def adversarial_config_from(arguments):
     """The `AdversarialConfig` of the adversarial flags given (context-encoder only)."""
     from holefill.nn.config import AdversarialConfig
 
+    flags = config_flags(AdversarialConfig)
     given = config_values(arguments, AdversarialConfig)
-    if given and getattr(arguments, "arch", None) != "context-encoder":
-        flags = [config_flags(AdversarialConfig)[field] for field in given]
-        raise ValueError(f"{', '.join(flags)} applies to --arch context-encoder only.")
-    return AdversarialConfig(**given)
-
-
-def parse_weights(pairs, flag, names):
-    """`{name: weight}` from `flag`'s NAME=VALUE pairs, NAME one of `names`."""
-    weights = {}
-    for pair in pairs:
-        name, separator, value = pair.partition("=")
-        if not separator or name not in names:
-            raise ValueError(f"{flag} takes NAME=VALUE with NAME in {names}, got {pair!r}.")
-        try:
-            weights[name] = float(value)
-        except ValueError:
-            raise ValueError(f"{flag} {pair!r}: {value!r} is not a number.") from None
-    return weights
+    if given and architecture_name(arguments) != "context-encoder":
+        raise ValueError(
+            f"{', '.join(flags[field] for field in given)} applies to --arch context-encoder only."
+        )
+    return validated(AdversarialConfig, given, flags)
 
 
 def default_vgg_weights():
@@ -64,23 +56,18 @@ def default_vgg_weights():
 
 
 def training_config_from(arguments):
-    """The `TrainingConfig` of `train` or `finetune`'s flags."""
-    from holefill.masks.generator import MASK_KINDS
-    from holefill.nn.config import LOSS_TERMS, LossWeights, PConvUNetConfig
+    """The `TrainingConfig` of `train` or `finetune`'s flags and `--config` files."""
+    from holefill.nn.config import PConvUNetConfig
     from holefill.training.config import TrainingConfig
 
     first_stage = arguments.stage == "train"
-    return TrainingConfig(
-        data_dirs=tuple(str(folder) for folder in arguments.data),
-        output_dir=str(arguments.output),
-        vgg_weights=str(arguments.vgg_weights or default_vgg_weights()),
-        model=model_config_from(arguments) if first_stage else PConvUNetConfig(),
-        stage=arguments.stage,
-        initial_checkpoint=str(getattr(arguments, "initial_checkpoint", "") or "") or None,
-        loss_weights=LossWeights(
-            **parse_weights(arguments.loss_weight, "--loss-weight", LOSS_TERMS)
-        ),
-        mask_kinds=parse_weights(arguments.mask_kind, "--mask-kind", MASK_KINDS) or None,
-        adversarial=adversarial_config_from(arguments),
+    checkpoint = getattr(arguments, "initial_checkpoint", None)
+    values = {
+        "vgg_weights": str(default_vgg_weights()),
         **config_values(arguments, TrainingConfig, defaults=COMMAND_DEFAULTS[arguments.stage]),
-    )
+        "model": model_config_from(arguments) if first_stage else PConvUNetConfig(),
+        "stage": arguments.stage,
+        "initial_checkpoint": str(checkpoint) if checkpoint else None,
+        "adversarial": adversarial_config_from(arguments),
+    }
+    return validated(TrainingConfig, values, config_flags(TrainingConfig))

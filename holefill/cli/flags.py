@@ -1,17 +1,22 @@
-"""Flags made from configuration dataclasses, and `--config` files of flags.
+"""Flags made from configuration dataclasses, `--config` files of them, and the one check of
+what both give.
 
 A field with `metadata["help"]` is a flag: `--field-name` (or `metadata["flag"]`), with the
 field's type, choices, default and help, so that each setting is stated once, in its
 dataclass, and a new field with help is a new flag. A flag left unset passes nothing, and
-the dataclass's default holds.
+the dataclass's default holds. A `--config` file is a TOML table of the same flags, whose
+values stay the data TOML made of them; `validated` checks them, and the command line's,
+against the dataclass with pydantic.
 """
 
 import argparse
 import dataclasses
+import functools
 import tomllib
 import types
 import typing
-from pathlib import Path
+
+import pydantic
 
 
 def config_flags(config_class):
@@ -30,7 +35,7 @@ def add_config_flags(parser, config_class, *, defaults=None):
     for name, flag in config_flags(config_class).items():
         field = fields[name]
         default = (defaults or {}).get(name, field.default)
-        shown = "" if default is None else f" (default: {_shown(default)})"
+        shown = "" if default in (None, dataclasses.MISSING) else f" (default: {_shown(default)})"
         _add_flag(parser, config_class, field, flag, field.metadata["help"] + shown)
 
 
@@ -69,17 +74,44 @@ def _add_flag(parser, config_class, field, flag, help):
     name = field.name
     options = {"dest": name, "default": None, "help": help}
     kind = _without_none(typing.get_type_hints(config_class)[name])
+    members = typing.get_args(kind)
     if kind is bool:
         options["action"] = argparse.BooleanOptionalAction
+    elif typing.get_origin(kind) is tuple and members[-1] is Ellipsis:
+        options.update(action="append", type=members[0])
     elif typing.get_origin(kind) is tuple:
-        members = typing.get_args(kind)
-        metavar = field.metadata.get("metavar", name.upper())
-        options.update(nargs=len(members), type=members[0], metavar=metavar)
+        options.update(nargs=len(members), type=members[0])
+    elif _is_table(kind):
+        options.update(action=_TableAction, type=_name_and_number)
     else:
         options["type"] = kind
+    if "metavar" in field.metadata:
+        options["metavar"] = field.metadata["metavar"]
     if "choices" in field.metadata:
         options["choices"] = field.metadata["choices"]
     parser.add_argument(flag, **options)
+
+
+def _is_table(kind):
+    """Whether a field of type `kind` is given as NAME=VALUE pairs (a TOML table)."""
+    return typing.get_origin(kind) is dict or dataclasses.is_dataclass(kind)
+
+
+class _TableAction(argparse.Action):
+    """A NAME=VALUE flag: each one given adds its pair to one table, as a TOML table."""
+
+    def __call__(self, parser, namespace, pair, option_string=None):
+        setattr(namespace, self.dest, (getattr(namespace, self.dest) or {}) | dict([pair]))
+
+
+def _name_and_number(text):
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"takes NAME=VALUE, got {text!r}")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} in {text!r} is not a number") from None
 
 
 def config_values(arguments, config_class, *, defaults=None):
@@ -88,8 +120,82 @@ def config_values(arguments, config_class, *, defaults=None):
     for name in config_flags(config_class):
         value = getattr(arguments, name, None)
         if value is not None:
-            values[name] = tuple(value) if isinstance(value, list) else value
+            values[name] = value
     return values
+
+
+def merge_config_files(parser, arguments, *, skip=()):
+    """Sets in `arguments` each setting of its `--config` files (TOML tables of
+    `flag-name = value`) that the command line left unset, as the data TOML made of it.
+
+    Later files win over earlier ones and the command line over them all, except a
+    NAME=VALUE table, which merges name by name (the command line's names win). Keys named
+    in `skip` are ignored (the model flags, for a command whose model comes from a
+    checkpoint).
+    """
+    settings = {}
+    for path in arguments.config or ():
+        try:
+            table = tomllib.loads(path.read_text())
+        except OSError as error:
+            parser.error(f"--config {path}: {error.strerror.lower()}")
+        except tomllib.TOMLDecodeError as error:
+            parser.error(f"--config {path}: {error}")
+        for key, value in table.items():
+            if isinstance(value, dict) and isinstance(settings.get(key), dict):
+                value = settings[key] | value
+            settings[key] = value
+    for key, value in settings.items():
+        if key in skip:
+            continue
+        action = parser._option_string_actions.get(f"--{key}")
+        if action is None or action.dest == "config":
+            parser.error(f"--config: {key!r} is not a flag of this command")
+        given = getattr(arguments, action.dest)
+        if given is None:
+            setattr(arguments, action.dest, value)
+        elif isinstance(value, dict):
+            setattr(arguments, action.dest, value | given)
+
+
+def validated(config_class, values, flags):
+    """`config_class` made from `values` (`{field: value}`, as argparse or TOML typed them)
+    by pydantic, which checks each value against the field's type and refuses unknown
+    names; its complaints, and the dataclass's own ValueError, become one ValueError that
+    names the flags (`flags`: `{field: flag}`)."""
+    try:
+        return _settings_model(config_class)(settings=values).settings
+    except pydantic.ValidationError as error:
+        hints = typing.get_type_hints(config_class)
+        problems = (_problem(problem, flags, hints) for problem in error.errors(include_url=False))
+        raise ValueError(" ".join(dict.fromkeys(problems))) from None
+
+
+@functools.cache
+def _settings_model(config_class):
+    # A plain dataclass has no pydantic config of its own: a model around it lends its
+    # fields one, which refuses unknown names all the way down and takes any instance of a
+    # plain class (a `ModelConfig` made from its own flags) as it is.
+    return pydantic.create_model(
+        f"{config_class.__name__}Settings",
+        __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+        settings=(config_class, ...),
+    )
+
+
+def _problem(problem, flags, hints):
+    where = problem["loc"][1:]
+    if "error" in problem.get("ctx", {}):
+        return str(problem["ctx"]["error"])
+    flag = flags.get(where[0], where[0])
+    if problem["type"] == "missing" and len(where) > 1:
+        return f"{flag}: value {where[1] + 1} is missing."
+    if problem["type"] == "missing":
+        return f"{flag} is required (on the command line or in a --config file)."
+    if problem["type"] == "unexpected_keyword_argument" and len(where) > 1:
+        names = [field.name for field in dataclasses.fields(_without_none(hints[where[0]]))]
+        return f"{flag}: {where[1]!r} is not one of {names}."
+    return f"{flag}: {problem['msg']} (got {problem['input']!r})."
 
 
 def _without_none(kind):
@@ -101,55 +207,3 @@ def _without_none(kind):
 
 def _shown(value):
     return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
-
-
-def expand_config_files(parser, argv, *, skip=(), merged=("loss-weight", "mask-kind")):
-    """`argv` with each `--config FILE` replaced by the flags in FILE, a TOML table of
-    `flag-name = value` (lists for repeatable flags and pairs, true/false for switches).
-
-    Later files win over earlier ones and the command line over them all; a repeatable
-    flag given on the command line replaces the files' entries rather than adding to them,
-    except the NAME=VALUE flags in `merged`, where it replaces the NAMEs it gives. Keys
-    named in `skip` are ignored (the model flags, for a command whose model comes from a
-    checkpoint).
-    """
-    files, rest = [], []
-    tokens = iter(argv)
-    for token in tokens:
-        if token == "--config":
-            files.append(Path(next(tokens, "")))
-        elif token.startswith("--config="):
-            files.append(Path(token.removeprefix("--config=")))
-        else:
-            rest.append(token)
-    values = {}
-    for path in files:
-        if not path.is_file():
-            parser.error(f"--config {path}: no such file")
-        try:
-            values.update(tomllib.loads(path.read_text()))
-        except tomllib.TOMLDecodeError as error:
-            parser.error(f"--config {path}: {error}")
-    given = {token.split("=", 1)[0] for token in rest if token.startswith("--")}
-    expanded = []
-    for key, value in values.items():
-        flag = f"--{key}"
-        if key in skip or (flag in given and isinstance(value, list) and key not in merged):
-            continue
-        action = parser._option_string_actions.get(flag)
-        if action is None:
-            parser.error(f"--config: {key!r} is not a flag of this command")
-        expanded += _tokens(flag, action, value)
-    return expanded + rest
-
-
-def _tokens(flag, action, value):
-    if isinstance(value, bool):
-        if isinstance(action, argparse.BooleanOptionalAction):
-            return [flag if value else f"--no-{flag.removeprefix('--')}"]
-        return [flag] if value else []
-    if isinstance(value, list) and isinstance(action, argparse._AppendAction):
-        return [token for item in value for token in (flag, str(item))]
-    if isinstance(value, list):
-        return [flag, *map(str, value)]
-    return [flag, str(value)]

@@ -3,7 +3,7 @@
 import logging
 import sys
 
-from holefill.cli.flags import expand_config_files, union_flags
+from holefill.cli.flags import merge_config_files, union_flags
 from holefill.cli.parser import build_parser
 from holefill.nn.config import ARCHITECTURE_CONFIGS
 
@@ -16,13 +16,11 @@ MODEL_KEYS = frozenset(
 def parse_arguments(argv):
     command = next((token for token in argv if not token.startswith("-")), None)
     parser = build_parser(command)
+    arguments = parser.parse_args(argv)
     if command in ("train", "finetune"):
-        after = argv.index(command) + 1
         skip = MODEL_KEYS if command == "finetune" else frozenset()
-        argv = argv[:after] + expand_config_files(
-            parser.command_parsers[command], argv[after:], skip=skip
-        )
-    return parser.parse_args(argv)
+        merge_config_files(parser.command_parsers[command], arguments, skip=skip)
+    return arguments
 
 
 def main(argv=None):

@@ -298,7 +298,9 @@ def add_model_arguments(parser, *, defaults):
     group = parser.add_argument_group(
         "model (unset flags keep the architecture's default: `holefill info --arch ARCH`)"
     )
-    group.add_argument("--arch", default=DEFAULT_ARCHITECTURE, choices=ARCHITECTURE_NAMES)
+    group.add_argument(
+        "--arch", choices=ARCHITECTURE_NAMES, help=f"the network (default: {DEFAULT_ARCHITECTURE})"
+    )
     add_union_flags(group, ARCHITECTURE_CONFIGS)
     parser.set_defaults(model_defaults=defaults)
 
@@ -312,43 +314,11 @@ def add_training_arguments(parser, command):
         type=Path,
         action="append",
         metavar="FILE",
-        help="a TOML file of these flags (`flag-name = value`; repeatable, later files and "
-        "then the command line win), e.g. models/recipes/default.toml",
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        action="append",
-        required=True,
-        help="folder of training photos (repeatable)",
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        required=True,
-        help="run folder: checkpoints, logs, samples; an existing run resumes",
-    )
-    parser.add_argument(
-        "--vgg-weights",
-        type=Path,
-        help="VGG16 blocks 1-3 .npz (default: the one `fetch-vgg` writes)",
+        help="a TOML file of these flags (`flag-name = value`, a table for TERM=VALUE flags; "
+        "repeatable, later files and then the command line win), e.g. "
+        "models/recipes/default.toml",
     )
     add_config_flags(parser, TrainingConfig, defaults=COMMAND_DEFAULTS[command])
-    parser.add_argument(
-        "--loss-weight",
-        action="append",
-        default=[],
-        metavar="TERM=VALUE",
-        help="override one weight of the pconv loss, e.g. hole=6 (repeatable)",
-    )
-    parser.add_argument(
-        "--mask-kind",
-        action="append",
-        default=[],
-        metavar="KIND=WEIGHT",
-        help="training masks: irregular, random_blocks, region, brush, centre_block with relative "
-        "weights (repeatable; default: the architecture's)",
-    )
 
 
 def add_adversarial_arguments(parser):

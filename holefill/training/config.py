@@ -38,9 +38,24 @@ class TrainingConfig:
     `mask_bank_size` and `max_dilation` apply to the "device" pipeline alone.
     """
 
-    data_dirs: tuple[str, ...]
-    output_dir: str
-    vgg_weights: str | None = None
+    data_dirs: tuple[str, ...] = dataclasses.field(
+        metadata={
+            "help": "folder of training photos (repeatable)",
+            "flag": "--data",
+            "metavar": "FOLDER",
+        }
+    )
+    output_dir: str = dataclasses.field(
+        metadata={
+            "help": "run folder: checkpoints, logs, samples; an existing run resumes",
+            "flag": "--output",
+            "metavar": "FOLDER",
+        }
+    )
+    vgg_weights: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "VGG16 blocks 1-3 .npz (default: the one `fetch-vgg` writes)"},
+    )
     # The paper's network; `holefill train` trains a smaller one by default (its
     # TRAIN_MODEL_DEFAULTS), and the default model's recipe is models/recipes/default.toml.
     model: ModelConfig = dataclasses.field(default_factory=PConvUNetConfig)
@@ -66,8 +81,23 @@ class TrainingConfig:
             "(default: the architecture's)",
         },
     )
-    loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
-    mask_kinds: dict[str, float] | None = None
+    loss_weights: LossWeights = dataclasses.field(
+        default_factory=LossWeights,
+        metadata={
+            "help": "one weight of the pconv loss, e.g. hole=6 (repeatable)",
+            "flag": "--loss-weight",
+            "metavar": "TERM=VALUE",
+        },
+    )
+    mask_kinds: dict[str, float] | None = dataclasses.field(
+        default=None,
+        metadata={
+            "help": "training masks: irregular, random_blocks, region, brush, centre_block "
+            "with relative weights (repeatable; default: the architecture's)",
+            "flag": "--mask-kind",
+            "metavar": "KIND=WEIGHT",
+        },
+    )
     adversarial: AdversarialConfig = dataclasses.field(default_factory=AdversarialConfig)
     hole_ratio: tuple[float, float] = dataclasses.field(
         default=(0.01, 0.6),
