@@ -29,6 +29,8 @@ def type_of(schema):
     kind = schema.get("type")
     if kind == "null":
         return "null"
+    if kind == "array" and "prefixItems" in schema:
+        return f"[{', '.join(type_of(member) for member in schema['prefixItems'])}]"
     if kind == "array":
         return f"{type_of(schema['items'])}[]"
     if kind == "object":

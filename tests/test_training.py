@@ -118,7 +118,7 @@ def test_a_checkpoint_without_an_architecture_holds_a_pconv(training_config, tmp
         (["--arch", "unet3plus", "--width", "0.5"], "--width does not apply to --arch unet3plus"),
         (["--arch", "context-encoder", "--dropout-layers", "2"], "--dropout-layers does not"),
         (["--adversarial-weight", "0.1"], "applies to --arch context-encoder only"),
-        (["--mask-kind", "stars=1"], "--mask-kind takes NAME=VALUE"),
+        (["--mask-kind", "stars=1"], "unknown mask kinds ['stars']"),
         (["--arch", "unet3plus", "--depth", "9"], "depth must be between 1 and 8"),
     ],
 )
