@@ -345,19 +345,24 @@ class _Level:
         the improved field."""
         targets = self.targets
         if self._source_features is None:
-            self._source_features = (
-                self._appearance(self.known, config),
-                self._layout(self.known),
+            # A source's appearance and layout side by side: one gather fetches both.
+            self._source_features = np.concatenate(
+                [self._appearance(self.known, config), self._layout(self.known)], axis=1
             )
             self._guide_layout = self._layout(self.guide)[targets]
-        source_appearance, source_layout = self._source_features
+        source_features = self._source_features
         estimate = np.where(self.hole[..., None], self.estimate, self.known)
-        wanted_appearance = self._target_appearance(estimate, config)
-        wanted_layout = self._guide_layout
+        wanted = np.concatenate(
+            [self._target_appearance(estimate, config), self._guide_layout], axis=1
+        )
+        # Gathered into a buffer made once: a fresh array per candidate set costs as much
+        # again as the arithmetic (its pages are faulted in each time).
+        difference = np.empty_like(wanted)
+        appearance, layout = difference[:, :-3], difference[:, -3:]
 
         def distance_to(candidate):
-            appearance = source_appearance[candidate] - wanted_appearance
-            layout = source_layout[candidate] - wanted_layout
+            np.take(source_features, candidate, axis=0, out=difference)
+            np.subtract(difference, wanted, out=difference)
             return appearance_weight * np.einsum(
                 "ij,ij->i", appearance, appearance
             ) + guide_weight * np.einsum("ij,ij->i", layout, layout)
