@@ -241,6 +241,7 @@ class _Level:
         self.width = self.hole.shape[1]
         self._source_features = None
         self._basis = None
+        self._propagation = None
 
     def reduced(self, shape, finest):
         """This level's photo, hole and guide scaled down to `shape` (rows, columns)."""
@@ -369,8 +370,6 @@ class _Level:
 
         current = field[targets]
         best = distance_to(current)
-        index_of = np.full(self.hole.size, -1, np.int64)
-        index_of[targets] = np.arange(targets.size)
 
         def consider(candidate):
             nonlocal best
@@ -379,23 +378,10 @@ class _Level:
             current[better] = candidate[better]
             best = np.where(better, distance, best)
 
-        rows, columns = np.divmod(targets, self.width)
+        for neighbour, has, offset in self._neighbours():
+            shifted = current[neighbour] - offset
+            consider(np.where(has, np.clip(shifted, 0, self.hole.size - 1), current))
         height, width = self.hole.shape
-        for step in PROPAGATION_STEPS:
-            for dy, dx in _DIRECTIONS:
-                neighbour_rows = rows + dy * step
-                neighbour_columns = columns + dx * step
-                inside = (
-                    (neighbour_rows >= 0)
-                    & (neighbour_rows < height)
-                    & (neighbour_columns >= 0)
-                    & (neighbour_columns < width)
-                )
-                neighbour = np.where(inside, neighbour_rows * width + neighbour_columns, 0)
-                neighbour_index = np.where(inside, index_of[neighbour], -1)
-                has = neighbour_index >= 0
-                shifted = current[np.maximum(neighbour_index, 0)] - (dy * step * width + dx * step)
-                consider(np.where(has, np.clip(shifted, 0, self.hole.size - 1), current))
         radius = max(self.shape)
         while radius > 1:
             radius //= 2
@@ -407,6 +393,36 @@ class _Level:
         field = field.copy()
         field[targets] = current
         return field
+
+    def _neighbours(self):
+        """For each propagation offset: the index among the targets of each target's
+        neighbour at that offset (0 where it has none), whether it has one, and the offset
+        in flat pixels. Made once per level: every search round shares them."""
+        if self._propagation is None:
+            index_of = np.full(self.hole.size, -1, np.int64)
+            index_of[self.targets] = np.arange(self.targets.size)
+            rows, columns = np.divmod(self.targets, self.width)
+            height, width = self.hole.shape
+            self._propagation = []
+            for step in PROPAGATION_STEPS:
+                for dy, dx in _DIRECTIONS:
+                    neighbour_rows, neighbour_columns = rows + dy * step, columns + dx * step
+                    inside = (
+                        (neighbour_rows >= 0)
+                        & (neighbour_rows < height)
+                        & (neighbour_columns >= 0)
+                        & (neighbour_columns < width)
+                    )
+                    neighbour = np.where(inside, neighbour_rows * width + neighbour_columns, 0)
+                    neighbour_index = np.where(inside, index_of[neighbour], -1)
+                    self._propagation.append(
+                        (
+                            np.maximum(neighbour_index, 0),
+                            neighbour_index >= 0,
+                            dy * step * width + dx * step,
+                        )
+                    )
+        return self._propagation
 
     def copy_centres(self, field):
         """Each hole pixel takes the centre of its own patch's match. The mean of the
