@@ -15,7 +15,7 @@ STACK_STAMP := $(STACK_VENV)/.installed
 FRONTEND_STAMP := frontend/node_modules/.installed
 FRONTEND_SOURCES := $(shell find frontend/src -type f) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
 WEB_APP := frontend/dist/index.html
-# The browser of tests/test_web_app.py (Playwright's own download does not work here).
+# The browser of tests/test_web_app_*.py (Playwright's own download does not work here).
 CHROMIUM := /usr/bin/chromium
 # The model the local twin serves: the shipped default, or any exported folder.
 MODEL ?= models/default
@@ -45,7 +45,7 @@ $(STACK_STAMP): Makefile
 
 # The deployed functions' dependencies, hash-locked for Lambda's Python 3.12 on Linux (x86_64
 # and arm64): the layer's, and the image's (holefill's serving dependencies with the layer's).
-# tests/test_deployment_packages.py checks that they still satisfy their sources.
+# tests/test_deployment_packages_locks.py checks that they still satisfy their sources.
 LOCK := $(STACK_VENV)/bin/uv pip compile --quiet --universal --python-version 3.12 \
 	--generate-hashes --custom-compile-command "make lock" \
 	--constraint functions/inpaint/lock-constraints.txt
@@ -69,7 +69,7 @@ $(WEB_APP): $(FRONTEND_STAMP) $(FRONTEND_SOURCES)
 $(CHROMIUM):
 	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		|| { echo "Chromium could not be installed"; test "$$CI" != true || exit 1; \
-			echo "tests/test_web_app.py will skip"; }
+			echo "tests/test_web_app_*.py will skip"; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

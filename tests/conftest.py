@@ -1,13 +1,21 @@
 """Shared test set-up: the `needs_shared_data` marker skips where ../shared/data is absent;
 fixtures for the downloaded weights, a stand-in LPIPS network, photos and VGG16 weights to
-train tiny models with, and a tiny exported model."""
+train tiny models with, and a tiny exported model; the local twin and a client of its API;
+Lambda's Python 3.12 and environment for the deployment packages' tests; and the web app
+opened in Chromium for the browser tests."""
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from holefill.nn import pretrained
+
+# The shared modules of the service's, the deployment packages' and the web app's tests:
+# their asserts are reported as the tests' own are.
+pytest.register_assert_rewrite("deployment_helpers", "service_helpers", "web_app_helpers")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -215,6 +223,19 @@ def twin(tiny_model, tmp_path_factory):
         yield running
 
 
+@pytest.fixture(scope="module")
+def client(twin):
+    """A client of the twin's API (tests/test_service_*.py), one for each module."""
+    from holefill.twin.client import HolefillClient
+
+    return HolefillClient(twin.api_url, origin=twin.config.origin)
+
+
+@pytest.fixture(scope="module")
+def settings(twin):
+    return twin.config.settings
+
+
 @pytest.fixture(scope="session")
 def check_served_uncertainty():
     """Checks an exported model's serving path: LiteRT gives `expected` (the Keras output)
@@ -254,3 +275,118 @@ def check_served_uncertainty():
         assert (result.uncertainty.std[holes] > 0).mean() > 0.5
 
     return check
+
+
+@pytest.fixture(scope="module")
+def python312():
+    """Lambda's Python 3.12 (tests/test_deployment_packages_*.py), or a skip that says how
+    to get one."""
+    from deployment_helpers import python_3_12
+
+    interpreter = python_3_12()
+    if interpreter is None:
+        pytest.skip(
+            "no Python 3.12 here (Lambda's runtime, which `sam build` and the image's "
+            "dependencies need): install one, for example with `pyenv install 3.12`"
+        )
+    return interpreter
+
+
+@pytest.fixture(scope="module")
+def lambda_environment_variables(twin):
+    """What the stack sets for the functions, with the twin's SeaweedFS as S3."""
+    return twin.function_environment()
+
+
+# The web app in a real browser (tests/test_web_app_*.py). `make test` builds frontend/dist
+# and installs Chromium first; run alone, the browser tests skip with the reason when either
+# is missing, and fail instead in CI (CI=true), where a skipped browser test would leave the
+# gate green without it.
+DIST = ROOT / "frontend" / "dist"
+ARTIFACTS = ROOT / "test-artifacts" / "web-app"
+
+
+def missing(reason):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the browser test may not skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def web_twin(twin):
+    """The session's twin (2 MB uploads), serving the built app for this module's tests.
+
+    One twin per process: a second one would take over the environment (credentials,
+    endpoints) that the first one's functions read.
+    """
+    if not (DIST / "index.html").is_file():
+        missing(f"the web app is not built ({DIST} is missing): `make test` builds it")
+    twin.gateway.static_dir = DIST
+    yield twin
+    twin.gateway.static_dir = None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from holefill.twin.chromium import CHROMIUM, launch
+
+    if not CHROMIUM.is_file():
+        missing(f"Chromium is not installed at {CHROMIUM}: `make test` installs it with apt")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    """The screenshots' folder, emptied once a session: each browser test module adds its
+    own."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+def open_app(browser, web_twin, **context_options):
+    """A page on the app in a fresh context; fails the test on uncaught page errors."""
+    context = browser.new_context(accept_downloads=True, **context_options)
+    page = context.new_page()
+    errors, console = [], []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.on("console", lambda message: console.append(message.text))
+    # 127.0.0.1, not localhost: the twin's S3 allows that origin (CORS).
+    page.goto(web_twin.url)
+    yield page
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+    # Chromium's advice for a canvas whose pixels are read back without asking for it.
+    assert not [text for text in console if "willReadFrequently" in text]
+
+
+@pytest.fixture
+def page(browser, web_twin):
+    yield from open_app(browser, web_twin, viewport={"width": 1100, "height": 720})
+
+
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 3,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+@pytest.fixture
+def phone(browser, web_twin):
+    """A touch-screen phone: no mouse, a narrow viewport."""
+    yield from open_app(browser, web_twin, **PHONE)
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def screen(request, browser, web_twin):
+    """The app on a desktop window with a mouse, then on a 390 x 844 touch phone."""
+    if request.param == "desktop":
+        yield from open_app(browser, web_twin, viewport={"width": 1100, "height": 720})
+    else:
+        yield from open_app(browser, web_twin, **PHONE)

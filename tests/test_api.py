@@ -1,5 +1,5 @@
 """The ApiFunction's app, built by `create_app` in this process: no environment, no S3, no
-queue. What it does against real S3 is tests/test_service.py's."""
+queue. What it does against real S3 is tests/test_service_*.py's."""
 
 import json
 

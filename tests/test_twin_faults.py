@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from test_service import QUEUED_SECRET, encode, mask_array, photo_array, queued_job
+from service_helpers import QUEUED_SECRET, encode, mask_array, photo_array, queued_job
 
 from holefill.twin.client import HolefillClient
 from holefill.twin.functions import REPO_ROOT

@@ -6,7 +6,7 @@ tools and vendors' compiler plugins (its classic interpreter runs on the CPU alo
 About 125 MB of the image.
 
 Run by the Dockerfile after the install, with no argument (the image's site-packages);
-tests/test_deployment_packages.py runs it on a folder of its own, then measures what is
+tests/test_deployment_packages_image.py runs it on a folder of its own, then measures what is
 left against the image's budget and serves a fill from it.
 """
 
