@@ -119,13 +119,15 @@ def test_monte_carlo_draws_count_against_the_budget(tiny_model):
 
 
 def test_measured_units_are_what_the_card_gives_back(tiny_model):
-    cost = measure(LiteRTModel.load(tiny_model, threads=1), side=1024, repeats=1, budget_seconds=30)
+    # The median of three runs: the hole and region units are differences of a few tens of
+    # milliseconds, which one run on a busy machine can turn negative (then clipped to 0).
+    model = LiteRTModel.load(tiny_model, threads=1)
+    cost = measure(model, side=1024, repeats=3, budget_seconds=30)
     assert 0.05 < cost.base_gb < 2 and cost.gb_per_megapixel > 0
     assert cost.gb_per_region_megapixel > 0 and cost.gb_per_monte_carlo_megapixel > 0
     assert cost.seconds_per_pass > 0 and cost.seconds_per_megapixel > 0
     assert cost.seconds_per_hole_megapixel > 0 and cost.seconds_per_region_megapixel > 0
     assert 0 < cost.head_share < 1  # the head is a fraction of the network
-    model = LiteRTModel.load(tiny_model, threads=1)
     section = CostSection(**cost.model_dump(), measured_on="here", photo_side=1024)
     assert CostModel.from_card(model.card.model_copy(update={"cost": section})) == cost
     assert CostModel.from_card(model.card.model_copy(update={"cost": None})) is None
