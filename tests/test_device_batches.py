@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from holefill.nn.checkpoints import load_checkpoint, save_weights_only
+from holefill.nn.checkpoints import load_checkpoint
 from holefill.nn.config import ContextEncoderConfig, PConvUNetConfig
+from holefill.nn.loading import save_weights_only
 from holefill.training.device_batches import DeviceBatchSampler, build_mask_bank, load_photo_array
 from holefill.training.loop import train
 

@@ -122,6 +122,24 @@ def test_ssim_term_scores_the_composite():
     assert scalar(terms["total"]) == pytest.approx(2 * expected, abs=1e-5)
 
 
+def test_low_frequency_term_sees_block_means_in_the_hole_not_grain():
+    truth = np.full((1, 16, 16, 3), 0.5, "float32")
+    mask = np.ones((1, 16, 16, 1), "float32")
+    mask[:, :8, :8] = 0
+    # A checkerboard of +-0.2 averages out over each 8x8 block; a shift of 0.1 does not.
+    checkerboard = 0.2 * (np.indices((16, 16)).sum(0) % 2 * 2 - 1)[None, :, :, None]
+    weights = LossWeights(
+        valid=0, hole=0, perceptual=0, style_out=0, style_comp=0, tv=0, low_frequency=3
+    )
+    loss = PConvLoss(identity_features, weights)
+    grain = loss(truth, truth + checkerboard.astype("float32"), mask)
+    shifted = loss(truth, truth + 0.1, mask)
+    assert scalar(grain["low_frequency"]) == pytest.approx(0.0, abs=1e-6)
+    # One block of the four is the hole: its mean is off by 0.1.
+    assert scalar(shifted["low_frequency"]) == pytest.approx(0.1 / 4, abs=1e-6)
+    assert scalar(shifted["total"]) == pytest.approx(3 * 0.1 / 4, abs=1e-6)
+
+
 def test_ssim_of_images_smaller_than_its_window_is_a_clear_error():
     tiny = np.zeros((1, 5, 9, 3), "float32")
     with pytest.raises(ValueError, match="at least 7x7 pixels, got 5x9"):

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from holefill.cli import main
-from holefill.nn.checkpoints import latest_checkpoint, load_checkpoint
+from holefill.nn.checkpoints import latest_checkpoint, load_checkpoint, resolve_checkpoint
 from holefill.nn.config import LossWeights, PConvUNetConfig
 from holefill.nn.models import ENCODER_BATCH_NORM_PREFIX
 from holefill.training.loop import train
@@ -94,6 +94,16 @@ def test_export_matches_keras_or_says_it_needs_tensorflow(training_config, tmp_p
     assert card["tile_size"] == 64 and card["config"] == TINY.to_dict()
     assert card["export_check"]["litert_max_abs_difference"] < 1e-3
     assert (tmp_path / "export" / "model.tflite").stat().st_size > 1000
+
+    # An exported model is a start for fine-tuning too: its weights, as training names them.
+    assert main(["slim", "--from", str(tmp_path / "export"), "--output", str(tmp_path / "s")]) == 0
+    _, run_metadata, run_groups = load_checkpoint(resolve_checkpoint(run))
+    step, metadata, groups = load_checkpoint(resolve_checkpoint(tmp_path / "s"))
+    assert metadata["model"] == TINY.to_dict() and step == 2
+    assert metadata["stage"] == run_metadata["stage"] == "train"
+    assert groups["model"].keys() == run_groups["model"].keys()
+    for name, array in run_groups["model"].items():
+        np.testing.assert_array_equal(groups["model"][name], array.astype("float16"))
 
 
 @pytest.mark.training

@@ -34,7 +34,7 @@ def run_training(arguments):
 
 
 def run_slim(arguments):
-    from holefill.nn.checkpoints import save_weights_only
+    from holefill.nn.loading import save_weights_only
 
     folder = save_weights_only(arguments.source, arguments.output)
     size = sum(path.stat().st_size for path in folder.iterdir())

@@ -139,11 +139,15 @@ def build_parser(command=None):
 
     slim = subcommands.add_parser(
         "slim",
-        help="a run's generator weights alone, in float16: a checkpoint small enough to "
-        "commit and to carry to a GPU machine",
+        help="a run's or an exported model's generator weights alone, in float16: a "
+        "checkpoint small enough to commit and to carry to a GPU machine",
     )
     slim.add_argument(
-        "--from", dest="source", type=Path, required=True, help="run folder or checkpoint"
+        "--from",
+        dest="source",
+        type=Path,
+        required=True,
+        help="run folder, checkpoint or exported model",
     )
     slim.add_argument("--output", type=Path, required=True, help="checkpoints folder to write")
     slim.set_defaults(handler=commands.run_slim)

@@ -97,18 +97,6 @@ def load_checkpoint(folder):
     return index["step"], index["metadata"], groups
 
 
-def save_weights_only(source, directory, *, dtype="float16"):
-    """Writes the generator weights of checkpoint `source` alone, cast to `dtype`, as a
-    checkpoint under `directory`: small enough to commit and to carry to a GPU machine,
-    and a start for `holefill train --init-from` or `finetune --from` (the optimizer then
-    starts afresh). Returns its folder."""
-    step, metadata, groups = load_checkpoint(resolve_checkpoint(source))
-    if "model" not in groups:
-        raise ValueError(f"{source} holds no generator weights (no 'model' group).")
-    weights = {name: np.asarray(array).astype(dtype) for name, array in groups["model"].items()}
-    return save_checkpoint(directory, step, {"model": weights}, metadata, keep=1)
-
-
 def resolve_checkpoint(path):
     """Accepts a run folder, its `checkpoints/` folder, or one checkpoint folder."""
     path = Path(path)

@@ -274,6 +274,10 @@ class LossWeights:
     # Not in the paper: 1 - SSIM of the composite, as `holefill evaluate` scores it. Pixel
     # terms alone favour fills that are right on average but flatter than the photo.
     ssim: float = 0.0
+    # Not in the paper: L1 of the composite's and the truth's means over 8x8 blocks. The
+    # guided synthesis copies the photo's grain and follows the network's low frequencies
+    # alone, so for it they are what the network is for.
+    low_frequency: float = 0.0
 
     @property
     def uses_features(self):

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from holefill.card import CARD_NAME, KERAS_NAME, CardSource, read_card
 from holefill.nn.architectures import architecture_named, architecture_of, config_from_metadata
-from holefill.nn.checkpoints import load_checkpoint, resolve_checkpoint
+from holefill.nn.checkpoints import load_checkpoint, resolve_checkpoint, save_checkpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,3 +60,32 @@ def load_generator(path, *, monte_carlo=False, input_size=None):
         )
         trained.set_weights(weights)
     return trained, Origin(config, source)
+
+
+def save_weights_only(source, directory, *, dtype="float16"):
+    """Writes the generator weights of `source` (a run, a checkpoint or an exported model)
+    alone, cast to `dtype`, as a checkpoint under `directory`: small enough to commit and
+    to carry to a GPU machine, and a start for `holefill train --init-from` or `finetune
+    --from` (the optimizer then starts afresh). Returns its folder."""
+    source = Path(source)
+    if (source / CARD_NAME).is_file():
+        exported, origin = load_generator(source)
+        # Named by the variable paths of the network as built for training, which is what
+        # training restores by; the saved Keras model's own paths may differ.
+        network = architecture_of(origin.config).build(origin.config)
+        network.set_weights(exported.get_weights())
+        weights = {variable.path: variable.numpy() for variable in network.weights}
+        step = origin.source.step or 0
+        metadata = {
+            "architecture": origin.architecture,
+            "model": origin.config.to_dict(),
+            "stage": origin.source.stage,
+            "exported_from": str(source),
+        }
+    else:
+        step, metadata, groups = load_checkpoint(resolve_checkpoint(source))
+        if "model" not in groups:
+            raise ValueError(f"{source} holds no generator weights (no 'model' group).")
+        weights = groups["model"]
+    weights = {name: np.asarray(array).astype(dtype) for name, array in weights.items()}
+    return save_checkpoint(directory, step, {"model": weights}, metadata, keep=1)

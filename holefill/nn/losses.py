@@ -20,6 +20,7 @@ from holefill.nn.config import LOSS_TERMS, LossWeights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+LOW_FREQUENCY_BLOCK = 8
 VGG16_BLOCKS = {1: (64, 2), 2: (128, 2), 3: (256, 3)}  # block -> (channels, convolutions)
 
 
@@ -127,6 +128,12 @@ def structural_similarity(images, references, window=7):
     return ops.mean(similarity)
 
 
+def block_mean_difference(images, references, block):
+    """Mean absolute difference of the two batches' means over `block` x `block` squares
+    (a side that `block` does not divide loses its last partial square)."""
+    return ops.mean(ops.abs(ops.average_pool(images, block) - ops.average_pool(references, block)))
+
+
 class PConvLoss:
     """Computes every term of the paper's loss; `__call__` returns them with their total.
 
@@ -177,6 +184,11 @@ class PConvLoss:
             "tv": total_variation_in_dilated_hole(composite, mask),
             "ssim": (
                 1.0 - structural_similarity(composite, ground_truth) if self.weights.ssim else 0.0
+            ),
+            "low_frequency": (
+                block_mean_difference(composite, ground_truth, LOW_FREQUENCY_BLOCK)
+                if self.weights.low_frequency
+                else 0.0
             ),
         }
         terms["total"] = sum(getattr(self.weights, name) * terms[name] for name in LOSS_TERMS)
