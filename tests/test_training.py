@@ -211,3 +211,13 @@ def test_cli_records_training_and_evaluation_in_the_card(photos, training_config
     assert "SIZE=FOLDER" in capsys.readouterr().err
     assert main([*card_arguments, "--evaluation", f"32={tmp_path}"]) == 2
     assert "has no evaluation.json" in capsys.readouterr().err
+
+    # Fine-tuned again from the exported model's slim weights: the card still has every run.
+    slim, again, remodel = tmp_path / "slim", tmp_path / "again", tmp_path / "remodel"
+    assert main(["slim", "--from", str(model), "--output", str(slim / "checkpoints")]) == 0
+    train(training_config(again, placeholder, stage="finetune", initial_checkpoint=str(slim)))
+    assert main(["export", "--from", str(again), "--output", str(remodel)]) == 0
+    remodel_card = ["card", "--model", str(remodel), *card_arguments[3:]]
+    assert main(remodel_card) == 0
+    stages = json.loads((remodel / "model.json").read_text())["training"]["stages"]
+    assert [stage["run"] for stage in stages] == [str(run), str(tuned), str(again)]

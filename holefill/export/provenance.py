@@ -40,11 +40,16 @@ QUALITY_BAR_METRICS = ("psnr", "ssim")
 
 def training_stages(checkpoint):
     """The settings and speed of every run behind `checkpoint`, oldest first, following
-    each fine-tuning run back to the checkpoint it started from."""
+    each fine-tuning run back to the checkpoint it started from (and through an exported
+    model's slim weights, to the runs its card recorded)."""
     stages = []
     folder = resolve_checkpoint(checkpoint)
     while folder is not None:
         step, metadata, _ = load_checkpoint(folder)
+        if "stages_before" in metadata:
+            # `holefill slim` of an exported model: the runs its card recorded.
+            stages.extend(metadata["stages_before"][::-1])
+            break
         # A fine-tuning run's own settings hold a placeholder network: it takes the one of
         # the run it starts from, which its checkpoints record.
         settings = {**metadata.get("training", {}), "model": metadata.get("model")}

@@ -76,11 +76,14 @@ def save_weights_only(source, directory, *, dtype="float16"):
         network.set_weights(exported.get_weights())
         weights = {variable.path: variable.numpy() for variable in network.weights}
         step = origin.source.step or 0
+        training = read_card(source).training or {}
         metadata = {
             "architecture": origin.architecture,
             "model": origin.config.to_dict(),
             "stage": origin.source.stage,
             "exported_from": str(source),
+            # The card's record of the runs behind it, for the card of what starts from here.
+            "stages_before": training.get("stages", []),
         }
     else:
         step, metadata, groups = load_checkpoint(resolve_checkpoint(source))
