@@ -11,8 +11,9 @@ pairs them; otherwise masks of `--family` ("objects": blobs, boxes, brush paths;
 are generated. Buckets from (10%,20%] up. Every fill runs as served (`Inpainter`, mask
 dilation 0 so that every method fills the same pixels); `--configs` adds synthesis
 variants, to choose `SynthesisConfig`'s defaults on training photos, never on the
-validation photos. Prints a Markdown table per metric (PSNR, SSIM, LPIPS-Alex, L1) and
-the seconds per image of each method, measured in this one run.
+validation photos; `--synthesis-only` scores the synthesis alone, to rescore a change to it
+on the samples of an earlier run. Prints a Markdown table per metric (PSNR, SSIM, LPIPS-Alex,
+L1) and the seconds per image of each method, measured in this one run.
 """
 
 import argparse
@@ -43,6 +44,12 @@ def main():
     parser.add_argument(
         "--classical", action="store_true", help="Telea, Navier-Stokes and biharmonic too"
     )
+    parser.add_argument(
+        "--synthesis-only",
+        action="store_true",
+        help="only the synthesis and its --configs: to score a changed synthesis on the "
+        "samples of an earlier run, whose other fills it leaves unchanged",
+    )
     parser.add_argument("--output", type=Path, help="also write the tables here (Markdown)")
     arguments = parser.parse_args()
     if arguments.every < 1:
@@ -53,6 +60,8 @@ def main():
         "network": lambda image, holes: inpainter.inpaint(image, holes, fill="network").image,
         "holefill (synthesis)": lambda image, holes: inpainter.inpaint(image, holes).image,
     }
+    if arguments.synthesis_only:
+        del methods["network"]
     for changes in json.loads(arguments.configs):
         variant = Inpainter(
             inpainter.model,
@@ -60,7 +69,8 @@ def main():
             synthesis=dataclasses.replace(DEFAULT_SYNTHESIS, **changes),
         )
         methods[json.dumps(changes)] = lambda image, holes, v=variant: v.inpaint(image, holes).image
-    for name in CLASSICAL_METHODS if arguments.classical else ["patchmatch"]:
+    baselines = CLASSICAL_METHODS if arguments.classical else ["patchmatch"]
+    for name in [] if arguments.synthesis_only else baselines:
         methods[name] = lambda image, holes, m=CLASSICAL_METHODS[name]: m(
             image.astype(np.float32) / 255, (~holes[..., None]).astype(np.float32)
         )

@@ -73,7 +73,7 @@ class SynthesisConfig:
     coarse_guide_weight: float = 3.0
     fine_guide_weight: float = 1.0
     iterations: int = 8
-    coarsest_thickness: float = 6.0
+    coarsest_thickness: float = 12.0
     smallest_side: int = 24
     working_side: int = 512
     features: int = 16
@@ -110,7 +110,11 @@ CHOSEN_ON = (
     "at 256 px, generated object masks, buckets (10%,20%] to (50%,60%]; the validation set "
     "was not used): guide weights 0.1-10, patch 5, 7 or 9, 4 to 12 iterations, 8 to 32 "
     "features, the votes, each level started from the coarser one's vote; LPIPS-Alex 0.214 "
-    "against 0.290 for the network alone and 0.206 for PatchMatch"
+    "against 0.290 for the network alone and 0.206 for PatchMatch. The pyramid's depth (a "
+    "hole at most 3 to 48 px from a known pixel at the coarsest level) on the same photos "
+    "with object masks and with strokes, at 256 and 512 px: 12 against 6, LPIPS 0.2142 to "
+    "0.2141 and 0.2233 to 0.2193 (objects, 256 and 512 px), 0.1585 to 0.1545 and 0.1739 to "
+    "0.1708 (strokes)"
 )
 
 # Jump-flood propagation: each round tries the neighbours' matches at these distances.
