@@ -131,7 +131,12 @@ def structural_similarity(images, references, window=7):
 def block_mean_difference(images, references, block):
     """Mean absolute difference of the two batches' means over `block` x `block` squares
     (a side that `block` does not divide loses its last partial square)."""
-    return ops.mean(ops.abs(ops.average_pool(images, block) - ops.average_pool(references, block)))
+
+    def block_means(values):
+        # Sizes as pairs: Keras's JAX pooling mishandles an int size with no stride.
+        return ops.average_pool(values, (block, block), strides=(block, block))
+
+    return ops.mean(ops.abs(block_means(images) - block_means(references)))
 
 
 class PConvLoss:
