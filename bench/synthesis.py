@@ -13,7 +13,7 @@ dilation 0 so that every method fills the same pixels); `--configs` adds synthes
 variants, to choose `SynthesisConfig`'s defaults on training photos, never on the
 validation photos; `--synthesis-only` scores the synthesis alone, to rescore a change to it
 on the samples of an earlier run. Prints a Markdown table per metric (PSNR, SSIM, LPIPS-Alex,
-L1) and the seconds per image of each method, measured in this one run.
+L1, texture ratio) and the seconds per image of each method, measured in this one run.
 """
 
 import argparse
@@ -75,6 +75,7 @@ def main():
             image.astype(np.float32) / 255, (~holes[..., None]).astype(np.float32)
         )
     truths = np.stack([sample.image for sample in samples])
+    masks = np.stack([sample.mask for sample in samples])
     buckets = np.array([sample.bucket for sample in samples])
     scores, seconds = {}, {}
     for name, method in methods.items():
@@ -91,7 +92,9 @@ def main():
             metric: np.concatenate(
                 [
                     np.asarray(
-                        METRICS[metric].function(outputs[at : at + 16], truths[at : at + 16])
+                        METRICS[metric].function(
+                            outputs[at : at + 16], truths[at : at + 16], masks[at : at + 16]
+                        )
                     )
                     for at in range(0, len(outputs), 16)
                 ]
@@ -126,7 +129,8 @@ def _tables(scores, seconds, buckets, arguments):
         lines.append("|---" * (len(present) + 2) + "|")
         for name, by_metric in scores.items():
             values = by_metric[metric]
-            cells = [values[buckets == b].mean() for b in present] + [values.mean()]
+            # nanmean: the texture ratio is nan where the truth has no texture in the hole.
+            cells = [np.nanmean(values[buckets == b]) for b in present] + [np.nanmean(values)]
             decimals = description.decimals if metric != "ssim" else 3
             lines.append(f"| {name} | " + " | ".join(f"{v:.{decimals}f}" for v in cells) + " |")
         lines.append("")

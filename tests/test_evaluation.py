@@ -66,6 +66,8 @@ def test_evaluate_scores_per_bucket_and_overall(result):
         assert result.scores["ssim"]["oracle"][row] == pytest.approx(1.0)
         assert result.scores["lpips"]["oracle"][row] == pytest.approx(0.0, abs=1e-6)
         assert result.scores["l1"]["oracle"][row] == 0.0
+        assert result.scores["texture"]["oracle"][row] == pytest.approx(1.0)
+        assert result.scores["texture"]["zero"][row] < 1.0
         for metric in METRICS:
             assert result.best_methods(metric, row) == ["oracle"]
     # Larger holes filled with zeros are worse.
@@ -92,7 +94,14 @@ def test_save_writes_json_markdown_and_chart(result, tmp_path):
     assert written["scores"]["psnr"]["zero"]["overall"] < 100.0
 
     markdown = (tmp_path / "report" / "evaluation.md").read_text()
-    for label in [*result.buckets, "overall", "oracle", "zero", "LPIPS (AlexNet), lower is better"]:
+    for label in [
+        *result.buckets,
+        "overall",
+        "oracle",
+        "zero",
+        "LPIPS (AlexNet), lower is better",
+        "Texture ratio, closest to 1 is better",
+    ]:
         assert label in markdown
     assert "**100.00**" in markdown  # the oracle's PSNR, best in its row
 
@@ -112,6 +121,50 @@ def test_beats_every_bucket(result):
         evaluate.beats_every_bucket(result, "oracle", first_bucket=4)
     with pytest.raises(ValueError, match="Unknown method"):
         evaluate.beats_every_bucket(result, "telea")
+
+
+def _texture_result(scores):
+    """A result with only the texture ratio, one bucket, and these overall scores."""
+    return evaluate.EvaluationResult(
+        methods=list(scores),
+        metrics=["texture"],
+        buckets=["(10%,20%]"],
+        counts={"(10%,20%]": 1, "overall": 1},
+        scores={"texture": {m: {"(10%,20%]": v, "overall": v} for m, v in scores.items()}},
+        seconds_per_image=dict.fromkeys(scores, 0.0),
+    )
+
+
+def test_the_texture_ratio_closest_to_one_is_best():
+    result = _texture_result({"blur": 0.7, "grainy": 1.2, "grainier": 1.25})
+    assert result.best_methods("texture", "overall") == ["grainy"]
+    assert "**1.20**" in result.to_markdown()
+    assert evaluate.beats_every_bucket(result, "grainy", metrics=["texture"])
+    assert not evaluate.beats_every_bucket(result, "grainier", metrics=["texture"])
+
+
+def test_the_texture_ratio_leaves_out_truths_without_texture_in_the_hole():
+    samples = _samples()
+    # Flat truths in every sample of the (30%,40%] bucket and in one of (10%,20%].
+    flattened = [
+        dataclasses.replace(sample, image=np.full_like(sample.image, 0.5))
+        if sample.bucket == 3 or index == 0
+        else sample
+        for index, sample in enumerate(samples)
+    ]
+    result = evaluate.evaluate(
+        flattened, {"zero": _zero_fill}, metrics=["texture", "l1"], progress=False
+    )
+    defined = evaluate.evaluate(
+        samples[1:5], {"zero": _zero_fill}, metrics=["texture"], progress=False
+    )
+    texture = result.scores["texture"]["zero"]
+    assert (
+        texture["(10%,20%]"] == texture["overall"] == defined.scores["texture"]["zero"]["overall"]
+    )
+    assert np.isnan(texture["(30%,40%]"])
+    assert result.best_methods("texture", "(30%,40%]") == []
+    assert not np.isnan(result.scores["l1"]["zero"]["(30%,40%]"])
 
 
 def test_batched_adapts_a_per_image_method():

@@ -155,7 +155,7 @@ def _evaluate(photos, output, *flags):
 def test_cli_evaluate_reports_lpips_by_default(photos, tmp_path, capsys, fake_pretrained_lpips):
     assert _evaluate(photos, tmp_path) == 0
     report = json.loads((tmp_path / "evaluation.json").read_text())
-    assert report["metrics"] == ["psnr", "ssim", "lpips", "l1"]
+    assert report["metrics"] == ["psnr", "ssim", "lpips", "l1", "texture"]
     assert report["scores"]["lpips"]["telea"]["overall"] > 0
     assert "## LPIPS (AlexNet), lower is better" in capsys.readouterr().out
 
@@ -170,6 +170,7 @@ def test_cli_evaluate_without_lpips(photos, tmp_path, capsys, monkeypatch):
         "psnr",
         "ssim",
         "l1",
+        "texture",
     ]
     assert "warning" not in capsys.readouterr().err
 

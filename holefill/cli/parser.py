@@ -62,7 +62,8 @@ def build_parser(command=None):
 
     evaluate = subcommands.add_parser(
         "evaluate",
-        help="PSNR, SSIM, LPIPS and L1 per hole-ratio bucket, with classical baselines",
+        help="PSNR, SSIM, LPIPS, L1 and texture ratio per hole-ratio bucket, with classical "
+        "baselines",
     )
     evaluate.add_argument(
         "--model",

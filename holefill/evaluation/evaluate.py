@@ -1,10 +1,10 @@
 """Evaluation of inpainting methods per hole-ratio bucket, and its reports.
 
 `evaluate` runs every method on every validation sample, scores the composited outputs
-with metrics of `holefill.evaluation.metrics.METRICS` (PSNR, SSIM, LPIPS and L1 by
-default), batch by batch, and averages the scores per hole-ratio bucket (the six buckets
-of the NVIDIA irregular-mask test set) and overall. The resulting `EvaluationResult`
-renders as JSON, as Markdown tables and as a chart.
+with metrics of `holefill.evaluation.metrics.METRICS` (PSNR, SSIM, LPIPS, L1 and the
+texture ratio by default), batch by batch, and averages the scores per hole-ratio bucket
+(the six buckets of the NVIDIA irregular-mask test set) and overall. The resulting
+`EvaluationResult` renders as JSON, as Markdown tables and as a chart.
 """
 
 import dataclasses
@@ -63,8 +63,9 @@ class EvaluationResult:
     """Mean scores per method, metric and bucket.
 
     ``scores[metric][method][row]`` is the mean of ``metric`` over the samples of ``row``,
-    where a row is a bucket label or ``"overall"``; ``counts[row]`` is its number of
-    samples. ``buckets`` lists, in order, the labels of the buckets that had samples.
+    where a row is a bucket label or ``"overall"``, leaving out the samples where the metric
+    is undefined (nan when it is for all of them); ``counts[row]`` is its number of samples.
+    ``buckets`` lists, in order, the labels of the buckets that had samples.
     """
 
     methods: list[str]
@@ -85,10 +86,14 @@ class EvaluationResult:
         return json.dumps(self.to_dict(), indent=indent)
 
     def best_methods(self, metric: str, row: str) -> list[str]:
-        """The methods with the best mean ``metric`` in ``row`` (several when tied)."""
-        choose_best = max if METRICS[metric].higher_is_better else min
-        best_score = choose_best(self.scores[metric][method][row] for method in self.methods)
-        return [method for method in self.methods if self.scores[metric][method][row] == best_score]
+        """The methods with the best mean ``metric`` in ``row`` (several when tied; none when
+        ``metric`` is undefined there)."""
+        keys = {
+            method: METRICS[metric].sort_key(self.scores[metric][method][row])
+            for method in self.methods
+        }
+        best_key = min(keys.values())
+        return [method for method, key in keys.items() if key == best_key]
 
     def to_markdown(self) -> str:
         """One table per metric: a row per bucket (and overall), a column per method, the
@@ -96,9 +101,8 @@ class EvaluationResult:
         lines = ["# Evaluation", ""]
         for metric in self.metrics:
             spec = METRICS[metric]
-            direction = "higher is better" if spec.higher_is_better else "lower is better"
             lines += [
-                f"## {spec.label}, {direction}",
+                f"## {spec.label}, {spec.direction} is better",
                 "",
                 "| hole ratio | samples | " + " | ".join(self.methods) + " |",
                 "|---|---:|" + "---:|" * len(self.methods),
@@ -134,8 +138,7 @@ class EvaluationResult:
             for method in self.methods:
                 values = [self.scores[metric][method][bucket] for bucket in self.buckets]
                 axis.plot(self.buckets, values, marker="o", label=method)
-            direction = "higher" if spec.higher_is_better else "lower"
-            axis.set_title(f"{spec.label} ({direction} is better)")
+            axis.set_title(f"{spec.label} ({spec.direction} is better)")
             axis.set_xlabel("hole ratio")
             axis.tick_params(axis="x", labelrotation=30)
             axis.grid(alpha=0.3)
@@ -221,7 +224,7 @@ def evaluate(
                 composited = composite(np.clip(outputs, 0.0, 1.0), ground_truths, masks)
                 for metric in metrics:
                     per_sample[metric][method].extend(
-                        METRICS[metric].function(composited, ground_truths)
+                        METRICS[metric].function(composited, ground_truths, masks)
                     )
             bar.update(len(batch))
 
@@ -236,7 +239,7 @@ def evaluate(
         scores={
             metric: {
                 method: {
-                    row: float(np.mean(np.asarray(values)[selection]))
+                    row: _mean_where_defined(np.asarray(values)[selection])
                     for row, selection in row_selections.items()
                 }
                 for method, values in by_method.items()
@@ -245,6 +248,14 @@ def evaluate(
         },
         seconds_per_image={method: total / len(samples) for method, total in seconds.items()},
     )
+
+
+def _mean_where_defined(scores: np.ndarray) -> float:
+    # A nan score marks a pair where the metric is undefined (the texture ratio where the truth
+    # has no texture in the hole): the mean is over the other pairs, lest one such photo make
+    # its whole row nan.
+    defined = scores[~np.isnan(scores)]
+    return float(defined.mean()) if defined.size else np.nan
 
 
 def beats_every_bucket(
@@ -256,10 +267,10 @@ def beats_every_bucket(
     """Whether ``method`` scores strictly better than every other method on every one of
     ``metrics``, in every evaluated bucket from index ``first_bucket`` up.
 
-    The defaults are the default model's quality bar: every metric, LPIPS included so that
-    a blurry fill cannot pass on PSNR alone, and every bucket but (1%,10%], where small
-    holes leave the methods too close to rank. Which direction is better comes from
-    `holefill.evaluation.metrics.METRICS`.
+    The defaults are the default model's quality bar: PSNR, SSIM, LPIPS and L1, LPIPS
+    included so that a blurry fill cannot pass on PSNR alone, and every bucket but
+    (1%,10%], where small holes leave the methods too close to rank. Which direction is
+    better comes from `holefill.evaluation.metrics.METRICS`.
     """
     if method not in result.methods:
         raise ValueError(f"Unknown method {method!r}; the result has {result.methods}.")
@@ -276,15 +287,9 @@ def beats_every_bucket(
             f"{result.buckets}."
         )
 
-    def is_better(score: float, rival_score: float, higher_is_better: bool) -> bool:
-        return score > rival_score if higher_is_better else score < rival_score
-
     return all(
-        is_better(
-            result.scores[metric][method][bucket],
-            result.scores[metric][rival][bucket],
-            METRICS[metric].higher_is_better,
-        )
+        METRICS[metric].sort_key(result.scores[metric][method][bucket])
+        < METRICS[metric].sort_key(result.scores[metric][rival][bucket])
         for metric in metrics
         for bucket in buckets
         for rival in rivals
