@@ -1,9 +1,12 @@
 """Guided exemplar synthesis (`holefill.inference.synthesis`): real texture from the photo
 where the network's fill is a blur, in the colours that the guide asks for."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
+from skimage import data as skimage_data
 
 from holefill.inference.synthesis import SynthesisConfig, synthesize
 
@@ -87,10 +90,13 @@ def test_the_guide_decides_which_texture_goes_where():
     right = holes & (columns[..., 0] >= size // 2 + 4)
     assert filled[left][:, 2].mean() > filled[left][:, 0].mean()
     assert filled[right][:, 0].mean() > filled[right][:, 2].mean()
-    # Without the guide's pull, the neighbours' colours win at the hole's sides.
-    unguided = SynthesisConfig(coarse_guide_weight=0.0, fine_guide_weight=0.0)
+    # Without the guide's pull, the neighbours' colours win at the hole's sides (the
+    # copies compared as the search chose them: fused, both meet the known colours).
+    copies = SynthesisConfig(fuse=False)
+    guided = synthesize(colour, holes, guide, copies, seed=0)
+    unguided = dataclasses.replace(copies, coarse_guide_weight=0.0, fine_guide_weight=0.0)
     plain = synthesize(colour, holes, guide, unguided, seed=0)
-    assert plain[left][:, 0].mean() > filled[left][:, 0].mean()
+    assert plain[left][:, 0].mean() > guided[left][:, 0].mean()
 
 
 def test_a_seed_gives_the_same_fill_and_another_seed_another():
@@ -151,6 +157,9 @@ def test_a_region_is_searched_at_the_scale_of_its_photo():
         ({"smallest_side": 5}, "smallest_side"),
         ({"working_side": 10}, "working_side"),
         ({"coarsest_thickness": 0}, "coarsest_thickness"),
+        ({"grain_weight": -1.0}, "grain_weight"),
+        ({"coherence": 1.0}, "coherence"),
+        ({"refine_radius": -1}, "refine_radius"),
     ],
 )
 def test_configs_out_of_range_are_refused(changes, message):
@@ -161,3 +170,75 @@ def test_configs_out_of_range_are_refused(changes, message):
 def test_mismatched_shapes_are_refused():
     with pytest.raises(ValueError, match="share"):
         synthesize(np.zeros((8, 8, 3), np.float32), np.zeros((8, 9), bool), np.zeros((8, 8, 3)))
+
+
+def test_the_fill_meets_the_known_pixels_without_a_step():
+    # Grain over a ramp of brightness; the guide, as a network's fill may be, too bright.
+    # The copies are fused with the known pixels in the gradient domain: across the hole's
+    # edge the fill steps little more than the photo does between neighbours.
+    rows = np.arange(128, dtype=np.float32)[:, None] / 128
+    grey = 0.15 + 0.5 * rows + 0.3 * (noise_texture((128, 128), seed=4) - 0.5)
+    colour = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
+    holes = square_hole(128, 40, 88)
+    guide = np.where(holes[..., None], cv2.GaussianBlur(colour, (0, 0), 4.0) + 0.15, colour)
+
+    def edge_step(image):
+        inner = image[40:88, 40].mean(axis=-1), image[40:88, 87].mean(axis=-1)
+        outer = image[40:88, 39].mean(axis=-1), image[40:88, 88].mean(axis=-1)
+        return float(np.mean([np.abs(i - o).mean() for i, o in zip(inner, outer, strict=True)]))
+
+    photo_step = edge_step(colour)
+    fused = synthesize(colour, holes, guide, seed=0)
+    unfused = synthesize(colour, holes, guide, SynthesisConfig(fuse=False), seed=0)
+    assert edge_step(fused) < 2 * photo_step, (edge_step(fused), photo_step)
+    assert edge_step(unfused) > 4 * photo_step, (edge_step(unfused), photo_step)
+    np.testing.assert_array_equal(fused[~holes], colour[~holes])
+
+
+def test_the_grain_follows_the_surroundings_where_the_guide_is_smooth():
+    # Smooth patches of the hole's colour lie a little way off; the grain is around the
+    # hole. The guide, flat, fits the smooth patches best; the hole must get the grain.
+    texture = 0.5 + 0.6 * (noise_texture((128, 160), seed=6) - 0.5)
+    grey = np.where(np.arange(160)[None, :] < 112, texture, np.float32(0.5)).astype(np.float32)
+    colour = np.repeat(grey[..., None], 3, axis=2)
+    holes = np.zeros(grey.shape, bool)
+    holes[40:88, 30:78] = True
+    guide = np.where(holes[..., None], np.float32(0.5), colour)
+
+    def texture_ratio(image):
+        laplacian = cv2.Laplacian(image.mean(axis=2), cv2.CV_32F)
+        return float(laplacian[holes].std() / cv2.Laplacian(grey, cv2.CV_32F)[holes].std())
+
+    assert texture_ratio(synthesize(colour, holes, guide, seed=0)) > 0.8
+    no_grain = SynthesisConfig(grain_weight=0.0)
+    assert texture_ratio(synthesize(colour, holes, guide, no_grain, seed=0)) < 0.5
+
+
+def test_levels_above_the_working_side_are_refined_at_their_own_resolution():
+    # A photo four times the working side: matches copied up from there land a pixel or two
+    # off what this resolution shows, and copy dithered blocks (more detail than the photo
+    # has); searched again within a few pixels at each level, the fill is nearer the truth.
+    photo = skimage_data.coffee().astype(np.float32) / 255
+    height, width = photo.shape[:2]
+    holes = np.zeros((height, width), bool)
+    holes[height // 3 : height // 2, width // 3 : width // 2] = True
+    guide = np.where(holes[..., None], cv2.GaussianBlur(photo, (0, 0), 6.0), photo)
+    refined, copied = (
+        [
+            synthesize(photo, holes, guide, SynthesisConfig(working_side=128, **changes), seed=s)
+            for s in (0, 1)
+        ]
+        for changes in ({}, {"refine_radius": 0})
+    )
+
+    def error(fills):
+        return np.mean([np.abs(fill - photo)[holes].mean() for fill in fills])
+
+    def excess_detail(fills):
+        return np.mean([detail(fill, holes) for fill in fills]) / detail(photo, holes)
+
+    assert error(refined) < 0.95 * error(copied), (error(refined), error(copied))
+    assert excess_detail(refined) < 0.8 * excess_detail(copied), (
+        excess_detail(refined),
+        excess_detail(copied),
+    )

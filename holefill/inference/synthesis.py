@@ -7,17 +7,23 @@ structure. This is texture optimisation (Wexler, Shechtman and Irani, TPAMI 2007
 the network's fill as a guide (as in Image Melding, Darabi et al. 2012, and Yang et al.,
 CVPR 2017), coarse to fine over a pyramid, several rounds per level:
 
+- **edges first**: edges that cross the hole's edge are paired across the hole and drawn
+  into the guide as sharp steps (`holefill.inference.structure`, after Sun et al. 2005),
+  so that the search takes patches that carry them through.
 - **search**: every patch overlapping the hole looks for the source patch `S`, wholly in
-  the known region, that minimises `|E - S|^2 + lambda |m(G) - m(S)|^2`: `E` is the current
-  estimate, `G` the guide, and `m` a patch's mean colour (scaled to the patch's sum of
-  squares), so the guide says which colours go where and leaves the grain free: on the
-  whole patch, the guide's blur drew the search to smooth patches. `lambda` (the guide
+  the known region, that minimises `|E - S|^2 + lambda |m(G) - m(S)|^2 + mu (g(S) -
+  g_around)^2`: `E` is the current estimate, `G` the guide, `m` a patch's mean colour
+  (scaled to the patch's sum of squares), so the guide says which colours go where and
+  leaves the grain free; `g` a patch's grain (the norm of its luma's high frequencies)
+  and `g_around` that of the known patches around the hole: without it a smooth guide and
+  a smooth start drew the search to smooth patches beside grain. `lambda` (the guide
   weight) falls from the coarsest level to the finest. The nearest neighbours are found
   by PatchMatch (Barnes et al. 2009) run in parallel over all patches, numpy-vectorised:
-  propagation as a jump flood (offsets of 8, 4, 2, 1 pixels, four directions), then
-  random search in windows halving down to one pixel. Patches are compared in a PCA
-  projection of their pixels fitted on the source patches, `SynthesisConfig.features`
-  numbers instead of `3 p^2`.
+  propagation as a jump flood (offsets of 8, 4, 2, 1 pixels, four directions), its
+  candidates discounted by `SynthesisConfig.coherence` so that neighbours copy one
+  source patch, not a mosaic; then random search in windows halving down to one pixel.
+  Patches are compared in a PCA projection of their pixels fitted on the source patches,
+  `SynthesisConfig.features` numbers instead of `3 p^2`.
 - **copy**: each hole pixel takes the centre of its own patch's match. Wexler's vote, the
   mean of what the covering patches put there, blurred (LPIPS 0.253 against 0.243 at the
   finest level on training photos), and the blur then drew the next search to smooth patches.
@@ -25,15 +31,20 @@ CVPR 2017), coarse to fine over a pyramid, several rounds per level:
   (the mean of what the covering patches put at each pixel), so that level's search starts
   from the coarser level's texture, as in Wexler's method; started from the network's blur
   at each level instead, the search drifted back to smooth patches (LPIPS 0.2186 against
-  0.2142 on training photos). At the finest level the known pixels' own grain is what
-  fills the hole. Known pixels are never changed.
+  0.2142 on training photos).
+- **fuse**: the copies are fused with each other and with the known pixels in the
+  gradient domain (Perez et al. 2003, as Image Melding does): the fill whose differences
+  between neighbours are the copied patches' own and which meets the known pixels, a
+  sparse Poisson solve over the hole. Seams between copies and colour steps at the hole's
+  edge go; the grain stays. Known pixels are never changed.
 
-Levels at which the photo is larger than `SynthesisConfig.working_side` are not
-searched: the field of the level below is scaled up and voted with once (which also
-smooths the steps between the blocks that one coarse match covers), so a 12 MP photo
-costs about what a `working_side` window costs, with full-resolution texture copied into
-its holes. `Inpainter` synthesises a photo region by region (`strategies.Region`), each
-searched at the scale of the whole photo.
+Levels at which the photo is larger than `SynthesisConfig.working_side` are not searched
+in full: the field of the level below is scaled up, and each match searched again within
+`SynthesisConfig.refine_radius` pixels, so that a 12 MP photo has detail at its own
+resolution, not blocks copied up from the working scale, for a cost that grows with its
+holes alone. Their fusion starts from the working scale's correction and takes a few
+conjugate-gradient steps, a direct solve being too large. `Inpainter` synthesises a photo
+region by region (`strategies.Region`), each searched at the scale of the whole photo.
 """
 
 import dataclasses
@@ -41,6 +52,10 @@ import math
 
 import cv2
 import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+from holefill.inference.structure import continue_edges
 
 # How `Inpainter` fills a hole: the network's fill refined by this synthesis, or the
 # network's alone (then blended with diffusion at the seams).
@@ -67,6 +82,20 @@ class SynthesisConfig:
         working_side: levels at which the photo's longer side exceeds this are voted once
             from the level below, not searched: it bounds the cost on large photos.
         features: PCA components per patch that the search compares.
+        grain_weight: how much a source patch's grain (the norm of its luma's high
+            frequencies) must match the grain of the known patches around the hole: a
+            smooth guide otherwise draws the search to smooth patches.
+        coherence: the discount, from 0 to under 1, on the distance of a match that
+            continues a neighbour's (propagation's candidates): coherent copies keep the
+            source's grain through the gradient-domain fusion, where a mosaic of
+            one-pixel copies averages it away.
+        fuse: the copies fused with each other and with the known pixels in the gradient
+            domain, so that no seam or colour step shows (else copied as they are).
+        refine_radius: above the working side, each level's matches are searched again
+            within this many pixels (0: copied up from the level below), so that a large
+            photo has detail at its own resolution, not blocks.
+        edges: edges that cross the hole's edge continued through it in the guide
+            (`holefill.inference.structure`), so that the copies follow them.
     """
 
     patch_size: int = 7
@@ -77,15 +106,24 @@ class SynthesisConfig:
     smallest_side: int = 24
     working_side: int = 512
     features: int = 16
+    grain_weight: float = 8.0
+    coherence: float = 0.5
+    fuse: bool = True
+    refine_radius: int = 4
+    edges: bool = True
 
     def __post_init__(self):
         if self.patch_size < 3 or self.patch_size % 2 == 0:
             raise ValueError(f"patch_size must be an odd number >= 3, got {self.patch_size}.")
-        for name in ("coarse_guide_weight", "fine_guide_weight"):
+        for name in ("coarse_guide_weight", "fine_guide_weight", "grain_weight"):
             if not 0.0 <= getattr(self, name) < math.inf:
                 raise ValueError(f"{name} must be >= 0 and finite, got {getattr(self, name)}.")
         if self.iterations < 1:
             raise ValueError(f"iterations must be at least 1, got {self.iterations}.")
+        if not 0.0 <= self.coherence < 1.0:
+            raise ValueError(f"coherence must be in [0, 1), got {self.coherence}.")
+        if self.refine_radius < 0:
+            raise ValueError(f"refine_radius must be >= 0, got {self.refine_radius}.")
         if self.coarsest_thickness <= 0:
             raise ValueError(f"coarsest_thickness must be positive, got {self.coarsest_thickness}.")
         if self.smallest_side < self.patch_size:
@@ -109,19 +147,37 @@ CHOSEN_ON = (
     "bench/synthesis.py on every 211th photo of ../shared/data/train (10 photos, 50 samples "
     "at 256 px, generated object masks, buckets (10%,20%] to (50%,60%]; the validation set "
     "was not used): guide weights 0.1-10, patch 5, 7 or 9, 4 to 12 iterations, 8 to 32 "
-    "features, the votes, each level started from the coarser one's vote; LPIPS-Alex 0.214 "
-    "against 0.290 for the network alone and 0.206 for PatchMatch. The pyramid's depth (a "
-    "hole at most 3 to 48 px from a known pixel at the coarsest level) on the same photos "
-    "with object masks and with strokes, at 256 and 512 px: 12 against 6, LPIPS 0.2142 to "
-    "0.2141 and 0.2233 to 0.2193 (objects, 256 and 512 px), 0.1585 to 0.1545 and 0.1739 to "
-    "0.1708 (strokes)"
+    "features, the votes, each level started from the coarser one's vote; the pyramid's "
+    "depth (a hole 3 to 48 px thick at the coarsest level) with object masks and strokes at "
+    "256 and 512 px. Issue 39, on the same photos: the gradient-domain fusion (LPIPS-Alex "
+    "0.2141 to 0.2078), the grain term (weights 1-16), the coherence discount (0-0.7), the "
+    "fine guide weight 0.3-1, coarse 1-6, patch 5 and 9, 12 iterations, 24 features, "
+    "depth 24; LPIPS 0.2018 against 0.2141 before and 0.2060 for PatchMatch, texture ratio "
+    "0.76 against 0.68 and 0.96. Coherence 0.7 scored the same LPIPS with more grain "
+    "(texture 0.83; at 512 px 0.1988 against PatchMatch's 0.2095, strokes at 256 px 0.1485 "
+    "against 0.1545 before and 0.1379) but drifted from a guide's structure; the edges' "
+    "continuation "
+    "and the refinement above the working side changed no LPIPS at 256 px and were kept for "
+    "the cases a person tried (rims and shelves; 12 MP at 100%)"
 )
 
 # Jump-flood propagation: each round tries the neighbours' matches at these distances.
 PROPAGATION_STEPS = (8, 4, 2, 1)
 _DIRECTIONS = ((0, 1), (1, 0), (0, -1), (-1, 0))
+# A refining search (above the working side) compares this many PCA components and
+# propagates over these distances.
+_REFINE_FEATURES = 4
+_REFINE_STEPS = (2, 1)
 # PCA is fitted on at most this many source patches per level.
 _PCA_PATCHES = 4096
+# Holes of up to this many pixels are fused by a direct solve; larger ones iteratively.
+_DIRECT_FUSION_PIXELS = 200_000
+# Conjugate-gradient steps of an iterative fusion.
+_FUSION_ITERATIONS = 10
+# Rec. 601 luma.
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+# The grain is what a Gaussian of this sigma (pixels) blurs away.
+_GRAIN_SIGMA = 1.0
 
 
 def synthesize(colour, holes, guide, config=DEFAULT_SYNTHESIS, seed=0, extent=None):
@@ -150,6 +206,8 @@ def synthesize(colour, holes, guide, config=DEFAULT_SYNTHESIS, seed=0, extent=No
     result = np.where(holes[..., None], guide.astype(np.float32), colour)
     if not holes.any():
         return result
+    if config.edges:
+        result = np.where(holes[..., None], continue_edges(colour, holes, result), colour)
     rng = np.random.default_rng(seed)
     shapes, searched = _pyramid(holes, config, extent or holes.shape)
     levels = [_Level(result, holes, config.patch_size)]
@@ -158,7 +216,7 @@ def synthesize(colour, holes, guide, config=DEFAULT_SYNTHESIS, seed=0, extent=No
     if any(not level.sources.size for level in levels):
         return result
     weights = _guide_weights(config, sum(searched))
-    field = coarser = None
+    field = coarser = correction = None
     for index in reversed(range(len(levels))):
         level = levels[index]
         if coarser is None:
@@ -167,12 +225,33 @@ def synthesize(colour, holes, guide, config=DEFAULT_SYNTHESIS, seed=0, extent=No
             # The search starts from the coarser level's texture, not from the network's
             # blur at this level, which would draw it back to smooth patches.
             field = level.upsampled_field(field, coarser, rng)
-            level.vote(field)
+            if searched[index] or not config.refine_radius:
+                level.vote(field)
+            else:
+                # The refinement's search needs an estimate, not a smooth one: the vote
+                # costs as much again.
+                level.copy_centres(field)
         if searched[index]:
             guide_weight = weights.pop(0)
             for _ in range(config.iterations):
                 field = level.search(field, guide_weight, config, rng)
                 level.copy_centres(field)
+        elif config.refine_radius:
+            # Above the working side: the matches moved by a few pixels at most, so that
+            # edges and grain sit where this level's pixels put them, not in the blocks of
+            # the level below.
+            field = level.search(field, config.fine_guide_weight, config, rng, refine=True)
+            level.copy_centres(field)
+        if config.fuse and (index == 0 or (searched[index] and not searched[index - 1])):
+            # Fused where the search ends (its correction then starts the finest level's
+            # fusion, which is solved iteratively on a large photo) and at the finest level.
+            estimate = level.estimate.reshape(-1, 3)
+            copied = estimate[level.hole_pixels]
+            start = None
+            if correction is not None:
+                start = copied + level.upsampled_correction(*correction)
+            estimate[level.hole_pixels] = level.fused(field, start)
+            correction = (estimate[level.hole_pixels] - copied, level)
         coarser = level
     r = levels[0].radius
     return np.where(holes[..., None], levels[0].estimate[r:-r, r:-r], colour)
@@ -296,28 +375,28 @@ class _Level:
         )
         return field
 
-    def _appearance(self, pixels, config):
-        """PCA features `(pixels, features)` of the patch at every pixel of `pixels`."""
+    def _appearance(self, pixels, count):
+        """PCA features `(pixels, count)` of the patch at every pixel of `pixels`."""
         if self._basis is None:
-            self._basis = self._fit_basis(config.features)
+            self._basis = self._fit_basis(count)
         channels = [np.ascontiguousarray(pixels[..., c]) for c in range(3)]
-        planes = [
-            sum(
+        # Filled plane by plane: a list of planes stacked would hold them all twice.
+        features = np.empty((channels[0].size, len(self._basis)), np.float32)
+        for index, kernels in enumerate(self._basis):
+            features[:, index] = sum(
                 cv2.filter2D(channel, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT)
                 for channel, kernel in zip(channels, kernels, strict=True)
-            )
-            for kernels in self._basis
-        ]
-        return np.stack(planes, axis=-1).reshape(-1, len(planes))
+            ).ravel()
+        return features
 
-    def _target_appearance(self, pixels, config):
-        """`_appearance` at the targets alone, computed over their bounding box only (the
+    def _target_appearance(self, pixels, count, targets):
+        """`_appearance` at `targets` alone, computed over their bounding box only (the
         box's border pixels, which filtering reflects, are known and no target)."""
         r = self.radius
-        rows, columns = np.divmod(self.targets, self.width)
+        rows, columns = np.divmod(targets, self.width)
         top, left = rows.min() - r, columns.min() - r
         box = pixels[top : rows.max() + r + 1, left : columns.max() + r + 1]
-        features = self._appearance(box, config)
+        features = self._appearance(box, count)
         return features[(rows - top) * box.shape[1] + columns - left]
 
     def _layout(self, pixels):
@@ -325,6 +404,39 @@ class _Level:
         means are the sums of squares of the patches blurred to them."""
         means = cv2.blur(pixels, (self.patch_size, self.patch_size), borderType=cv2.BORDER_REFLECT)
         return means.reshape(-1, 3) * np.float32(self.patch_size)
+
+    def _grain(self, pixels):
+        """`(pixels, 1)`: the norm of each patch's luma high frequencies (the luma minus
+        its blur), the grain that a blurred guide lacks."""
+        luma = np.ascontiguousarray(pixels @ _LUMA)
+        high = luma - cv2.GaussianBlur(luma, (0, 0), _GRAIN_SIGMA)
+        energy = cv2.boxFilter(high * high, -1, (self.patch_size, self.patch_size), normalize=False)
+        return np.sqrt(np.maximum(energy, 0.0)).reshape(-1, 1)
+
+    def _surrounding_grain(self, source_grain):
+        """`(pixels, 1)`: the grain of the known patches around each pixel, weighted by a
+        Gaussian as wide as the hole is thick: what the hole's grain should be."""
+        thickness = float(cv2.distanceTransform(self.hole.view(np.uint8), cv2.DIST_L2, 3).max())
+        sigma = max(thickness, float(self.patch_size))
+        weight = self.is_source.reshape(self.hole.shape).astype(np.float32)
+        weighted = source_grain.reshape(self.hole.shape) * weight
+        # A blur that wide is cheaper at a reduced size: it keeps nothing finer anyway.
+        factor = max(1.0, sigma / 4.0)
+        size = (
+            max(1, round(self.hole.shape[1] / factor)),
+            max(1, round(self.hole.shape[0] / factor)),
+        )
+        planes = [
+            cv2.resize(
+                cv2.GaussianBlur(
+                    cv2.resize(plane, size, interpolation=cv2.INTER_AREA), (0, 0), sigma / factor
+                ),
+                self.hole.shape[::-1],
+                interpolation=cv2.INTER_LINEAR,
+            )
+            for plane in (weighted, weight)
+        ]
+        return (planes[0] / np.maximum(planes[1], 1e-6)).reshape(-1, 1)
 
     def _fit_basis(self, count):
         """The leading principal directions of the source patches, as correlation kernels:
@@ -347,48 +459,70 @@ class _Level:
             for kernel in kernels
         ]
 
-    def search(self, field, guide_weight, config, rng):
+    def search(self, field, guide_weight, config, rng, refine=False):
         """PatchMatch of the targets against the source patches, by the distance
-        `|E - S|^2 + guide_weight * |layout(G) - layout(S)|^2`; returns the improved field."""
-        targets = self.targets
+        `|E - S|^2 + guide_weight * |layout(G) - layout(S)|^2 + grain_weight *
+        (grain(S) - surrounding grain)^2`, matches coherent with a neighbour's discounted by
+        `config.coherence`. Returns the improved field.
+
+        A search that refines (above the working side) looks within
+        `config.refine_radius` pixels of each match and propagates over short distances
+        only, comparing `_REFINE_FEATURES` PCA components: the matches are right to a few
+        pixels already, and this level may have millions of pixels. It searches for the
+        hole's pixels alone, whose matches are what is copied."""
+        targets = self.hole_pixels if refine else self.targets
+        count = _REFINE_FEATURES if refine else config.features
         if self._source_features is None:
-            # A source's appearance and layout side by side: one gather fetches both.
+            # A source's appearance, layout and grain side by side: one gather fetches them.
+            source_grain = self._grain(self.known)
             self._source_features = np.concatenate(
-                [self._appearance(self.known, config), self._layout(self.known)], axis=1
+                [self._appearance(self.known, count), self._layout(self.known), source_grain],
+                axis=1,
             )
-            self._guide_layout = self._layout(self.guide)[targets]
+            self._guide_terms = np.concatenate(
+                [self._layout(self.guide)[targets], self._surrounding_grain(source_grain)[targets]],
+                axis=1,
+            )
         source_features = self._source_features
-        estimate = np.where(self.hole[..., None], self.estimate, self.known)
+        # The estimate is the known pixels' own outside the hole (and, in the padding, the
+        # guide's, as `known` has them there).
         wanted = np.concatenate(
-            [self._target_appearance(estimate, config), self._guide_layout], axis=1
+            [self._target_appearance(self.estimate, count, targets), self._guide_terms], axis=1
         )
         # Gathered into a buffer made once: a fresh array per candidate set costs as much
         # again as the arithmetic (its pages are faulted in each time).
         difference = np.empty_like(wanted)
-        appearance, layout = difference[:, :-3], difference[:, -3:]
+        appearance, layout, grain = difference[:, :-4], difference[:, -4:-1], difference[:, -1]
 
         def distance_to(candidate):
             np.take(source_features, candidate, axis=0, out=difference)
             np.subtract(difference, wanted, out=difference)
-            return np.einsum("ij,ij->i", appearance, appearance) + guide_weight * np.einsum(
-                "ij,ij->i", layout, layout
+            return (
+                np.einsum("ij,ij->i", appearance, appearance)
+                + guide_weight * np.einsum("ij,ij->i", layout, layout)
+                + config.grain_weight * np.square(grain)
             )
 
         current = field[targets]
         best = distance_to(current)
 
-        def consider(candidate):
+        def consider(candidate, discount=1.0):
             nonlocal best
-            distance = distance_to(candidate)
+            distance = distance_to(candidate) * np.float32(discount)
             better = self.is_source[candidate] & (distance < best)
             current[better] = candidate[better]
             best = np.where(better, distance, best)
 
-        for neighbour, has, offset in self._neighbours():
+        for neighbour, has, offset in self._neighbours(
+            _REFINE_STEPS if refine else PROPAGATION_STEPS, targets
+        ):
             shifted = current[neighbour] - offset
-            consider(np.where(has, np.clip(shifted, 0, self.hole.size - 1), current))
+            consider(
+                np.where(has, np.clip(shifted, 0, self.hole.size - 1), current),
+                1.0 - config.coherence,
+            )
         height, width = self.hole.shape
-        radius = max(self.shape)
+        radius = 2 * config.refine_radius if refine else max(self.shape)
         while radius > 1:
             radius //= 2
             source_rows, source_columns = np.divmod(current, width)
@@ -400,17 +534,18 @@ class _Level:
         field[targets] = current
         return field
 
-    def _neighbours(self):
-        """For each propagation offset: the index among the targets of each target's
-        neighbour at that offset (0 where it has none), whether it has one, and the offset
-        in flat pixels. Made once per level: every search round shares them."""
+    def _neighbours(self, steps, targets):
+        """For each propagation offset (of `steps` pixels, four directions): the index
+        among `targets` of each target's neighbour at that offset (0 where it has none),
+        whether it has one, and the offset in flat pixels. Made once per level: every
+        search round shares them."""
         if self._propagation is None:
             index_of = np.full(self.hole.size, -1, np.int64)
-            index_of[self.targets] = np.arange(self.targets.size)
-            rows, columns = np.divmod(self.targets, self.width)
+            index_of[targets] = np.arange(targets.size)
+            rows, columns = np.divmod(targets, self.width)
             height, width = self.hole.shape
             self._propagation = []
-            for step in PROPAGATION_STEPS:
+            for step in steps:
                 for dy, dx in _DIRECTIONS:
                     neighbour_rows, neighbour_columns = rows + dy * step, columns + dx * step
                     inside = (
@@ -436,6 +571,88 @@ class _Level:
         it cost LPIPS, and the blur then drew the next search to smooth patches."""
         estimate = self.estimate.reshape(-1, 3)
         estimate[self.hole_pixels] = self.known.reshape(-1, 3)[field[self.hole_pixels]]
+
+    def upsampled_correction(self, correction, coarse):
+        """`correction` (float32 `(hole pixels, 3)` of the level `coarse`) scaled up to this
+        level's hole pixels."""
+        plane = np.zeros((coarse.hole.size, 3), np.float32)
+        plane[coarse.hole_pixels] = correction
+        cr, r = coarse.radius, self.radius
+        plane = plane.reshape(*coarse.hole.shape, 3)[cr:-cr, cr:-cr]
+        plane = cv2.resize(plane, self.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        plane = cv2.copyMakeBorder(plane, r, r, r, r, cv2.BORDER_CONSTANT)
+        return plane.reshape(-1, 3)[self.hole_pixels]
+
+    def fused(self, field, start=None):
+        """The hole's pixels fused with the known ones in the gradient domain (Pérez et
+        al. 2003, as Image Melding does): the values whose differences between neighbours
+        are the copied patches' own, and which meet the known pixels without a step.
+        Returns float32 `(hole pixels, 3)`."""
+        pixels, width = self.hole_pixels, self.width
+        count = pixels.size
+        index_of = np.full(self.hole.size, -1, np.int64)
+        index_of[pixels] = np.arange(count)
+        flat = self.known.reshape(-1, 3)
+        source = field[pixels]
+        r = self.radius
+        height = self.hole.shape[0]
+        diagonal = np.zeros(count, np.float64)
+        rhs = np.zeros((count, 3), np.float64)
+        rows, columns = [], []
+        for offset in (1, -1, width, -width):
+            neighbour = pixels + offset
+            neighbour_rows, neighbour_columns = np.divmod(neighbour, width)
+            # Neighbours in the padding are no neighbours: the photo's edge is free.
+            inside = (
+                (neighbour_rows >= r)
+                & (neighbour_rows < height - r)
+                & (neighbour_columns >= r)
+                & (neighbour_columns < width - r)
+            )
+            at = np.flatnonzero(inside)
+            difference = flat[source[at]] - flat[source[at] + offset]
+            other = index_of[neighbour[at]]
+            in_hole = other >= 0
+            if offset < 0:
+                # Between two hole pixels, what the copy of the upper or left one says: one
+                # source's difference, at its full amplitude (the mean of two copies'
+                # differences, where they are not one patch, halves the grain's).
+                their_source = field[neighbour[at][in_hole]]
+                difference[in_hole] = flat[their_source - offset] - flat[their_source]
+            diagonal[at] += 1.0
+            rhs[at] += difference
+            known = at[~in_hole]
+            rhs[known] += flat[neighbour[known]]
+            rows.append(at[in_hole])
+            columns.append(other[in_hole])
+        rows, columns = np.concatenate(rows), np.concatenate(columns)
+        matrix = scipy.sparse.csc_matrix(
+            (
+                np.concatenate([diagonal, -np.ones(rows.size)]),
+                (
+                    np.concatenate([np.arange(count), rows]),
+                    np.concatenate([np.arange(count), columns]),
+                ),
+            ),
+            shape=(count, count),
+        )
+        if count <= _DIRECT_FUSION_PIXELS or start is None:
+            solved = scipy.sparse.linalg.splu(matrix).solve(rhs)
+        else:
+            # A direct solve of a large hole costs seconds and gigabytes; started from the
+            # coarser level's fusion, whose correction has the low frequencies right, a few
+            # conjugate-gradient steps mend what is left, the seams between copies.
+            matrix = matrix.tocsr()
+            solved = np.stack(
+                [
+                    scipy.sparse.linalg.cg(
+                        matrix, rhs[:, c], x0=start[:, c], maxiter=_FUSION_ITERATIONS
+                    )[0]
+                    for c in range(3)
+                ],
+                axis=1,
+            )
+        return np.clip(solved, 0.0, 1.0).astype(np.float32)
 
     def vote(self, field):
         """Each hole pixel becomes the mean of what the patches covering it (every target
