@@ -35,6 +35,8 @@ CURVE_IN_HOLE = 0.8
 # An edge is straight enough to continue where its points' spread across its axis is at
 # most this share of their spread along it (variances).
 STRAIGHTNESS = 0.05
+# At most this many edges, the strongest, are paired in a region.
+MOST_EDGES = 64
 # Canny's thresholds on the 8-bit luma (after a Gaussian blur of sigma 1).
 CANNY_THRESHOLDS = (40, 90)
 
@@ -64,7 +66,9 @@ def continue_edges(colour, holes, guide):
     """
     ring = ring_width(holes.shape)
     ends = edge_ends(colour, holes, ring)
-    pairs = paired(ends, holes)
+    # The strongest edges: pairing costs the square of their number.
+    ends.sort(key=lambda end: -float(np.linalg.norm(end.left - end.right)))
+    pairs = paired(ends[:MOST_EDGES], holes)
     if not pairs:
         return guide
     guide = guide.copy()

@@ -52,8 +52,8 @@ import math
 
 import cv2
 import numpy as np
-import scipy.sparse
-import scipy.sparse.linalg
+from scipy import sparse
+from scipy.sparse import linalg
 
 from holefill.inference.structure import continue_edges
 
@@ -626,7 +626,7 @@ class _Level:
             rows.append(at[in_hole])
             columns.append(other[in_hole])
         rows, columns = np.concatenate(rows), np.concatenate(columns)
-        matrix = scipy.sparse.csc_matrix(
+        matrix = sparse.csc_matrix(
             (
                 np.concatenate([diagonal, -np.ones(rows.size)]),
                 (
@@ -637,7 +637,7 @@ class _Level:
             shape=(count, count),
         )
         if count <= _DIRECT_FUSION_PIXELS or start is None:
-            solved = scipy.sparse.linalg.splu(matrix).solve(rhs)
+            solved = linalg.splu(matrix).solve(rhs)
         else:
             # A direct solve of a large hole costs seconds and gigabytes; started from the
             # coarser level's fusion, whose correction has the low frequencies right, a few
@@ -645,9 +645,7 @@ class _Level:
             matrix = matrix.tocsr()
             solved = np.stack(
                 [
-                    scipy.sparse.linalg.cg(
-                        matrix, rhs[:, c], x0=start[:, c], maxiter=_FUSION_ITERATIONS
-                    )[0]
+                    linalg.cg(matrix, rhs[:, c], x0=start[:, c], maxiter=_FUSION_ITERATIONS)[0]
                     for c in range(3)
                 ],
                 axis=1,
