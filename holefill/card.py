@@ -136,6 +136,8 @@ class CostRates(_Record):
         base_gb: the resident process with the model loaded.
         gb_per_megapixel: peak memory per million pixels of the photo.
         gb_per_region_megapixel: peak memory per million pixels of the largest region.
+        gb_per_hole_megapixel: peak memory per million hole pixels of the region with the
+            most, under the synthesis.
         gb_per_monte_carlo_megapixel: peak memory that a Monte-Carlo map adds per
             million pixels of the photo.
         budget_seconds: the most a job may be estimated to take.
@@ -152,6 +154,7 @@ class CostRates(_Record):
     base_gb: float
     gb_per_megapixel: float
     gb_per_region_megapixel: float
+    gb_per_hole_megapixel: float
     gb_per_monte_carlo_megapixel: float
     budget_seconds: float
     memory_budget_gb: float

@@ -172,6 +172,7 @@ def tiny_model(tmp_path_factory):
         base_gb=0.3,
         gb_per_megapixel=0.05,
         gb_per_region_megapixel=0.1,
+        gb_per_hole_megapixel=0.2,
         gb_per_monte_carlo_megapixel=0.07,
         budget_seconds=10.0,
         memory_budget_gb=4.0,

@@ -24,6 +24,7 @@ UNITS = CostModel(
     base_gb=0.5,
     gb_per_megapixel=0.1,
     gb_per_region_megapixel=0.8,
+    gb_per_hole_megapixel=0.4,
     gb_per_monte_carlo_megapixel=0.2,
     budget_seconds=20.0,
     memory_budget_gb=3.0,
@@ -51,10 +52,15 @@ def test_the_estimate_adds_each_part_of_the_work():
     # The draws' moments and spread are kept for the whole photo.
     assert UNITS.estimate_gb(drawn)["monte-carlo"] == pytest.approx(0.8)
     assert UNITS.estimate_gb(job)["monte-carlo"] == 0
+    # The synthesis keeps arrays per hole pixel of the region it works on; the network's
+    # fill does not.
+    assert job.largest_region_hole_pixels == 500_000
+    assert UNITS.estimate_gb(job)["holes"] == pytest.approx(0.2)
+    assert UNITS.estimate_gb(drawn)["holes"] == 0
 
 
 def test_a_job_over_the_budget_names_what_to_shrink():
-    job = Job(2e6, 2.5e6, 2.5e6, 2.5e6, 10, 0, "synthesis")
+    job = Job(2e6, 2.5e6, 2.5e6, 2.5e6, 10, 0, "synthesis", 0)
     with pytest.raises(InputTooLargeError, match=r"take about 37 s .* limit is 20\.") as raised:
         UNITS.check(job)
     assert raised.value.code == "over_cost_budget"
@@ -63,10 +69,10 @@ def test_a_job_over_the_budget_names_what_to_shrink():
 
 
 def test_a_job_memory_would_stop_is_refused_before_it_starts():
-    job = Job(4e6, 1e5, 4e6, 4e6, 1, 0, "network")  # about 12.5 s, but 0.5 + 0.4 + 3.2 GB
+    job = Job(4e6, 1e5, 4e6, 4e6, 1, 0, "network", 1e5)  # about 12.5 s, but 0.5 + 0.4 + 3.2 GB
     assert sum(UNITS.estimate(job).values()) < UNITS.budget_seconds
     assert UNITS.estimate_gb(job) == pytest.approx(
-        {"model": 0.5, "photo": 0.4, "regions": 3.2, "monte-carlo": 0.0}
+        {"model": 0.5, "photo": 0.4, "regions": 3.2, "holes": 0.0, "monte-carlo": 0.0}
     )
     with pytest.raises(
         InputTooLargeError, match=r"about 4\.1 GB of memory .* limit is 3\.0\."

@@ -6,16 +6,17 @@ A job's seconds are the sum of what it runs, each unit timed on one machine by `
 
     network passes     one tile through the network, as `strategies.plan` counts them;
                        Monte-Carlo draws add the head's share of a pass per draw
-    hole megapixels    the synthesis's search and votes ("synthesis" fill)
+    hole megapixels    the synthesis's search, votes and fusion ("synthesis" fill)
     region megapixels  the plan's regions (`strategies.Region`), each worked on with the
                        photo around it: the seams' diffusion, the error map's features
                        and the synthesis's sources
     megapixels         the rest, over the whole photo: decoding, copying, encoding
 
 Its peak memory is estimated the same way, from the resident model (`base_gb`), GB per
-megapixel of the photo, of the largest region (regions are worked on one at a time) and,
-for a Monte-Carlo map, of the photo again (the draws' moments and spread are kept whole),
-each measured in a fresh process.
+megapixel of the photo, of the largest region (regions are worked on one at a time), of
+the hole in the region that has most of it (the synthesis's search and fusion keep arrays
+per hole pixel at full resolution) and, for a Monte-Carlo map, of the photo again (the
+draws' moments and spread are kept whole), each measured in a fresh process.
 
 A job estimated over the card's `budget_seconds` or `memory_budget_gb` is refused with 413
 `over_cost_budget`, naming the part that costs most and what shrinks it: a job that
@@ -37,8 +38,10 @@ from PIL import Image
 from holefill.card import CostRates
 from holefill.errors import InputTooLargeError
 
-# Well inside the InpaintFunction's 300 s on a Lambda of 3 vCPUs, as measured on 2 cores.
-DEFAULT_BUDGET_SECONDS = 120.0
+# Well inside the InpaintFunction's 300 s, as measured on 2 cores: half of it, so that a
+# 3,008 MB function's 1.7 vCPUs still finish with room. (120 s until the synthesis refined
+# and fused at full resolution, which took a 50 MP stroke grid from 80 to 125 s.)
+DEFAULT_BUDGET_SECONDS = 150.0
 # Under the InpaintFunction's default 5,308 MB, with room for what is not estimated.
 DEFAULT_MEMORY_BUDGET_GB = 4.5
 # What shrinks each part of the estimate, for the refusal's message.
@@ -48,6 +51,7 @@ REMEDIES = {
     "synthesis": "a smaller hole, or the network's fill alone (fill=network)",
     "regions": "holes closer together (each group of holes is worked on with the photo "
     "around it), or a smaller photo",
+    "holes": "a smaller hole, or the network's fill alone (fill=network)",
     "photo": "a smaller photo",
     "monte-carlo": "the error map or no uncertainty map instead of the Monte-Carlo one, or "
     "a smaller photo",
@@ -65,6 +69,7 @@ class Job:
     passes: int
     samples: int
     fill: str
+    largest_region_hole_pixels: int
 
     @classmethod
     def of(cls, holes, plan, *, samples, fill):
@@ -78,6 +83,7 @@ class Job:
             plan.passes,
             samples,
             fill,
+            plan.largest_region_hole_pixels,
         )
 
 
@@ -106,11 +112,15 @@ class CostModel(CostRates):
         }
 
     def estimate_gb(self, job):
-        """Peak GB by part ("model", "photo", "regions", "monte-carlo") of a `Job`."""
+        """Peak GB by part ("model", "photo", "regions", "holes", "monte-carlo") of a
+        `Job`."""
         return {
             "model": self.base_gb,
             "photo": job.pixels / 1e6 * self.gb_per_megapixel,
             "regions": job.largest_region_pixels / 1e6 * self.gb_per_region_megapixel,
+            "holes": job.largest_region_hole_pixels / 1e6 * self.gb_per_hole_megapixel
+            if job.fill == "synthesis"
+            else 0.0,
             "monte-carlo": job.pixels / 1e6 * self.gb_per_monte_carlo_megapixel
             if job.samples
             else 0.0,
@@ -125,7 +135,7 @@ class CostModel(CostRates):
             self.memory_budget_gb,
             "need",
             "GB of memory",
-            ("photo", "regions", "monte-carlo"),
+            ("photo", "regions", "holes", "monte-carlo"),
         )
         seconds = self.estimate(job)
         _check_budget(seconds, self.budget_seconds, "take", "s", tuple(seconds))
@@ -167,9 +177,9 @@ def measure(
     photo's: the synthesis searches a photo at the scale that fits its working side, so a
     smaller photo is searched at a larger share of its pixels and would price every hole
     pixel of a phone photo too high (2x at 2048 px). The peak memory of the small
-    hole (also with a Monte-Carlo map, if the model draws), of the grid, and of the model
-    alone, each in a fresh process, give the GB per photo, per region and per Monte-Carlo
-    megapixel.
+    hole (also with a Monte-Carlo map, if the model draws), of the larger hole, of the
+    grid, and of the model alone, each in a fresh process, give the GB per photo, per
+    hole, per region and per Monte-Carlo megapixel.
 
     Returns:
         A `CostModel`.
@@ -228,7 +238,7 @@ def measure(
     peaks = {}
     # One fresh process per peak: a process's peak memory is all it keeps.
     spawn = multiprocessing.get_context("spawn")
-    for job in ("none", "square", "grid", *(("monte-carlo",) if draws else ())):
+    for job in ("none", "square", "compact", "grid", *(("monte-carlo",) if draws else ())):
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as process:
             peaks[job] = process.submit(
                 _peak_gb, model.model_dir, model.threads, side, job
@@ -238,6 +248,18 @@ def measure(
     grid_region = spread_job.largest_region_pixels / 1e6
     gb_per_megapixel = max(0.0, peaks["square"] - peaks["none"]) / megapixels
     gb_per_region = max(0.0, peaks["grid"] - peaks["square"]) / (grid_region - square_region)
+    # The larger hole's region is hardly larger: what its peak adds is the hole's.
+    compact_region = compact_job.largest_region_pixels / 1e6
+    hole_megapixels = (
+        compact_job.largest_region_hole_pixels - base_job.largest_region_hole_pixels
+    ) / 1e6
+    gb_per_hole = (
+        max(
+            0.0,
+            peaks["compact"] - peaks["square"] - (compact_region - square_region) * gb_per_region,
+        )
+        / hole_megapixels
+    )
     gb_per_draws = max(0.0, peaks.get("monte-carlo", 0.0) - peaks["square"]) / megapixels
     return CostModel(
         seconds_per_pass=per_pass,
@@ -248,6 +270,7 @@ def measure(
         base_gb=peaks["none"],
         gb_per_megapixel=gb_per_megapixel,
         gb_per_region_megapixel=gb_per_region,
+        gb_per_hole_megapixel=gb_per_hole,
         gb_per_monte_carlo_megapixel=gb_per_draws,
         budget_seconds=budget_seconds,
         memory_budget_gb=memory_budget_gb,
@@ -287,8 +310,9 @@ def _grid(side):
 
 def _peak_gb(model_dir, threads, side, job):
     """In a fresh process: the peak resident GB of loading the model and, unless `job`
-    is "none", serving one job as `measure` times it: "square", "grid", or "monte-carlo"
-    (the square with a Monte-Carlo map of the default draws)."""
+    is "none", serving one job as `measure` times it: "square", "compact" (the larger
+    square), "grid", or "monte-carlo" (the square with a Monte-Carlo map of the default
+    draws)."""
     from holefill.inference.inpainter import Inpainter
 
     inpainter = Inpainter.load(
@@ -299,7 +323,9 @@ def _peak_gb(model_dir, threads, side, job):
     known = np.ones((tile, tile, 1), np.float32)
     inpainter.model.predict(np.zeros((tile, tile, 3), np.float32), known)
     if job != "none":
-        mask = _grid(side) if job == "grid" else _square(side, 0.001)
+        mask = {"grid": _grid(side), "compact": _square(side, 0.02)}.get(job)
+        if mask is None:
+            mask = _square(side, 0.001)
         uncertainty = "monte-carlo" if job == "monte-carlo" else "auto"
         inpainter.inpaint(jpeg, mask, uncertainty=uncertainty).encode()
     return peak_resident_gb()

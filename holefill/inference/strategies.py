@@ -104,6 +104,11 @@ class Plan:
     def largest_region_pixels(self):
         return max((region.pixels for region in self.regions), default=0)
 
+    @property
+    def largest_region_hole_pixels(self):
+        """The most hole pixels that one region takes its result for."""
+        return max((int(np.count_nonzero(region.own_holes)) for region in self.regions), default=0)
+
 
 class HoleIndex:
     """A photo's hole pixels in row-major order, and where a window's fall among them."""
