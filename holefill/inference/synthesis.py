@@ -637,7 +637,11 @@ class _Level:
             shape=(count, count),
         )
         if count <= _DIRECT_FUSION_PIXELS or start is None:
-            solved = linalg.splu(matrix).solve(rhs)
+            # The matrix is symmetric: an ordering of A + A^T and symmetric pivoting factor
+            # it in about half the time of the default's.
+            solved = linalg.splu(
+                matrix, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True}
+            ).solve(rhs)
         else:
             # A direct solve of a large hole costs seconds and gigabytes; started from the
             # coarser level's fusion, whose correction has the low frequencies right, a few
