@@ -42,7 +42,7 @@ Levels at which the photo is larger than `SynthesisConfig.working_side` are not 
 in full: the field of the level below is scaled up, and each match searched again within
 `SynthesisConfig.refine_radius` pixels, so that a 12 MP photo has detail at its own
 resolution, not blocks copied up from the working scale, for a cost that grows with its
-holes alone. Their fusion starts from the working scale's correction and takes a few
+holes and the regions around them, not with the photo. Their fusion starts from the working scale's correction and takes a few
 conjugate-gradient steps, a direct solve being too large. `Inpainter` synthesises a photo
 region by region (`strategies.Region`), each searched at the scale of the whole photo.
 """
