@@ -42,9 +42,10 @@ Levels at which the photo is larger than `SynthesisConfig.working_side` are not 
 in full: the field of the level below is scaled up, and each match searched again within
 `SynthesisConfig.refine_radius` pixels, so that a 12 MP photo has detail at its own
 resolution, not blocks copied up from the working scale, for a cost that grows with its
-holes and the regions around them, not with the photo. Their fusion starts from the working scale's correction and takes a few
-conjugate-gradient steps, a direct solve being too large. `Inpainter` synthesises a photo
-region by region (`strategies.Region`), each searched at the scale of the whole photo.
+holes and the regions around them, not with the photo. Their fusion starts from the working
+scale's correction and takes a few conjugate-gradient steps, a direct solve being too
+large. `Inpainter` synthesises a photo region by region (`strategies.Region`), each
+searched at the scale of the whole photo.
 """
 
 import dataclasses
