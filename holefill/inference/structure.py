@@ -24,6 +24,8 @@ import math
 import cv2
 import numpy as np
 
+from holefill.imaging.photos import LUMA_WEIGHTS
+
 # Two edges pair when each one's direction is within this angle of the line to the other.
 PAIRING_ANGLE = math.radians(20)
 # ... and the colours on their sides differ by at most this (RGB distance in [0, 1]).
@@ -85,7 +87,7 @@ def ring_width(shape):
 
 def edge_ends(colour, holes, ring):
     """The `EdgeEnd`s of the edges found in the known ring `ring` pixels wide."""
-    luma = colour @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = colour @ LUMA_WEIGHTS
     luma = cv2.GaussianBlur(luma, (0, 0), 1.0)
     edges = cv2.Canny(np.clip(luma * 255, 0, 255).astype(np.uint8), *CANNY_THRESHOLDS) > 0
     distance = cv2.distanceTransform((~holes).view(np.uint8), cv2.DIST_L2, 3)

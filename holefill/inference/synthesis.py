@@ -56,6 +56,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import linalg
 
+from holefill.imaging.photos import LUMA_WEIGHTS
 from holefill.inference.structure import continue_edges
 
 # How `Inpainter` fills a hole: the network's fill refined by this synthesis, or the
@@ -175,8 +176,6 @@ _PCA_PATCHES = 4096
 _DIRECT_FUSION_PIXELS = 200_000
 # Conjugate-gradient steps of an iterative fusion.
 _FUSION_ITERATIONS = 10
-# Rec. 601 luma.
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 # The grain is what a Gaussian of this sigma (pixels) blurs away.
 _GRAIN_SIGMA = 1.0
 
@@ -409,7 +408,7 @@ class _Level:
     def _grain(self, pixels):
         """`(pixels, 1)`: the norm of each patch's luma high frequencies (the luma minus
         its blur), the grain that a blurred guide lacks."""
-        luma = np.ascontiguousarray(pixels @ _LUMA)
+        luma = np.ascontiguousarray(pixels @ LUMA_WEIGHTS)
         high = luma - cv2.GaussianBlur(luma, (0, 0), _GRAIN_SIGMA)
         energy = cv2.boxFilter(high * high, -1, (self.patch_size, self.patch_size), normalize=False)
         return np.sqrt(np.maximum(energy, 0.0)).reshape(-1, 1)
